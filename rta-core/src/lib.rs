@@ -1,0 +1,30 @@
+//! # rta-core
+//!
+//! The foundation of the RTA SDK: the models and wire contract every other
+//! crate shares.
+//!
+//! - [`proto`]: generated protobuf messages and gRPC stubs (the wire contract).
+//! - [`session`]: the Session JSON model of the REST API.
+//! - [`config`]: the configuration JSON model (`application/vnd.mat.config+json`).
+//! - [`data`]: building and reading timestamped, periodic, row and event data.
+//! - [`lz4`]: the one LZ4 block framing used by the live protocols.
+//! - [`chunk`]: the `application/vnd.mat.protobuf+chunked` codec and the chunker.
+//! - [`channels`]: channel expressions such as `-5,7,B-D,14-`.
+//! - [`query`]: the session query dialect, sorting and paging.
+//! - [`service`]: the `DataService` trait and the store traits.
+//! - [`media`]: media type names.
+
+pub mod channels;
+pub mod chunk;
+pub mod config;
+pub mod data;
+mod error;
+pub mod lz4;
+pub mod media;
+pub mod proto;
+pub mod query;
+pub mod service;
+pub mod session;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! rta-stream
