@@ -1,1 +1,257 @@
-//! TODO
+//! Service traits: the [`DataService`] that data adapters implement, and the
+//! stores behind the session, config and schema-mapping services.
+//!
+//! Implement [`DataService`] to serve your own file format or database to
+//! ATLAS; everything else (REST, gRPC, bindings, chunk framing) is built on it.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use rta_core::chunk::{Chunk, Compression};
+//! use rta_core::data::periodic;
+//! use rta_core::proto::data::PeriodicDataList;
+//! use rta_core::service::{ChunkStream, DataRequest, DataService};
+//!
+//! /// Serves one second of a constant 1 kHz channel 0 for any identity.
+//! struct Constant;
+//!
+//! #[async_trait::async_trait]
+//! impl DataService for Constant {
+//!     async fn read(&self, req: DataRequest) -> rta_core::Result<ChunkStream> {
+//!         let list = PeriodicDataList { periodic_data: vec![periodic(0, 0, 1_000_000, &[1.5f64; 1000])?] };
+//!         let chunks: Vec<_> = match req.channels {
+//!             Some(c) if c.contains(0) => Chunk::from_list(&list, Compression::Lz4)?.into_iter().collect(),
+//!             _ => Vec::new(),
+//!         };
+//!         Ok(futures::stream::iter(chunks.into_iter().map(Ok)).boxed())
+//!     }
+//! }
+//! # futures::executor::block_on(async {
+//! let req = DataRequest::channels(rta_core::data::DataKind::Periodic, "s1", "0-3".parse().unwrap());
+//! let chunks: Vec<_> = Constant.read(req).await.unwrap().collect().await;
+//! assert_eq!(chunks.len(), 1);
+//! # });
+//! ```
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::channels::ChannelExpr;
+use crate::chunk::Chunk;
+use crate::data::DataKind;
+use crate::proto::schema_mapping_service::SchemaMapping;
+use crate::proto::session_service as ss;
+use crate::Result;
+
+/// A stream of chunks, in time order per channel.
+pub type ChunkStream = BoxStream<'static, Result<Chunk>>;
+
+/// A request for data of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRequest {
+    /// Data kind.
+    pub kind: DataKind,
+    /// The data identity (in the RTA Server, the session identity).
+    pub data_identity: String,
+    /// Channels for channel-based kinds; `None` for events.
+    pub channels: Option<ChannelExpr>,
+    /// Inclusive start (ns since the Unix epoch); the response may start earlier.
+    pub start: Option<i64>,
+    /// Inclusive end (ns since the Unix epoch); the response may end later.
+    pub end: Option<i64>,
+}
+
+impl DataRequest {
+    /// A channel-data request without time bounds.
+    pub fn channels(kind: DataKind, identity: impl Into<String>, channels: ChannelExpr) -> Self {
+        Self {
+            kind,
+            data_identity: identity.into(),
+            channels: Some(channels),
+            start: None,
+            end: None,
+        }
+    }
+
+    /// An events request without time bounds.
+    pub fn events(identity: impl Into<String>) -> Self {
+        Self {
+            kind: DataKind::Events,
+            data_identity: identity.into(),
+            channels: None,
+            start: None,
+            end: None,
+        }
+    }
+
+    /// Sets the time bounds.
+    pub fn with_bounds(mut self, start: Option<i64>, end: Option<i64>) -> Self {
+        self.start = start;
+        self.end = end;
+        self
+    }
+
+    /// Checks the request: bounds ordered, channels present exactly for channel kinds.
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(s), Some(e)) = (self.start, self.end) {
+            if s > e {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "start {s} is after end {e}"
+                )));
+            }
+        }
+        if self.kind.has_channels() && self.channels.is_none() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{} data needs a channel expression",
+                self.kind.path_segment()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A source of chunked data: the trait a custom data adapter implements.
+///
+/// Responses must keep to the spec's chunk constraints: time order per
+/// channel, size limits, and, once a session is closed, stable boundaries
+/// with no overlaps. Requests may be widened to chunk boundaries.
+#[async_trait]
+pub trait DataService: Send + Sync + 'static {
+    /// Reads data of any kind as a stream of chunks.
+    async fn read(&self, req: DataRequest) -> Result<ChunkStream>;
+
+    /// Reads timestamped data.
+    async fn timestamped_data(
+        &self,
+        identity: &str,
+        channels: ChannelExpr,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<ChunkStream> {
+        self.read(
+            DataRequest::channels(DataKind::Timestamped, identity, channels)
+                .with_bounds(start, end),
+        )
+        .await
+    }
+
+    /// Reads periodic data.
+    async fn periodic_data(
+        &self,
+        identity: &str,
+        channels: ChannelExpr,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<ChunkStream> {
+        self.read(
+            DataRequest::channels(DataKind::Periodic, identity, channels).with_bounds(start, end),
+        )
+        .await
+    }
+
+    /// Reads row data.
+    async fn row_data(
+        &self,
+        identity: &str,
+        channels: ChannelExpr,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<ChunkStream> {
+        self.read(DataRequest::channels(DataKind::Row, identity, channels).with_bounds(start, end))
+            .await
+    }
+
+    /// Reads events.
+    async fn events(
+        &self,
+        identity: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<ChunkStream> {
+        self.read(DataRequest::events(identity).with_bounds(start, end))
+            .await
+    }
+}
+
+#[async_trait]
+impl<T: DataService + ?Sized> DataService for std::sync::Arc<T> {
+    async fn read(&self, req: DataRequest) -> Result<ChunkStream> {
+        (**self).read(req).await
+    }
+}
+
+/// A stored configuration: its media type and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    /// `application/vnd.mat.config+json` or `application/vnd.mat.config+ffc`.
+    pub content_type: String,
+    /// The configuration as published.
+    pub data: Bytes,
+}
+
+/// Storage of configurations keyed by identifier. The first write of an
+/// identifier wins: writing different content again is [`crate::Error::Conflict`],
+/// writing the same content is a no-op.
+#[async_trait]
+pub trait ConfigStore: Send + Sync + 'static {
+    /// Stores a config unless the identifier already has one.
+    async fn put(&self, identifier: &str, config: StoredConfig) -> Result<()>;
+    /// Whether the identifier has a config.
+    async fn has(&self, identifier: &str) -> Result<bool>;
+    /// The config of an identifier, if any.
+    async fn get(&self, identifier: &str) -> Result<Option<StoredConfig>>;
+    /// Deletes a config; succeeds when absent.
+    async fn delete(&self, identifier: &str) -> Result<()>;
+}
+
+/// Storage of schema mappings keyed by data source and data identity.
+#[async_trait]
+pub trait SchemaMappingStore: Send + Sync + 'static {
+    /// Creates or replaces a mapping.
+    async fn put(&self, source: &str, identity: &str, mapping: SchemaMapping) -> Result<()>;
+    /// The mapping, if any.
+    async fn get(&self, source: &str, identity: &str) -> Result<Option<SchemaMapping>>;
+    /// Deletes a mapping; succeeds when absent.
+    async fn delete(&self, source: &str, identity: &str) -> Result<()>;
+    /// Whether a mapping exists.
+    async fn has(&self, source: &str, identity: &str) -> Result<bool> {
+        Ok(self.get(source, identity).await?.is_some())
+    }
+}
+
+/// Storage behind the Session Service. Requests and results use the
+/// messages of the `SessionStore` gRPC contract, so the gRPC service is a
+/// thin layer and the REST API renders the same data as JSON.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Creates the session if needed, then applies the updates atomically, in order.
+    async fn create_or_update(&self, req: ss::CreateOrUpdateSessionRequest) -> Result<()>;
+    /// One session with the selected elements, or `None`.
+    async fn get(
+        &self,
+        identity: &str,
+        elements: &ss::SessionElements,
+    ) -> Result<Option<ss::Session>>;
+    /// Sessions matching a query, sorted and paged.
+    async fn list(&self, req: &ss::ListSessionsRequest) -> Result<Vec<ss::Session>>;
+    /// Deletes sessions; unknown identities are ignored.
+    async fn delete(&self, identities: &[String]) -> Result<()>;
+    /// Child folders of a folder (`""` is the root).
+    async fn folders(&self, parent: &str) -> Result<Vec<ss::SessionFolder>>;
+    /// Creates or updates (moves) a folder.
+    async fn put_folder(&self, req: ss::PutSessionFolderRequest) -> Result<()>;
+    /// Deletes folders and their subtrees; orphaned sessions are linked to the root.
+    async fn delete_folders(&self, identities: &[String]) -> Result<()>;
+    /// The metamodel JSON over the sessions in a folder subtree.
+    async fn metamodel(
+        &self,
+        folder_subtree: &str,
+        json_properties: &[String],
+    ) -> Result<serde_json::Value>;
+    /// Properties whose id contains `partial_match`, over a folder subtree.
+    async fn query_properties(
+        &self,
+        partial_match: &str,
+        folder_subtree: &str,
+    ) -> Result<Vec<ss::PropertySummary>>;
+}
