@@ -40,7 +40,10 @@ pub mod rta {
         pub mod api {
             /// `rta.toolkit.api.session_service`
             pub mod session_service {
-                include!(concat!(env!("OUT_DIR"), "/rta.toolkit.api.session_service.rs"));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/rta.toolkit.api.session_service.rs"
+                ));
             }
             /// `rta.toolkit.api.config_service`
             pub mod config_service {
@@ -48,11 +51,17 @@ pub mod rta {
                 // service code names it as `super::bool`; this alias makes that path resolve.
                 #[allow(non_camel_case_types)]
                 type bool = ::core::primitive::bool;
-                include!(concat!(env!("OUT_DIR"), "/rta.toolkit.api.config_service.rs"));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/rta.toolkit.api.config_service.rs"
+                ));
             }
             /// `rta.toolkit.api.chunk_service` (the data service)
             pub mod chunk_service {
-                include!(concat!(env!("OUT_DIR"), "/rta.toolkit.api.chunk_service.rs"));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/rta.toolkit.api.chunk_service.rs"
+                ));
             }
             /// `rta.toolkit.api.schema_mapping_service`
             pub mod schema_mapping_service {
@@ -60,7 +69,10 @@ pub mod rta {
                 // service code names it as `super::bool`; this alias makes that path resolve.
                 #[allow(non_camel_case_types)]
                 type bool = ::core::primitive::bool;
-                include!(concat!(env!("OUT_DIR"), "/rta.toolkit.api.schema_mapping_service.rs"));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/rta.toolkit.api.schema_mapping_service.rs"
+                ));
             }
         }
     }
