@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; CI runs exactly this).
+# It sets up what the tests need on a fresh machine, then runs every test of
+# the workspace, then the lint gates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# Services started by the tests are the tests' own; never a system instance.
+command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo test"
+# Test threads are capped so that the real servers the tests start share the machine fairly.
+# (lib, bin, integration and doc tests of every crate; benches are built by clippy below)
+cargo test --workspace --no-fail-fast -- --test-threads="${RTA_TEST_THREADS:-4}"
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
