@@ -535,7 +535,12 @@ impl Channel {
     }
 }
 
-/// Rational conversion: `(c1·x² + c2·x + c3) / (c4·x² + c5·x + c6)`.
+/// Rational conversion with six coefficients.
+///
+/// The schema gives the formula `(c1·x² + c2·x + c3) / (c4·x² + c5·x + c6)`,
+/// yet calls `[0,1,0,0,1,0]` the 1:1 conversion and `[0,1,5,0,1,0]` a +5
+/// offset, which that formula does not produce; this model therefore keeps
+/// the coefficients as given and does not evaluate them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RationalConversion {
     /// The six coefficients `c1..c6` (1:1 is `[0,1,0,0,1,0]`).
@@ -543,14 +548,6 @@ pub struct RationalConversion {
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl RationalConversion {
-    /// Applies the formula to a raw value (`None` if there are not six coefficients).
-    pub fn apply(&self, raw: f64) -> Option<f64> {
-        let [c1, c2, c3, c4, c5, c6] = <[f64; 6]>::try_from(self.coeffs.as_slice()).ok()?;
-        Some((c1 * raw * raw + c2 * raw + c3) / (c4 * raw * raw + c5 * raw + c6))
-    }
 }
 
 /// Table-lookup conversion.
