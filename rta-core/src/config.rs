@@ -878,6 +878,39 @@ impl Config {
         })
     }
 
+    /// Gives every parameter without `conv` the app's default 1:1 conversion
+    /// `1to1:<app>` (unit `""`, format `%5.3f`), adding that conversion to the
+    /// app if it is missing, as the Configuration API does on publication.
+    /// Returns how many parameters were changed.
+    ///
+    /// ```
+    /// use rta_core::config::Config;
+    ///
+    /// let mut c = Config::from_json(r#"{"demo": {"parameters": [{"id": "p:demo", "name": "p", "desc": "P"}]}}"#)?;
+    /// assert_eq!(c.fill_default_conversions(), 1);
+    /// assert_eq!(c.apps["demo"].parameters[0].conv.as_deref(), Some("1to1:demo"));
+    /// assert!(c.apps["demo"].conversion("1to1:demo").is_some());
+    /// c.validate()?;
+    /// # Ok::<(), rta_core::Error>(())
+    /// ```
+    pub fn fill_default_conversions(&mut self) -> usize {
+        let mut changed = 0;
+        for (name, app) in &mut self.apps {
+            let conv_name = format!("1to1:{name}");
+            let mut app_changed = false;
+            for p in app.parameters.iter_mut().filter(|p| p.conv.is_none()) {
+                p.conv = Some(conv_name.clone());
+                app_changed = true;
+                changed += 1;
+            }
+            if app_changed && app.conversion(&conv_name).is_none() {
+                app.conversions
+                    .push(Conversion::identity(conv_name, "", "%5.3f"));
+            }
+        }
+        changed
+    }
+
     /// Checks the configuration, failing with [`Error::Config`] on the first
     /// problem found (see [`problems`](Self::problems) for all of them).
     pub fn validate(&self) -> Result<()> {

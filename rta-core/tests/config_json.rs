@@ -179,6 +179,28 @@ fn guide_examples_read_as_the_guide_says() {
     assert_eq!(hydro.tree.groups[0].params, vec!["ratDeployed:hydro"]);
     assert_eq!(hydro.tree.groups[1].id, "ptu:hydro");
     assert_eq!(hydro.parameters[0].conv, None, "the guide omits conv");
+    // Publication adds the default conversion, as the guide describes.
+    let mut filled = c.clone();
+    assert_eq!(filled.fill_default_conversions(), 1);
+    let conv = filled.apps["hydro"]
+        .conversion("1to1:hydro")
+        .expect("added");
+    assert_eq!(
+        (conv.unit.as_deref(), conv.format.as_deref()),
+        (Some(""), Some("%5.3f"))
+    );
+    assert_eq!(
+        filled.apps["hydro"].parameters[0].conv.as_deref(),
+        Some("1to1:hydro")
+    );
+    filled.validate().expect("still valid");
+    assert_eq!(filled.fill_default_conversions(), 0, "idempotent");
+    // Where the app already has the conversion, it is reused, not duplicated.
+    let mut c =
+        Config::from_json(&fixture("docs_config_channels_parameters_2.json")).expect("valid");
+    c.apps.get_mut("demo").expect("demo").parameters[0].conv = None;
+    assert_eq!(c.fill_default_conversions(), 1);
+    assert_eq!(c.apps["demo"].conversions.len(), 2);
 }
 
 #[test]
