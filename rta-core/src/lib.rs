@@ -19,6 +19,8 @@ pub mod chunk;
 pub mod config;
 pub mod data;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lz4;
 pub mod media;
 pub mod proto;
