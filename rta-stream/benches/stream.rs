@@ -1,0 +1,2 @@
+//! Stream benches.
+fn main() {}

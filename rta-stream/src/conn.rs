@@ -1,0 +1,145 @@
+//! Redis connection strings.
+//!
+//! Two forms are accepted:
+//!
+//! - a URL: `redis://[user[:password]@]host[:port][/db]`, `rediss://...` for
+//!   TLS (needs the `tls` feature), `unix:///path/to/socket`;
+//! - the `host[:port][,option=value...]` form that the .NET toolkit's
+//!   `RedisConnectionString` uses, e.g. `myredishost` or
+//!   `localhost:6380,password=secret,ssl=true,defaultDatabase=2`
+//!   (options `password`, `user`, `ssl`, `defaultDatabase`; others ignored).
+//!
+//! A separate `db` argument (the `RedisDb` option) overrides the database.
+//!
+//! ```
+//! let c = rta_stream::conn::client("localhost:6390,password=p@ss", Some(3)).unwrap();
+//! let info = c.get_connection_info();
+//! assert_eq!(info.redis_settings().db(), 3);
+//! assert_eq!(info.redis_settings().password(), Some("p@ss"));
+//! ```
+
+use redis::IntoConnectionInfo;
+
+use crate::{Error, Result};
+
+/// Builds a Redis client (no connection is made yet) from a connection string.
+pub fn client(target: &str, db: Option<i64>) -> Result<redis::Client> {
+    let url = to_url(target)?;
+    let mut info = url
+        .as_str()
+        .into_connection_info()
+        .map_err(|e| Error::Config(format!("Redis connection string {target:?}: {e}")))?;
+    if let Some(db) = db {
+        let settings = info.redis_settings().clone().set_db(db);
+        info = info.set_redis_settings(settings);
+    }
+    redis::Client::open(info).map_err(|e| Error::Config(format!("Redis {target:?}: {e}")))
+}
+
+/// Converts either accepted form to a URL.
+pub fn to_url(target: &str) -> Result<String> {
+    let target = target.trim();
+    if target.is_empty() {
+        return Err(Error::Config("empty Redis connection string".into()));
+    }
+    if target.contains("://") {
+        return Ok(target.to_string());
+    }
+    let mut parts = target.split(',').map(str::trim);
+    let endpoint = parts.next().unwrap_or_default();
+    let (mut user, mut password, mut tls, mut db) = (None, None, false, None);
+    for opt in parts.filter(|p| !p.is_empty()) {
+        let Some((k, v)) = opt.split_once('=') else {
+            // A second endpoint: only the first is used.
+            continue;
+        };
+        match k.trim().to_ascii_lowercase().as_str() {
+            "password" => password = Some(v.to_string()),
+            "user" => user = Some(v.to_string()),
+            "ssl" => {
+                tls = v
+                    .trim()
+                    .parse::<bool>()
+                    .map_err(|_| Error::Config(format!("ssl={v:?} is not true or false")))?
+            }
+            "defaultdatabase" => {
+                db =
+                    Some(v.trim().parse::<i64>().map_err(|_| {
+                        Error::Config(format!("defaultDatabase={v:?} is not a number"))
+                    })?)
+            }
+            other => tracing::debug!("ignoring Redis connection option {other:?}"),
+        }
+    }
+    let (host, port) = match endpoint.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| Error::Config(format!("bad Redis port in {endpoint:?}")))?,
+        ),
+        _ => (endpoint, 6379),
+    };
+    if host.is_empty() {
+        return Err(Error::Config(format!("no Redis host in {target:?}")));
+    }
+    let mut url = String::from(if tls { "rediss://" } else { "redis://" });
+    if user.is_some() || password.is_some() {
+        if let Some(u) = &user {
+            url.push_str(&encode_userinfo(u));
+        }
+        if let Some(p) = &password {
+            url.push(':');
+            url.push_str(&encode_userinfo(p));
+        }
+        url.push('@');
+    }
+    url.push_str(&format!("{host}:{port}"));
+    if let Some(db) = db {
+        url.push_str(&format!("/{db}"));
+    }
+    Ok(url)
+}
+
+fn encode_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(to_url("myredishost").unwrap(), "redis://myredishost:6379");
+        assert_eq!(to_url("localhost:8389").unwrap(), "redis://localhost:8389");
+        assert_eq!(
+            to_url("h:1,password=a b:c,ssl=true,defaultDatabase=4").unwrap(),
+            "rediss://:a%20b%3Ac@h:1/4"
+        );
+        assert_eq!(to_url("redis://x:1/2").unwrap(), "redis://x:1/2");
+        assert!(to_url("").is_err());
+        assert!(to_url("h:notaport").is_err());
+        assert!(to_url("h,ssl=maybe").is_err());
+    }
+
+    #[test]
+    fn db_override_and_password() {
+        let c = client("redis://:pw@localhost:1/5", None).unwrap();
+        assert_eq!(c.get_connection_info().redis_settings().db(), 5);
+        let c = client("redis://:pw@localhost:1/5", Some(9)).unwrap();
+        assert_eq!(c.get_connection_info().redis_settings().db(), 9);
+        let c = client("localhost,password=a%b", None).unwrap();
+        assert_eq!(
+            c.get_connection_info().redis_settings().password(),
+            Some("a%b")
+        );
+    }
+}
