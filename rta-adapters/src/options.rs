@@ -1,0 +1,726 @@
+//! Options shared by every service binary.
+//!
+//! Each option has a PascalCase name (`HttpPort`) and can be given, from
+//! lowest to highest precedence:
+//!
+//! 1. its default;
+//! 2. a JSON config file named by `--config FILE` (or `RTA_Config`), whose
+//!    nested objects are flattened with `:` (`{"Auth": {"Audience": "x"}}` is
+//!    `Auth:Audience`) and whose arrays are numbered (`Uris:0`, `Uris:1`);
+//! 3. environment variables prefixed `RTA_`, in any case, with `__` for
+//!    `:` (`RTA_HttpPort`, `RTA_HTTPPORT`, `RTA_DataServiceUris__influx`);
+//! 4. the command line: `--http-port 2650`, `--http-port=2650`,
+//!    `--HttpPort 2650` and `--DataServiceUris:influx URL` are all accepted.
+//!
+//! Names are matched ignoring case, `-` and `_`, so `http-port`, `HTTP_PORT`
+//! and `HttpPort` are the same option. Unknown command-line options are an
+//! error; unknown environment variables and config-file entries are ignored
+//! (the environment holds other things too).
+//!
+//! ```
+//! use rta_adapters::options::{OptionsParser, Parsed};
+//!
+//! let parser = OptionsParser::service("rta-sessionsvc", "Session service", 2650, 2652)
+//!     .option("PageSize", "N", "Default page size", Some("50"));
+//! let env = [("RTA_HTTPPORT".to_string(), "8000".to_string())];
+//! let Parsed::Options(opts) = parser.parse_from(["--grpc-port", "9000"], env)? else { panic!() };
+//! let svc = opts.service()?;
+//! assert_eq!((svc.http_port, svc.grpc_port), (8000, 9000));
+//! assert_eq!(opts.get_or::<u32>("PageSize")?, 50);
+//! assert!(parser.help_text().contains("--http-port"));
+//! # Ok::<(), rta_adapters::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// Prefix of the environment variables read as options.
+pub const ENV_PREFIX: &str = "RTA_";
+
+/// Name of the option giving the JSON config file.
+pub const CONFIG: &str = "Config";
+/// HTTP port option.
+pub const HTTP_PORT: &str = "HttpPort";
+/// gRPC port option.
+pub const GRPC_PORT: &str = "GrpcPort";
+/// Bind address option.
+pub const BIND: &str = "Bind";
+/// Data directory option.
+pub const DATA_DIR: &str = "DataDir";
+
+/// What kind of value an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// One value (`--name VALUE` or `--name=VALUE`).
+    Value,
+    /// A boolean; `--name` alone means `true`, `--name=false` turns it off.
+    Switch,
+    /// A map of values: `--name:key VALUE`, `RTA_name__key`, or a JSON object.
+    Section,
+}
+
+/// The declaration of one option.
+#[derive(Debug, Clone)]
+pub struct OptionSpec {
+    /// PascalCase name, e.g. `HttpPort`.
+    pub name: String,
+    /// Placeholder shown in the help (`N`, `DIR`...).
+    pub value_name: String,
+    /// One-line description.
+    pub help: String,
+    /// Default value, if any.
+    pub default: Option<String>,
+    /// What kind of value it takes.
+    pub kind: OptionKind,
+}
+
+impl OptionSpec {
+    /// The kebab-case flag (`http-port` for `HttpPort`).
+    pub fn flag(&self) -> String {
+        kebab(&self.name)
+    }
+}
+
+/// Declares the options of a program and parses them.
+#[derive(Debug, Clone)]
+pub struct OptionsParser {
+    program: String,
+    about: String,
+    specs: Vec<OptionSpec>,
+}
+
+/// The result of parsing: either options, or a help text to print.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// `--help` was given: print this and exit successfully.
+    Help(String),
+    /// The merged options.
+    Options(Options),
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// The declared default.
+    Default,
+    /// The JSON config file.
+    ConfigFile,
+    /// An `RTA_` environment variable.
+    Environment,
+    /// The command line.
+    CommandLine,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The key as written (sub-keys keep their case).
+    key: String,
+    value: String,
+    source: Source,
+}
+
+/// Merged option values, looked up by name ignoring case, `-` and `_`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// The options every service binary has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// Address to listen on (`0.0.0.0` by default).
+    pub bind: IpAddr,
+    /// HTTP (REST, monitoring) port.
+    pub http_port: u16,
+    /// gRPC port.
+    pub grpc_port: u16,
+    /// Directory of the embedded stores.
+    pub data_dir: PathBuf,
+}
+
+impl ServiceOptions {
+    /// The HTTP listen address.
+    pub fn http_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.http_port)
+    }
+
+    /// The gRPC listen address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.grpc_port)
+    }
+}
+
+impl OptionsParser {
+    /// A parser with only `--config FILE` (and `--help`).
+    pub fn new(program: impl Into<String>, about: impl Into<String>) -> Self {
+        OptionsParser {
+            program: program.into(),
+            about: about.into(),
+            specs: Vec::new(),
+        }
+        .option(
+            CONFIG,
+            "FILE",
+            "JSON file of options (same names as below)",
+            None,
+        )
+    }
+
+    /// A parser with the four service options (`--http-port`, `--grpc-port`,
+    /// `--bind`, `--data-dir`) and their defaults.
+    pub fn service(
+        program: impl Into<String>,
+        about: impl Into<String>,
+        http_port: u16,
+        grpc_port: u16,
+    ) -> Self {
+        OptionsParser::new(program, about)
+            .option(
+                HTTP_PORT,
+                "N",
+                "HTTP port (REST API, /health, /metrics)",
+                Some(&http_port.to_string()),
+            )
+            .option(GRPC_PORT, "N", "gRPC port", Some(&grpc_port.to_string()))
+            .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
+            .option(
+                DATA_DIR,
+                "DIR",
+                "Directory of the embedded stores",
+                Some("data"),
+            )
+    }
+
+    /// Declares an option taking one value.
+    pub fn option(self, name: &str, value_name: &str, help: &str, default: Option<&str>) -> Self {
+        self.declare(name, value_name, help, default, OptionKind::Value)
+    }
+
+    /// Declares a boolean switch (default `false`).
+    pub fn switch(self, name: &str, help: &str) -> Self {
+        self.declare(name, "", help, Some("false"), OptionKind::Switch)
+    }
+
+    /// Declares a map of values (`--name:key VALUE`).
+    pub fn section(self, name: &str, help: &str) -> Self {
+        self.declare(name, "VALUE", help, None, OptionKind::Section)
+    }
+
+    fn declare(
+        mut self,
+        name: &str,
+        value_name: &str,
+        help: &str,
+        default: Option<&str>,
+        kind: OptionKind,
+    ) -> Self {
+        let norm = normalize_name(name);
+        self.specs.retain(|s| normalize_name(&s.name) != norm);
+        self.specs.push(OptionSpec {
+            name: name.to_string(),
+            value_name: value_name.to_string(),
+            help: help.to_string(),
+            default: default.map(str::to_string),
+            kind,
+        });
+        self
+    }
+
+    /// The declared options.
+    pub fn specs(&self) -> &[OptionSpec] {
+        &self.specs
+    }
+
+    /// The `--help` text, listing every option with its environment variable and default.
+    pub fn help_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{} - {}\n", self.program, self.about);
+        let _ = writeln!(out, "Usage: {} [OPTIONS]\n\nOptions:", self.program);
+        for spec in &self.specs {
+            let mut flag = format!("--{}", spec.flag());
+            match spec.kind {
+                OptionKind::Value => {
+                    let _ = write!(flag, " {}", spec.value_name);
+                }
+                OptionKind::Switch => {}
+                OptionKind::Section => {
+                    let _ = write!(flag, ":KEY {}", spec.value_name);
+                }
+            }
+            let _ = write!(out, "  {flag:<32} {}", spec.help);
+            if let Some(d) = &spec.default {
+                let _ = write!(out, " [default: {d}]");
+            }
+            let env = match spec.kind {
+                OptionKind::Section => format!("{ENV_PREFIX}{}__KEY", spec.name),
+                _ => format!("{ENV_PREFIX}{}", spec.name),
+            };
+            let _ = writeln!(out, "\n  {:<32} env: {env}", "");
+        }
+        let _ = writeln!(out, "  {:<32} Print this help", "-h, --help");
+        let _ = writeln!(
+            out,
+            "\nPrecedence: command line > {ENV_PREFIX}* environment variables (any case, `__` for `:`) \
+             > config file > defaults."
+        );
+        out
+    }
+
+    /// Parses the process arguments and environment. Prints the help and
+    /// exits on `--help`; returns an error for bad options.
+    pub fn parse_env(&self) -> Result<Options> {
+        match self.parse_from(std::env::args().skip(1), std::env::vars())? {
+            Parsed::Help(text) => {
+                println!("{text}");
+                std::process::exit(0)
+            }
+            Parsed::Options(opts) => Ok(opts),
+        }
+    }
+
+    /// Parses `args` (without the program name) and `env` (all variables;
+    /// only `RTA_` ones are read).
+    pub fn parse_from<A, S, E>(&self, args: A, env: E) -> Result<Parsed>
+    where
+        A: IntoIterator<Item = S>,
+        S: Into<String>,
+        E: IntoIterator<Item = (String, String)>,
+    {
+        let mut opts = Options::default();
+        for spec in &self.specs {
+            if let Some(d) = &spec.default {
+                opts.insert(&spec.name, d.clone(), Source::Default);
+            }
+        }
+
+        let cli = self.parse_args(args)?;
+        let Some(cli) = cli else {
+            return Ok(Parsed::Help(self.help_text()));
+        };
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let rest = k.get(..ENV_PREFIX.len())?;
+                if !rest.eq_ignore_ascii_case(ENV_PREFIX) {
+                    return None;
+                }
+                let key = k[ENV_PREFIX.len()..].replace("__", ":");
+                (!key.is_empty()).then_some((key, v))
+            })
+            .collect();
+
+        // The config file can come from the command line or the environment.
+        let config_norm = normalize_name(CONFIG);
+        let config_file = cli
+            .iter()
+            .chain(env.iter())
+            .find(|(k, _)| normalize_key(k) == config_norm)
+            .map(|(_, v)| v.clone());
+        if let Some(path) = config_file {
+            for (k, v) in read_config_file(&path)? {
+                if self.find_spec(&k).is_some() {
+                    opts.insert(&k, v, Source::ConfigFile);
+                }
+            }
+        }
+        for (k, v) in env {
+            if self.find_spec(&k).is_some() {
+                opts.insert(&k, v, Source::Environment);
+            }
+        }
+        for (k, v) in cli {
+            opts.insert(&k, v, Source::CommandLine);
+        }
+        Ok(Parsed::Options(opts))
+    }
+
+    /// The spec a key (`HttpPort`, `DataServiceUris:influx`) belongs to.
+    fn find_spec(&self, key: &str) -> Option<&OptionSpec> {
+        let (head, sub) = match key.split_once(':') {
+            Some((h, s)) => (h, Some(s)),
+            None => (key, None),
+        };
+        let norm = normalize_name(head);
+        self.specs.iter().find(|s| {
+            normalize_name(&s.name) == norm
+                && match (s.kind, sub) {
+                    (OptionKind::Section, Some(sub)) => !sub.is_empty(),
+                    (OptionKind::Section, None) => false,
+                    (_, None) => true,
+                    (_, Some(_)) => false,
+                }
+        })
+    }
+
+    /// Command-line pairs, or `None` when help was asked for.
+    fn parse_args<A, S>(&self, args: A) -> Result<Option<Vec<(String, String)>>>
+    where
+        A: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out = Vec::new();
+        let mut args = args.into_iter().map(Into::into).peekable();
+        while let Some(arg) = args.next() {
+            if arg == "-h" || arg == "--help" || arg == "-?" {
+                return Ok(None);
+            }
+            let Some(body) = arg.strip_prefix("--") else {
+                return Err(Error::option(
+                    arg.clone(),
+                    format!("unexpected argument {arg:?} (options start with --; see --help)"),
+                ));
+            };
+            let (key, inline) = match body.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (body.to_string(), None),
+            };
+            let Some(spec) = self.find_spec(&key) else {
+                return Err(Error::option(
+                    key.clone(),
+                    format!("unknown option --{key} (see --help)"),
+                ));
+            };
+            let value = match (inline, spec.kind) {
+                (Some(v), _) => v,
+                (None, OptionKind::Switch) => match args.peek() {
+                    Some(next) if is_bool(next) => args.next().unwrap_or_default(),
+                    _ => "true".to_string(),
+                },
+                (None, _) => args.next().ok_or_else(|| {
+                    Error::option(spec.name.clone(), format!("--{key} needs a value"))
+                })?,
+            };
+            out.push((key, value));
+        }
+        Ok(Some(out))
+    }
+}
+
+impl Options {
+    fn insert(&mut self, key: &str, value: String, source: Source) {
+        self.entries.insert(
+            normalize_key(key),
+            Entry {
+                key: key.to_string(),
+                value,
+                source,
+            },
+        );
+    }
+
+    /// The raw value of an option (after defaults), if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .get(&normalize_key(name))
+            .map(|e| e.value.as_str())
+    }
+
+    /// Where the value of an option came from.
+    pub fn source(&self, name: &str) -> Option<Source> {
+        self.entries.get(&normalize_key(name)).map(|e| e.source)
+    }
+
+    /// The value parsed as `T`, or `None` when absent.
+    pub fn parse<T>(&self, name: &str) -> Result<Option<T>>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| Error::option(name, format!("{v:?}: {e}"))),
+        }
+    }
+
+    /// The value parsed as `T`; an error when absent (with no default).
+    pub fn get_or<T>(&self, name: &str) -> Result<T>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.parse(name)?
+            .ok_or_else(|| Error::option(name, "is required"))
+    }
+
+    /// A switch: `true`/`false` in any case, `1`/`0`, `yes`/`no`; absent is `false`.
+    pub fn switch(&self, name: &str) -> Result<bool> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(v) => parse_bool(v)
+                .ok_or_else(|| Error::option(name, format!("{v:?} is not true or false"))),
+        }
+    }
+
+    /// The entries of a section, keyed by sub-key as written.
+    pub fn section(&self, name: &str) -> BTreeMap<String, String> {
+        let prefix = format!("{}:", normalize_name(name));
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(_, e)| {
+                let sub = e.key.split_once(':')?.1;
+                Some((sub.to_string(), e.value.clone()))
+            })
+            .collect()
+    }
+
+    /// The four service options, validated.
+    pub fn service(&self) -> Result<ServiceOptions> {
+        let bind_text = self.get(BIND).unwrap_or("0.0.0.0");
+        let bind = match bind_text.trim() {
+            "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "*" | "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            other => other
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| Error::option(BIND, format!("{bind_text:?} is not an IP address")))?,
+        };
+        Ok(ServiceOptions {
+            bind,
+            http_port: self.get_or(HTTP_PORT)?,
+            grpc_port: self.get_or(GRPC_PORT)?,
+            data_dir: PathBuf::from(self.get(DATA_DIR).unwrap_or("data")),
+        })
+    }
+}
+
+/// `HttpPort` -> `http-port`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An option name without case, `-` or `_`.
+fn normalize_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A full key: the name normalized, sub-keys lower-cased.
+fn normalize_key(key: &str) -> String {
+    match key.split_once(':') {
+        Some((head, rest)) => format!("{}:{}", normalize_name(head), rest.to_lowercase()),
+        None => normalize_name(key),
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_bool(v: &str) -> bool {
+    parse_bool(v).is_some()
+}
+
+/// Reads a JSON config file into flattened `key: value` pairs.
+fn read_config_file(path: &str) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::option(CONFIG, format!("cannot read {path}: {e}")))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::option(CONFIG, format!("{path} is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::option(
+            CONFIG,
+            format!("{path} must hold a JSON object"),
+        ));
+    }
+    let mut out = Vec::new();
+    flatten("", &value, &mut out);
+    Ok(out)
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}:{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&join(k), v, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&join(&i.to_string()), v, out);
+            }
+        }
+        Value::Null => {}
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parser() -> OptionsParser {
+        OptionsParser::service("svc", "test", 2650, 2652)
+            .switch("InitStoreAndExit", "init")
+            .section("DataServiceUris", "uris")
+    }
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Options> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        match parser().parse_from(args.iter().copied(), env)? {
+            Parsed::Options(o) => Ok(o),
+            Parsed::Help(_) => panic!("unexpected help"),
+        }
+    }
+
+    #[test]
+    fn defaults_env_and_cli_precedence() {
+        let o = parse(&[], &[]).unwrap();
+        let s = o.service().unwrap();
+        assert_eq!(s.http_port, 2650);
+        assert_eq!(s.grpc_port, 2652);
+        assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(o.source(HTTP_PORT), Some(Source::Default));
+
+        let o = parse(
+            &[],
+            &[
+                ("RTA_HttpPort", "1"),
+                ("rta_grpc_port", "2"),
+                ("OTHER", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(o.service().unwrap().http_port, 1);
+        assert_eq!(o.service().unwrap().grpc_port, 2);
+
+        let o = parse(
+            &["--http-port=3", "--GrpcPort", "4", "--bind", "127.0.0.1"],
+            &[("RTA_HTTPPORT", "1")],
+        )
+        .unwrap();
+        let s = o.service().unwrap();
+        assert_eq!((s.http_port, s.grpc_port), (3, 4));
+        assert_eq!(s.http_addr().to_string(), "127.0.0.1:3");
+        assert_eq!(o.source(HTTP_PORT), Some(Source::CommandLine));
+    }
+
+    #[test]
+    fn sections_and_switches() {
+        let o = parse(
+            &[
+                "--DataServiceUris:Influx",
+                "http://a",
+                "--init-store-and-exit",
+            ],
+            &[("RTA_DATASERVICEURIS__other", "http://b")],
+        )
+        .unwrap();
+        assert!(o.switch("InitStoreAndExit").unwrap());
+        let s = o.section("DataServiceUris");
+        assert_eq!(s.get("Influx").map(String::as_str), Some("http://a"));
+        assert_eq!(s.get("other").map(String::as_str), Some("http://b"));
+        let o = parse(&["--init-store-and-exit", "false"], &[]).unwrap();
+        assert!(!o.switch("InitStoreAndExit").unwrap());
+    }
+
+    #[test]
+    fn config_file_is_below_env_and_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("opts.json");
+        std::fs::write(
+            &path,
+            r#"{"HttpPort": 7000, "GrpcPort": 7001, "DataDir": "/x", "DataServiceUris": {"a": "u"}}"#,
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let o = parse(
+            &["--config", p, "--grpc-port", "9"],
+            &[("RTA_DataDir", "/y")],
+        )
+        .unwrap();
+        let s = o.service().unwrap();
+        assert_eq!(s.http_port, 7000);
+        assert_eq!(s.grpc_port, 9);
+        assert_eq!(s.data_dir, PathBuf::from("/y"));
+        assert_eq!(o.section("DataServiceUris").len(), 1);
+        // From the environment too.
+        let o = parse(&[], &[("RTA_CONFIG", p)]).unwrap();
+        assert_eq!(o.service().unwrap().http_port, 7000);
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        let e = parse(&["--nope", "1"], &[]).unwrap_err();
+        assert!(e.to_string().contains("unknown option --nope"), "{e}");
+        let e = parse(&["--http-port"], &[]).unwrap_err();
+        assert!(e.to_string().contains("needs a value"), "{e}");
+        let e = parse(&["--http-port", "x"], &[])
+            .unwrap()
+            .service()
+            .unwrap_err();
+        assert!(e.to_string().contains("HttpPort"), "{e}");
+        let e = parse(&["--bind", "nowhere"], &[])
+            .unwrap()
+            .service()
+            .unwrap_err();
+        assert!(e.to_string().contains("Bind"), "{e}");
+        let e = parse(&["positional"], &[]).unwrap_err();
+        assert!(e.to_string().contains("unexpected argument"), "{e}");
+        let e = parse(&["--config", "/definitely/missing.json"], &[]).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn help_lists_every_option() {
+        let Parsed::Help(text) = parser().parse_from(["--help"], Vec::new()).unwrap() else {
+            panic!("no help")
+        };
+        for flag in [
+            "--http-port",
+            "--grpc-port",
+            "--bind",
+            "--data-dir",
+            "--config",
+            "--init-store-and-exit",
+            "RTA_HttpPort",
+            "[default: 2650]",
+        ] {
+            assert!(text.contains(flag), "{flag} missing from\n{text}");
+        }
+        assert_eq!(kebab("HttpPort"), "http-port");
+        assert_eq!(kebab("AwsS3Bucket"), "aws-s3-bucket");
+        assert_eq!(kebab("RTAServer"), "rta-server");
+    }
+}

@@ -1,0 +1,31 @@
+//! Embedded implementations of the `rta-core` store traits.
+//!
+//! | store | trait | layout |
+//! | --- | --- | --- |
+//! | [`SqliteSessionStore`] | [`rta_core::service::SessionStore`] | one SQLite file (WAL) |
+//! | [`FileConfigStore`] | [`rta_core::service::ConfigStore`] | one file per identifier |
+//! | [`FileSchemaMappingStore`] | [`rta_core::service::SchemaMappingStore`] | one protobuf file per source and identity |
+//!
+//! Blocking file and database work runs on the blocking thread pool
+//! (`tokio::task::spawn_blocking`), so the stores are safe to call from
+//! async handlers.
+
+mod config;
+mod fsutil;
+mod schema_mapping;
+pub mod session;
+
+pub use config::FileConfigStore;
+pub use schema_mapping::{select_mapping, FileSchemaMappingStore};
+pub use session::SqliteSessionStore;
+
+/// Runs blocking store work off the async executor.
+pub(crate) async fn blocking<T, F>(f: F) -> rta_core::Result<T>
+where
+    F: FnOnce() -> rta_core::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| rta_core::Error::Internal(format!("store task failed: {e}")))?
+}
