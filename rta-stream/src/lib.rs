@@ -17,9 +17,11 @@
 //! - [`conn`]: Redis connection strings.
 //! - [`metrics`]: Prometheus counters.
 //! - [`demo`]: a generated live session (used by the demo binary and tests).
+//! - [`app`]: running the standalone Stream Service.
 
 mod error;
 
+pub mod app;
 pub mod burst;
 pub mod conn;
 pub mod demo;

@@ -115,7 +115,7 @@ impl RedisLiveSource {
         Self::with_client(crate::conn::client(target, db)?, opts, metrics).await
     }
 
-    /// Connects with an existing client.
+    /// Uses an existing client. The connection is made on first use.
     pub async fn with_client(
         client: redis::Client,
         opts: RedisSourceOptions,
@@ -129,7 +129,8 @@ impl RedisLiveSource {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client.clone(), cfg).await?;
+        // Lazy: the service starts (and reports unhealthy) while Redis is down.
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), cfg)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
