@@ -276,11 +276,17 @@ impl ChunkEncoder {
 
 /// Streaming decoder: push bytes as they arrive, pull whole chunks out.
 ///
-/// Payloads are split off the internal buffer without copying. Malformed
-/// input yields [`Error::Chunk`] and the decoder stays failed.
+/// Payloads are sliced out of the received buffers without copying: a body
+/// handed over whole with [`ChunkDecoder::push_bytes`] is never copied, and
+/// bytes pushed piecemeal are accumulated once. Malformed input yields
+/// [`Error::Chunk`] and the decoder stays failed.
 #[derive(Debug)]
 pub struct ChunkDecoder {
-    buf: BytesMut,
+    /// Pending bytes received as one `Bytes` (zero-copy source).
+    whole: Bytes,
+    /// Pending bytes accumulated from several pushes. At most one of
+    /// `whole` and `acc` is non-empty.
+    acc: BytesMut,
     prev_start: i64,
     prev_duration: i64,
     prev_compression: i32,
@@ -303,7 +309,8 @@ impl ChunkDecoder {
     /// A decoder with a custom payload size limit (packed and unpacked).
     pub fn with_max_payload(max_payload: usize) -> Self {
         Self {
-            buf: BytesMut::new(),
+            whole: Bytes::new(),
+            acc: BytesMut::new(),
             prev_start: 0,
             prev_duration: 0,
             prev_compression: 0,
@@ -314,37 +321,60 @@ impl ChunkDecoder {
 
     /// Appends received bytes.
     pub fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        if !self.whole.is_empty() {
+            self.acc.extend_from_slice(&self.whole);
+            self.whole = Bytes::new();
+        }
+        self.acc.extend_from_slice(data);
     }
 
-    /// Appends received bytes without copying when the buffer is empty.
+    /// Appends received bytes; when nothing is pending they are kept as they
+    /// are, so the payloads decoded from them share their allocation.
     pub fn push_bytes(&mut self, data: Bytes) {
-        if self.buf.is_empty() {
-            self.buf = BytesMut::from(data);
+        if self.whole.is_empty() && self.acc.is_empty() {
+            self.whole = data;
         } else {
-            self.buf.extend_from_slice(&data);
+            self.push(&data);
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        if self.whole.is_empty() {
+            &self.acc
+        } else {
+            &self.whole
+        }
+    }
+
+    fn take(&mut self, skip: usize, len: usize) -> Bytes {
+        if self.whole.is_empty() {
+            self.acc.advance(skip);
+            self.acc.split_to(len).freeze()
+        } else {
+            self.whole.advance(skip);
+            self.whole.split_to(len)
         }
     }
 
     /// Bytes buffered but not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.whole.len() + self.acc.len()
     }
 
     /// True when every pushed byte belongs to a decoded chunk: call at end of
     /// stream to detect truncation.
     pub fn is_at_boundary(&self) -> bool {
-        self.buf.is_empty()
+        self.buffered() == 0
     }
 
     /// Checks that the stream ended on a chunk boundary.
     pub fn finish(&self) -> Result<()> {
-        if self.buf.is_empty() {
+        if self.is_at_boundary() {
             Ok(())
         } else {
             Err(Error::Chunk(format!(
                 "stream truncated: {} trailing bytes",
-                self.buf.len()
+                self.buffered()
             )))
         }
     }
@@ -359,18 +389,19 @@ impl ChunkDecoder {
         if self.failed {
             return Err(Error::Chunk("decoder already failed".into()));
         }
-        if self.buf.len() < 4 {
+        let buf = self.pending();
+        if buf.len() < 4 {
             return Ok(None);
         }
-        let hlen = i32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        let hlen = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
         if hlen < 0 || hlen as usize > MAX_HEADER_BYTES {
             return self.fail(format!("invalid header length {hlen}"));
         }
         let hlen = hlen as usize;
-        if self.buf.len() < 4 + hlen {
+        if buf.len() < 4 + hlen {
             return Ok(None);
         }
-        let header = match ChunkTransferHeader::decode(&self.buf[4..4 + hlen]) {
+        let header = match ChunkTransferHeader::decode(&buf[4..4 + hlen]) {
             Ok(h) => h,
             Err(e) => return self.fail(format!("bad chunk header: {e}")),
         };
@@ -387,7 +418,7 @@ impl ChunkDecoder {
                 header.unpacked_length, self.max_payload
             ));
         }
-        if self.buf.len() < 4 + hlen + packed {
+        if buf.len() < 4 + hlen + packed {
             return Ok(None);
         }
         let code = self.prev_compression.wrapping_add(header.compression_delta);
@@ -409,8 +440,7 @@ impl ChunkDecoder {
         let Some(end) = start.checked_add(duration) else {
             return self.fail("chunk end time overflows".into());
         };
-        self.buf.advance(4 + hlen);
-        let payload = self.buf.split_to(packed).freeze();
+        let payload = self.take(4 + hlen, packed);
         self.prev_start = start;
         self.prev_duration = duration;
         self.prev_compression = code;

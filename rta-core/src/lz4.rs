@@ -51,12 +51,14 @@ pub fn compress_block_into(src: &[u8], dst: &mut Vec<u8>) -> usize {
 
 /// Decompresses a bare LZ4 block that must expand to exactly `unpacked_len` bytes.
 pub fn decompress_block(src: &[u8], unpacked_len: usize) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; unpacked_len];
-    let n = lz4_flex::block::decompress_into(src, &mut out)
+    // `decompress` writes into uninitialised capacity (no memset) and fails
+    // when the block would expand beyond `unpacked_len`.
+    let out = lz4_flex::block::decompress(src, unpacked_len)
         .map_err(|e| Error::Lz4(format!("bad LZ4 block: {e}")))?;
-    if n != unpacked_len {
+    if out.len() != unpacked_len {
         return Err(Error::Lz4(format!(
-            "LZ4 block expanded to {n} bytes, header says {unpacked_len}"
+            "LZ4 block expanded to {} bytes, header says {unpacked_len}",
+            out.len()
         )));
     }
     Ok(out)
