@@ -8,14 +8,15 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use rta_core::proto::session_service as pb;
+use rta_core::query::{Query, SortOrder};
 use rta_core::service::SessionStore;
 use serde_json::{json, Value};
 
 use super::form::parse_pairs;
 use super::{json_text, ApiError};
 
-/// Page size of `/rta/v2/sessions` when the request gives none.
-/// (`pageSize=0` asks for every matching session.)
+/// Page size of `/rta/v2/sessions` when the request gives none
+/// (`pageSize=0` gives an empty page, as in `rta_core::query::Paging`).
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
 
 /// The Session API routes over `store`:
@@ -124,6 +125,12 @@ impl ListArgs {
 }
 
 async fn list<S: SessionStore + ?Sized>(store: &S, args: ListArgs) -> Result<Response, ApiError> {
+    if args.page_size == Some(0) {
+        // An empty page; the arguments are still checked.
+        Query::parse(args.query.as_deref().unwrap_or(""))?;
+        SortOrder::parse(&args.sorts)?;
+        return Ok(json_text("{\"sessions\":[]}".to_string()));
+    }
     let sessions = store.list(&args.request()).await?;
     let mut body =
         String::with_capacity(16 + sessions.iter().map(|s| s.json.len() + 1).sum::<usize>());

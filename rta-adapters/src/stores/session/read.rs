@@ -107,8 +107,8 @@ pub(crate) fn load(
     {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT s.id, identity, state, ts_text, start_time, end_time, identifier, type, quality,
-                        grp, version, heartbeat_nanos
+                "SELECT s.id, s.identity, s.state, s.ts_text, s.start_time, s.end_time, s.identifier,
+                        s.type, s.quality, s.grp, s.version, s.heartbeat_nanos
                  FROM sessions s JOIN json_each(?1) j ON s.id = j.value",
             )
             .map_err(sql_err)?;

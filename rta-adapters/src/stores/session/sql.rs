@@ -337,18 +337,18 @@ impl Builder {
 
     /// `ORDER BY` terms for a sort order; joins needed for detail keys are
     /// collected for [`joins`](Self::joins). Missing values sort last in
-    /// both directions; ties are broken by insertion order.
+    /// both directions; ties are broken by timestamp (most recent first),
+    /// then by creation order (latest first).
     pub(crate) fn order_by(&mut self, order: &SortOrder) -> String {
         let mut terms = Vec::new();
-        let first_dir = order.keys().first().map(|k| k.direction);
         for (i, key) in order.keys().iter().enumerate() {
             self.sort_key(i, key, &mut terms);
         }
-        let tie = match first_dir {
-            Some(SortDirection::Descending) => "s.id DESC",
-            _ => "s.id ASC",
-        };
-        terms.push(tie.to_string());
+        // Ties: most recent first (the default order), then latest created.
+        if !order.keys().iter().any(|k| k.path == Path::timestamp()) {
+            terms.push("s.ts_nanos DESC".to_string());
+        }
+        terms.push("s.id DESC".to_string());
         terms.join(", ")
     }
 
