@@ -19,7 +19,7 @@ fn put(identifier: &str, content_type: &str, data: &[u8]) -> pb::PutConfigReques
     }
 }
 
-const CONFIG: &str = r#"{"demo": {"parameters": [{"id": "param:demo", "name": "param", "channels": [1]}],
+const CONFIG: &str = r#"{"demo": {"parameters": [{"id": "param:demo", "name": "param", "desc": "Demo", "channels": [1]}],
     "channels": [{"id": 1, "source": "timestamped"}]}}"#;
 
 #[tokio::test]
@@ -117,6 +117,10 @@ async fn config_first_write_wins_over_grpc_and_rest() {
     for (req, code) in [
         (put("bad", CONFIG_JSON, b"{not json"), Code::InvalidArgument),
         (put("bad", CONFIG_JSON, b"[1, 2]"), Code::InvalidArgument),
+        (
+            put("bad", CONFIG_JSON, br#"{"app": {"parameters": [{"id": "p", "name": "p", "desc": "d", "channels": [9]}]}}"#),
+            Code::InvalidArgument,
+        ),
         (put("bad", "text/plain", b"{}"), Code::InvalidArgument),
         (put("", CONFIG_JSON, b"{}"), Code::InvalidArgument),
     ] {
@@ -166,19 +170,23 @@ async fn config_first_write_wins_over_grpc_and_rest() {
 
 /// A valid JSON config of about `size` bytes.
 fn big_config(size: usize) -> Vec<u8> {
-    let mut s = String::from(r#"{"big": {"parameters": ["#);
+    let mut params = String::new();
+    let mut channels = String::new();
     let mut i = 0;
-    while s.len() < size {
+    while params.len() + channels.len() < size {
         if i > 0 {
-            s.push(',');
+            params.push(',');
+            channels.push(',');
         }
-        s.push_str(&format!(
+        params.push_str(&format!(
             r#"{{"id": "param{i}:big", "name": "param{i}", "desc": "a parameter with a longish description {i}", "channels": [{i}]}}"#
+        ));
+        channels.push_str(&format!(
+            r#"{{"id": {i}, "source": "periodic", "interval": 1000000}}"#
         ));
         i += 1;
     }
-    s.push_str("]}}");
-    s.into_bytes()
+    format!(r#"{{"big": {{"parameters": [{params}], "channels": [{channels}]}}}}"#).into_bytes()
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ use super::{blocking, fsutil};
 /// let store = FileConfigStore::open(dir.path()).unwrap();
 /// let cfg = StoredConfig {
 ///     content_type: "application/vnd.mat.config+json".into(),
-///     data: r#"{"parameters": [], "channels": []}"#.into(),
+///     data: r#"{"demo": {"channels": [{"id": 1}]}}"#.into(),
 /// };
 /// store.put("cfg-1", cfg.clone()).await.unwrap();
 /// store.put("cfg-1", cfg.clone()).await.unwrap(); // same content: fine
@@ -107,19 +107,9 @@ fn validate(config: &StoredConfig) -> Result<&'static str> {
     }
 }
 
-/// JSON configurations must be a JSON object that `rta-core` accepts.
+/// JSON configurations must parse and pass [`rta_core::config::Config::validate`].
 fn validate_json(data: &[u8]) -> Result<()> {
-    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| Error::Json {
-        what: "configuration",
-        reason: e.to_string(),
-    })?;
-    if !value.is_object() {
-        return Err(Error::Json {
-            what: "configuration",
-            reason: "the document must be a JSON object".into(),
-        });
-    }
-    Ok(())
+    rta_core::config::Config::from_slice(data).map(|_| ())
 }
 
 #[async_trait]
@@ -223,7 +213,7 @@ mod tests {
         let store = FileConfigStore::open(dir.path()).unwrap();
         store.put("A/b", json("{}")).await.unwrap();
         store.put("A/b", json("{}")).await.unwrap();
-        let err = store.put("A/b", json(r#"{"x":1}"#)).await.unwrap_err();
+        let err = store.put("A/b", json(r#"{"x":{}}"#)).await.unwrap_err();
         assert!(matches!(err, Error::Conflict(_)), "{err}");
         let ffc = StoredConfig {
             content_type: CONFIG_FFC.into(),
@@ -253,6 +243,12 @@ mod tests {
         for (id, cfg) in [
             ("x", json("{not json")),
             ("x", json("[1,2]")),
+            (
+                "x",
+                json(
+                    r#"{"app": {"parameters": [{"id": "p", "name": "p", "desc": "d", "channels": [9]}]}}"#,
+                ),
+            ),
             ("", json("{}")),
             (
                 "x",

@@ -364,11 +364,16 @@ impl Builder {
                 }
                 terms.push(format!("{nanos} {dir}"));
             }
-            Prop::Text(col) | Prop::Number(col) => {
+            Prop::Number(col) => {
+                terms.push(format!("{col} IS NULL"));
+                terms.push(format!("{col} {dir}"));
+            }
+            Prop::Text(col) => {
                 if col != "s.identity" && col != "s.identifier" && col != "s.state_name" {
                     terms.push(format!("{col} IS NULL"));
                 }
-                terms.push(format!("{col} {dir}"));
+                // date-time strings order as instants
+                terms.push(format!("COALESCE(rta_instant({col}), {col}) {dir}"));
             }
             Prop::Detail { grp, key } => {
                 let alias = format!("o{i}");
