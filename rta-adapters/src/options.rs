@@ -54,6 +54,10 @@ pub const GRPC_PORT: &str = "GrpcPort";
 pub const BIND: &str = "Bind";
 /// Data directory option.
 pub const DATA_DIR: &str = "DataDir";
+/// Label of `/rta/v2/info`.
+pub const LABEL: &str = "Label";
+/// Description of `/rta/v2/info`.
+pub const DESCRIPTION: &str = "Description";
 
 /// What kind of value an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +200,23 @@ impl OptionsParser {
                 "Directory of the embedded stores",
                 Some("data"),
             )
+    }
+
+    /// Adds `--label` and `--description`, what `/rta/v2/info` tells ATLAS
+    /// (see `rest::ServiceInfo::from_options`).
+    pub fn info_options(self, default_label: &str) -> Self {
+        self.option(
+            LABEL,
+            "TEXT",
+            "Server label shown by ATLAS (/rta/v2/info)",
+            Some(default_label),
+        )
+        .option(
+            DESCRIPTION,
+            "TEXT",
+            "Server description shown by ATLAS (/rta/v2/info)",
+            Some(""),
+        )
     }
 
     /// Declares an option taking one value.

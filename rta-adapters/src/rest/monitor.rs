@@ -67,6 +67,19 @@ impl ServiceInfo {
         }
     }
 
+    /// Info for `name` with the label and description of
+    /// [`OptionsParser::info_options`](crate::options::OptionsParser::info_options).
+    pub fn from_options(name: impl Into<String>, opts: &crate::options::Options) -> Self {
+        let mut info = ServiceInfo::new(name);
+        if let Some(label) = opts.get(crate::options::LABEL).filter(|l| !l.is_empty()) {
+            info.label = label.to_string();
+        }
+        if let Some(d) = opts.get(crate::options::DESCRIPTION) {
+            info.description = d.to_string();
+        }
+        info
+    }
+
     /// Sets the version reported on `/`.
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();

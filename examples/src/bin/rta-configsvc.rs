@@ -1,0 +1,61 @@
+//! `rta-configsvc`: the RTA Config Service over configuration files.
+//!
+//! `HEAD`/`GET /rta/v2/configs/{identifier}` on the HTTP port; the toolkit
+//! `ConfigStore` gRPC API (with streaming put/get for large configs) on the
+//! gRPC port. Configs are files in `DataDir/configs`; the first write of an
+//! identifier wins.
+//!
+//! ```text
+//! rta-configsvc --data-dir /var/lib/rta            # HTTP 2660, gRPC 2662
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rta_adapters::options::OptionsParser;
+use rta_adapters::stores::FileConfigStore;
+use rta_adapters::{grpc, rest, serve};
+
+async fn run() -> rta_adapters::Result<()> {
+    let opts = OptionsParser::service(
+        "rta-configsvc",
+        "RTA Config Service: configurations as files in DataDir/configs, REST and gRPC",
+        2660,
+        2662,
+    )
+    .info_options("RTA Config Service")
+    .switch("InitStoreAndExit", "Create the config directory, then exit")
+    .parse_env()?;
+    let svc = opts.service()?;
+    let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
+    if opts.switch("InitStoreAndExit")? {
+        return Ok(());
+    }
+    let check = store.clone();
+    let info = rest::ServiceInfo::from_options("rta-configsvc", &opts).with_health_check(
+        "files",
+        move || {
+            let store = check.clone();
+            async move { store.check().await }
+        },
+    );
+    let http = rest::service_router(info, rest::config_router(store.clone()));
+    let grpc = grpc::routes().add_service(grpc::config_server(store));
+    serve::serve(&svc, http, Some(grpc)).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rta-configsvc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `rta-schemamappingsvc`: the RTA Schema Mapping Service over files.
+//!
+//! The toolkit `SchemaMappingStore` gRPC API on the gRPC port; only `/`,
+//! `/health` and `/metrics` on the HTTP port. Mappings are protobuf files in
+//! `DataDir/schema-mappings`.
+//!
+//! ```text
+//! rta-schemamappingsvc --data-dir /var/lib/rta     # HTTP 2680, gRPC 2682
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rta_adapters::options::OptionsParser;
+use rta_adapters::stores::FileSchemaMappingStore;
+use rta_adapters::{grpc, rest, serve};
+
+async fn run() -> rta_adapters::Result<()> {
+    let opts = OptionsParser::service(
+        "rta-schemamappingsvc",
+        "RTA Schema Mapping Service: mappings as files in DataDir/schema-mappings, gRPC",
+        2680,
+        2682,
+    )
+    .switch(
+        "InitStoreAndExit",
+        "Create the mapping directory, then exit",
+    )
+    .parse_env()?;
+    let svc = opts.service()?;
+    let store = Arc::new(FileSchemaMappingStore::open(
+        svc.data_dir.join("schema-mappings"),
+    )?);
+    if opts.switch("InitStoreAndExit")? {
+        return Ok(());
+    }
+    let check = store.clone();
+    let info =
+        rest::ServiceInfo::new("rta-schemamappingsvc").with_health_check("files", move || {
+            let store = check.clone();
+            async move { store.check().await }
+        });
+    let http = rest::service_router(info, axum::Router::new());
+    let grpc = grpc::routes().add_service(grpc::schema_mapping_server(store));
+    serve::serve(&svc, http, Some(grpc)).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rta-schemamappingsvc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

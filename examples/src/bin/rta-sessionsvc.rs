@@ -1,0 +1,67 @@
+//! `rta-sessionsvc`: the RTA Session Service over an embedded SQLite store.
+//!
+//! REST (`/rta/v2/sessions`, folders, metamodel) on the HTTP port for ATLAS
+//! and the gateway; the toolkit `SessionStore` gRPC API on the gRPC port.
+//!
+//! ```text
+//! rta-sessionsvc --data-dir /var/lib/rta            # HTTP 2650, gRPC 2652
+//! RTA_HttpPort=8650 RTA_DataDir=/data rta-sessionsvc
+//! rta-sessionsvc --config appsettings.json
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rta_adapters::options::OptionsParser;
+use rta_adapters::stores::SqliteSessionStore;
+use rta_adapters::{grpc, rest, serve};
+
+async fn run() -> rta_adapters::Result<()> {
+    let opts = OptionsParser::service(
+        "rta-sessionsvc",
+        "RTA Session Service: sessions in SQLite (DataDir/sessions.sqlite), REST and gRPC",
+        2650,
+        2652,
+    )
+    .info_options("RTA Session Service")
+    .switch(
+        "InitStoreAndExit",
+        "Create or upgrade the database, then exit",
+    )
+    .parse_env()?;
+    let svc = opts.service()?;
+    let store = Arc::new(SqliteSessionStore::open(
+        svc.data_dir.join("sessions.sqlite"),
+    )?);
+    if opts.switch("InitStoreAndExit")? {
+        tracing::info!(path = %store.path().display(), "session store ready");
+        return Ok(());
+    }
+    let check = store.clone();
+    let info = rest::ServiceInfo::from_options("rta-sessionsvc", &opts).with_health_check(
+        "sqlite",
+        move || {
+            let store = check.clone();
+            async move { store.check().await }
+        },
+    );
+    let http = rest::service_router(info, rest::session_router(store.clone()));
+    let grpc = grpc::routes().add_service(grpc::session_server(store));
+    serve::serve(&svc, http, Some(grpc)).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rta-sessionsvc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
