@@ -61,6 +61,10 @@ use crate::model::{DataBinding, DataBindingKey};
 use crate::wire::{self, Edit, Patch, WireError};
 use crate::{BindingStream, Error, Result};
 
+/// Largest list a chunk may unpack to: the spec's 4 MiB limit, with the
+/// same margin as [`rta_core::chunk::ChunkDecoder::new`].
+const MAX_ACCEPTED_LIST_BYTES: usize = 4 * MAX_LIST_BYTES;
+
 /// Maps data channel ids to session channel ids: a sorted set of disjoint
 /// data ranges, each with its shift (session minus data).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +277,37 @@ impl Transform {
             .is_none_or(|w| w.contains(session_channel))
     }
 
+    /// The fate of a chunk with header `ids`, of which `unmapped` are not
+    /// bound and `wanted` are bound and wanted.
+    fn fate(
+        &self,
+        ids: &[u32],
+        unmapped: usize,
+        wanted: usize,
+        mapped: Option<Vec<u32>>,
+    ) -> Result<ChannelFate> {
+        if self.kind == DataKind::Row {
+            if unmapped == ids.len() || wanted == 0 {
+                return Ok(ChannelFate::Drop);
+            }
+            if unmapped > 0 {
+                return Err(self.err(format!(
+                    "a row holds channels {} of which the binding maps only some; \
+                     a row group must be bound whole",
+                    ChannelExpr::from_ids(ids.iter().copied())
+                )));
+            }
+            return Ok(ChannelFate::Keep(mapped));
+        }
+        if wanted == 0 {
+            Ok(ChannelFate::Drop)
+        } else if wanted < ids.len() {
+            Ok(ChannelFate::Decode)
+        } else {
+            Ok(ChannelFate::Keep(mapped))
+        }
+    }
+
     /// Wraps a chunk stream: the stream of this binding's session chunks.
     pub fn apply_stream(self, input: ChunkStream) -> BindingStream {
         Transformer::new(self).into_stream(input)
@@ -302,7 +337,8 @@ pub struct TransformStats {
 enum ChannelFate {
     Drop,
     Decode,
-    Keep(Vec<u32>),
+    /// Keep the chunk; its new header ids, or `None` when they do not change.
+    Keep(Option<Vec<u32>>),
 }
 
 /// Applies a [`Transform`] chunk by chunk, reusing its buffers.
@@ -310,7 +346,6 @@ enum ChannelFate {
 pub struct Transformer {
     t: Transform,
     scratch: Vec<u8>,
-    scratch2: Vec<u8>,
     patches: Vec<Patch>,
     stats: TransformStats,
 }
@@ -321,7 +356,6 @@ impl Transformer {
         Self {
             t,
             scratch: Vec::new(),
-            scratch2: Vec::new(),
             patches: Vec::new(),
             stats: TransformStats::default(),
         }
@@ -382,23 +416,37 @@ impl Transformer {
             Some(ids) if !straddles => ids,
             _ => return self.decode_path(&chunk, out),
         };
-        if t.offset == 0 && ids == chunk.channel_ids {
+        if t.offset == 0 && ids.is_none() {
             self.stats.passed += 1;
             chunk.start = start;
             chunk.end = end;
             out.push(chunk);
             return Ok(());
         }
+        let ids = ids.unwrap_or_else(|| chunk.channel_ids.clone());
         self.rewrite_path(chunk, start, end, ids, out)
     }
 
     fn channel_fate(&self, ids: &[u32]) -> Result<ChannelFate> {
         let t = &self.t;
         if !t.kind.has_channels() {
-            return Ok(ChannelFate::Keep(ids.to_vec()));
+            return Ok(ChannelFate::Keep(None));
         }
         if ids.is_empty() {
             return Ok(ChannelFate::Decode);
+        }
+        if !t.channels.shifts() {
+            // Ids stay as they are: only check that they are bound and wanted.
+            let mut unmapped = 0usize;
+            let mut wanted = 0usize;
+            for &id in ids {
+                if t.channels.map(id).is_some() {
+                    wanted += usize::from(t.wanted(id));
+                } else {
+                    unmapped += 1;
+                }
+            }
+            return t.fate(ids, unmapped, wanted, None);
         }
         let mut mapped = Vec::with_capacity(ids.len());
         let mut unmapped = 0usize;
@@ -412,26 +460,7 @@ impl Transformer {
                 None => unmapped += 1,
             }
         }
-        if t.kind == DataKind::Row {
-            if unmapped == ids.len() || wanted == 0 {
-                return Ok(ChannelFate::Drop);
-            }
-            if unmapped > 0 {
-                return Err(t.err(format!(
-                    "a row holds channels {} of which the binding maps only some; \
-                     a row group must be bound whole",
-                    ChannelExpr::from_ids(ids.iter().copied())
-                )));
-            }
-            return Ok(ChannelFate::Keep(mapped));
-        }
-        if wanted == 0 {
-            Ok(ChannelFate::Drop)
-        } else if wanted < ids.len() {
-            Ok(ChannelFate::Decode)
-        } else {
-            Ok(ChannelFate::Keep(mapped))
-        }
+        t.fate(ids, unmapped, wanted, Some(mapped))
     }
 
     /// Time offset and/or channel shift of a chunk wholly inside the range.
@@ -444,42 +473,41 @@ impl Transformer {
         out: &mut Vec<Chunk>,
     ) -> Result<()> {
         let compression = self.t.compression;
-        // A mutable copy of the list: fresh when it becomes the payload,
-        // the reused scratch buffer when it is compressed afterwards.
-        let mut buf = match compression {
-            Compression::None => Vec::new(),
-            Compression::Lz4 => std::mem::take(&mut self.scratch),
-        };
-        buf.clear();
         let unpacked = chunk.unpacked_length as usize;
-        match chunk.compression {
-            Compression::None => {
-                if chunk.payload.len() != unpacked {
-                    return Err(rta_core::Error::Chunk(format!(
-                        "uncompressed payload of {} bytes, header says {unpacked}",
-                        chunk.payload.len()
-                    ))
-                    .into());
-                }
-                buf.extend_from_slice(&chunk.payload);
+        if unpacked > MAX_ACCEPTED_LIST_BYTES {
+            return Err(rta_core::Error::Chunk(format!(
+                "chunk list of {unpacked} bytes exceeds the accepted {MAX_ACCEPTED_LIST_BYTES}"
+            ))
+            .into());
+        }
+        // A mutable copy of the list: a fresh vector when it becomes the
+        // payload as is, otherwise the reused scratch buffer (kept at its
+        // largest length, so reusing it costs no zeroing).
+        let mut fresh: Vec<u8> = Vec::new();
+        match (chunk.compression, compression) {
+            (Compression::None, _) if chunk.payload.len() != unpacked => {
+                return Err(rta_core::Error::Chunk(format!(
+                    "uncompressed payload of {} bytes, header says {unpacked}",
+                    chunk.payload.len()
+                ))
+                .into());
             }
-            Compression::Lz4 => {
-                if compression == Compression::None {
-                    buf = lz4_flex::block::decompress(&chunk.payload, unpacked)
+            (Compression::None, Compression::None) => fresh = chunk.payload.to_vec(),
+            (Compression::None, Compression::Lz4) => {
+                grow(&mut self.scratch, unpacked);
+                self.scratch[..unpacked].copy_from_slice(&chunk.payload);
+            }
+            (Compression::Lz4, Compression::None) => {
+                fresh = lz4_flex::block::decompress(&chunk.payload, unpacked)
+                    .map_err(|e| rta_core::Error::Lz4(format!("bad LZ4 block: {e}")))?;
+                check_unpacked(fresh.len(), unpacked)?;
+            }
+            (Compression::Lz4, Compression::Lz4) => {
+                grow(&mut self.scratch, unpacked);
+                let n =
+                    lz4_flex::block::decompress_into(&chunk.payload, &mut self.scratch[..unpacked])
                         .map_err(|e| rta_core::Error::Lz4(format!("bad LZ4 block: {e}")))?;
-                } else {
-                    buf.resize(unpacked, 0);
-                    let n = lz4_flex::block::decompress_into(&chunk.payload, &mut buf)
-                        .map_err(|e| rta_core::Error::Lz4(format!("bad LZ4 block: {e}")))?;
-                    buf.truncate(n);
-                }
-                if buf.len() != unpacked {
-                    return Err(rta_core::Error::Lz4(format!(
-                        "LZ4 block expanded to {} bytes, header says {unpacked}",
-                        buf.len()
-                    ))
-                    .into());
-                }
+                check_unpacked(n, unpacked)?;
             }
         }
         let map = &self.t.channels;
@@ -493,61 +521,48 @@ impl Transformer {
                 None
             },
         };
-        let in_place = match wire::plan_in_place(&buf, &edit, &mut self.patches) {
+        let buf: &mut [u8] = match compression {
+            Compression::None => &mut fresh,
+            Compression::Lz4 => &mut self.scratch[..unpacked],
+        };
+        let in_place = match wire::plan_in_place(buf, &edit, &mut self.patches) {
             Ok(b) => b,
             // An item whose channel the header did not announce: filter by decoding.
-            Err(WireError::Unmapped(_)) => {
-                self.restore_scratch(buf, compression);
-                return self.decode_path(&chunk, out);
-            }
+            Err(WireError::Unmapped(_)) => return self.decode_path(&chunk, out),
             Err(e) => return Err(self.t.wire_err(e)),
         };
-        let list = if in_place {
-            wire::apply_patches(&mut buf, &self.patches);
+        let mut rebuilt = Vec::new();
+        if in_place {
+            wire::apply_patches(buf, &self.patches);
             self.stats.patched += 1;
-            buf
         } else {
-            let mut rebuilt = match compression {
-                Compression::None => Vec::with_capacity(buf.len() + buf.len() / 16 + 16),
-                Compression::Lz4 => std::mem::take(&mut self.scratch2),
-            };
-            rebuilt.clear();
-            match wire::rebuild(&buf, &edit, &mut rebuilt) {
-                Ok(()) => {}
-                Err(WireError::Unmapped(_)) => {
-                    self.restore_scratch(buf, compression);
-                    return self.decode_path(&chunk, out);
-                }
+            match wire::rebuild(buf, &edit, &mut rebuilt) {
+                Ok(()) => self.stats.rebuilt += 1,
+                Err(WireError::Unmapped(_)) => return self.decode_path(&chunk, out),
                 Err(e) => return Err(self.t.wire_err(e)),
             }
-            self.stats.rebuilt += 1;
-            self.restore_scratch(buf, compression);
-            rebuilt
+        }
+        let list: &[u8] = match (in_place, compression) {
+            (false, _) => &rebuilt,
+            (true, Compression::None) => &fresh,
+            (true, Compression::Lz4) => &self.scratch[..unpacked],
         };
         if list.len() > MAX_LIST_BYTES {
             // The rewrite grew the list past the limit: split it by results.
-            let r = match self.t.kind {
+            let list = list.to_vec();
+            return match self.t.kind {
                 DataKind::Periodic => self.split_raw::<PeriodicData>(&list, out),
                 DataKind::Timestamped => self.split_raw::<TimestampedData>(&list, out),
                 DataKind::Row => self.split_raw::<RowData>(&list, out),
                 DataKind::Events => self.split_raw::<Event>(&list, out),
             };
-            self.restore_scratch2(list, compression);
-            return r;
         }
         let unpacked_length =
             u32::try_from(list.len()).map_err(|_| self.t.err("rewritten list too large"))?;
-        let payload = match compression {
-            Compression::None => Bytes::from(list),
-            Compression::Lz4 => {
-                let p = Bytes::from(lz4_flex::block::compress(&list));
-                if in_place {
-                    self.scratch = list;
-                } else {
-                    self.scratch2 = list;
-                }
-                p
-            }
+        let payload = match (compression, in_place) {
+            (Compression::Lz4, _) => Bytes::from(lz4_flex::block::compress(list)),
+            (Compression::None, true) => Bytes::from(fresh),
+            (Compression::None, false) => Bytes::from(rebuilt),
         };
         out.push(Chunk {
             start,
@@ -558,18 +573,6 @@ impl Transformer {
             payload,
         });
         Ok(())
-    }
-
-    fn restore_scratch(&mut self, buf: Vec<u8>, compression: Compression) {
-        if compression == Compression::Lz4 {
-            self.scratch = buf;
-        }
-    }
-
-    fn restore_scratch2(&mut self, buf: Vec<u8>, compression: Compression) {
-        if compression == Compression::Lz4 && buf.capacity() <= 2 * MAX_LIST_BYTES {
-            self.scratch2 = buf;
-        }
     }
 
     fn split_raw<T: Item>(&mut self, list: &[u8], out: &mut Vec<Chunk>) -> Result<()> {
@@ -641,6 +644,24 @@ impl Transformer {
             buf: Vec::new(),
         }
         .boxed()
+    }
+}
+
+/// Makes `buf` at least `len` bytes long (zeroing only what is new).
+fn grow(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+}
+
+fn check_unpacked(n: usize, unpacked: usize) -> Result<()> {
+    if n == unpacked {
+        Ok(())
+    } else {
+        Err(rta_core::Error::Lz4(format!(
+            "LZ4 block expanded to {n} bytes, header says {unpacked}"
+        ))
+        .into())
     }
 }
 
