@@ -69,13 +69,17 @@ pub fn data_reader_server<D: DataService + ?Sized>(
     DataReaderServer::new(DataReaderGrpc::new(svc))
 }
 
-struct Writer<S: ?Sized> {
-    sink: Arc<S>,
-    observer: Option<Arc<dyn DataObserver>>,
-    identity: Option<String>,
-    batch: Vec<WriteItem>,
-    batch_bytes: usize,
+/// What the reading half of a `WriteDataStream` call hands to the storing half.
+enum Cmd {
+    Write(String, Vec<WriteItem>),
+    Flush(String, String),
+    Finish(String),
 }
+
+/// Batches of decoded messages waiting for the store, per call.
+const PIPELINE_DEPTH: usize = 4;
+
+type Acks = mpsc::Sender<Result<WriteDataStreamResponseMessage, Status>>;
 
 fn item_len(it: &WriteItem) -> usize {
     use prost::Message;
@@ -87,63 +91,56 @@ fn item_len(it: &WriteItem) -> usize {
     }
 }
 
-impl<S: DataSink + ?Sized> Writer<S> {
-    async fn write_batch(&mut self) -> Result<(), Status> {
+/// The reading half: decodes messages into batches while the storing half
+/// writes the previous ones (so decoding and storing overlap), bounded by
+/// [`PIPELINE_DEPTH`] batches.
+struct Reader {
+    identity: Option<String>,
+    batch: Vec<WriteItem>,
+    batch_bytes: usize,
+    cmds: mpsc::Sender<Cmd>,
+}
+
+impl Reader {
+    /// Sends the batch on; `false` when the storing half has stopped.
+    async fn send_batch(&mut self) -> bool {
         if self.batch.is_empty() {
-            return Ok(());
+            return true;
         }
         let Some(identity) = self.identity.clone() else {
-            return Err(Status::invalid_argument(
-                "the first message of WriteDataStream must be a data_identity",
-            ));
+            return true;
         };
-        let items = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        match &self.observer {
-            Some(obs) => {
-                let copy = items.clone();
-                self.sink.write(&identity, items).await?;
-                obs.observe(&identity, &copy);
-            }
-            None => self.sink.write(&identity, items).await?,
-        }
-        Ok(())
+        let items = std::mem::take(&mut self.batch);
+        self.cmds.send(Cmd::Write(identity, items)).await.is_ok()
     }
 
-    async fn handle(
-        &mut self,
-        msg: WriteDataStreamMessage,
-        tx: &mpsc::Sender<Result<WriteDataStreamResponseMessage, Status>>,
-    ) -> Result<(), Status> {
+    async fn handle(&mut self, msg: WriteDataStreamMessage) -> Result<bool, Status> {
         use write_data_stream_message::Type;
         let item = match msg.r#type {
-            None => return Ok(()),
+            None => return Ok(true),
             Some(Type::DataIdentity(id)) => {
                 if id.is_empty() {
                     return Err(Status::invalid_argument("data_identity must not be empty"));
                 }
                 if self.identity.as_deref() != Some(id.as_str()) {
-                    self.write_batch().await?;
+                    if !self.send_batch().await {
+                        return Ok(false);
+                    }
                     self.identity = Some(id);
                 }
-                return Ok(());
+                return Ok(true);
             }
             Some(Type::FlushMarker(marker)) => {
-                self.write_batch().await?;
-                let Some(identity) = self.identity.as_deref() else {
+                let Some(identity) = self.identity.clone() else {
                     return Err(Status::invalid_argument(
                         "flush_marker before the data_identity of WriteDataStream",
                     ));
                 };
-                self.sink.flush(identity).await?;
-                let ack = WriteDataStreamResponseMessage {
-                    r#type: Some(write_data_stream_response_message::Type::FlushCompleted(
-                        marker,
-                    )),
-                };
-                // The client may have stopped listening; the data is durable anyway.
-                let _ = tx.send(Ok(ack)).await;
-                return Ok(());
+                if !self.send_batch().await {
+                    return Ok(false);
+                }
+                return Ok(self.cmds.send(Cmd::Flush(identity, marker)).await.is_ok());
             }
             Some(Type::TimestampedData(d)) => WriteItem::Timestamped(d),
             Some(Type::PeriodicData(d)) => WriteItem::Periodic(d),
@@ -158,18 +155,15 @@ impl<S: DataSink + ?Sized> Writer<S> {
         self.batch_bytes += item_len(&item);
         self.batch.push(item);
         if self.batch.len() >= BATCH_ITEMS || self.batch_bytes >= BATCH_BYTES {
-            self.write_batch().await?;
+            return Ok(self.send_batch().await);
         }
-        Ok(())
+        Ok(true)
     }
 
-    async fn run(
-        &mut self,
-        mut inbound: Streaming<WriteDataStreamMessage>,
-        tx: &mpsc::Sender<Result<WriteDataStreamResponseMessage, Status>>,
-    ) -> Result<(), Status> {
+    /// Reads the call to its end. Returns an error for the client, if any.
+    async fn run(&mut self, mut inbound: Streaming<WriteDataStreamMessage>) -> Result<(), Status> {
         loop {
-            // Gather what has already arrived into one batch; write it as
+            // Gather what has already arrived into one batch; pass it on as
             // soon as the client has nothing more ready.
             let next = if self.batch.is_empty() {
                 inbound.next().await
@@ -177,28 +171,68 @@ impl<S: DataSink + ?Sized> Writer<S> {
                 match inbound.next().now_or_never() {
                     Some(m) => m,
                     None => {
-                        self.write_batch().await?;
+                        if !self.send_batch().await {
+                            return Ok(());
+                        }
                         continue;
                     }
                 }
             };
             match next {
                 None => {
-                    self.write_batch().await?;
-                    if let Some(identity) = self.identity.as_deref() {
-                        self.sink.finish(identity).await?;
+                    if self.send_batch().await {
+                        if let Some(identity) = self.identity.clone() {
+                            let _ = self.cmds.send(Cmd::Finish(identity)).await;
+                        }
                     }
                     return Ok(());
                 }
                 Some(Err(status)) => {
                     // The client went away or sent garbage: keep what it sent before.
-                    self.write_batch().await?;
+                    self.send_batch().await;
                     return Err(status);
                 }
-                Some(Ok(msg)) => self.handle(msg, tx).await?,
+                Some(Ok(msg)) => {
+                    if !self.handle(msg).await? {
+                        return Ok(());
+                    }
+                }
             }
         }
     }
+}
+
+/// The storing half: runs the commands in order; stops at the first error.
+async fn store_cmds<S: DataSink + ?Sized>(
+    sink: Arc<S>,
+    observer: Option<Arc<dyn DataObserver>>,
+    mut cmds: mpsc::Receiver<Cmd>,
+    acks: Acks,
+) -> Result<(), Status> {
+    while let Some(cmd) = cmds.recv().await {
+        match cmd {
+            Cmd::Write(identity, items) => match &observer {
+                Some(obs) => {
+                    let copy = items.clone();
+                    sink.write(&identity, items).await?;
+                    obs.observe(&identity, &copy);
+                }
+                None => sink.write(&identity, items).await?,
+            },
+            Cmd::Flush(identity, marker) => {
+                sink.flush(&identity).await?;
+                let ack = WriteDataStreamResponseMessage {
+                    r#type: Some(write_data_stream_response_message::Type::FlushCompleted(
+                        marker,
+                    )),
+                };
+                // The client may have stopped listening; the data is durable anyway.
+                let _ = acks.send(Ok(ack)).await;
+            }
+            Cmd::Finish(identity) => sink.finish(&identity).await?,
+        }
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -211,15 +245,28 @@ impl<S: DataSink + ?Sized> DataWriter for DataWriterGrpc<S> {
     ) -> Result<Response<Self::WriteDataStreamStream>, Status> {
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(64);
-        let mut writer = Writer {
-            sink: self.sink.clone(),
-            observer: self.observer.clone(),
-            identity: None,
-            batch: Vec::new(),
-            batch_bytes: 0,
-        };
+        let (cmd_tx, cmd_rx) = mpsc::channel(PIPELINE_DEPTH);
+        let storing = tokio::spawn(store_cmds(
+            self.sink.clone(),
+            self.observer.clone(),
+            cmd_rx,
+            tx.clone(),
+        ));
         tokio::spawn(async move {
-            if let Err(status) = writer.run(inbound, &tx).await {
+            let mut reader = Reader {
+                identity: None,
+                batch: Vec::new(),
+                batch_bytes: 0,
+                cmds: cmd_tx,
+            };
+            let read = reader.run(inbound).await;
+            drop(reader);
+            // Whatever was read is stored (or failed) before the call ends.
+            let stored = match storing.await {
+                Ok(r) => r,
+                Err(e) => Err(Status::internal(format!("writer task failed: {e}"))),
+            };
+            if let Err(status) = stored.and(read) {
                 let _ = tx.send(Err(status)).await;
             }
         });

@@ -29,7 +29,9 @@ pub(crate) struct Built {
 pub(crate) struct Packer<T: StoredItem> {
     pub grid: ChunkGrid,
     pub limits: PackLimits,
+    channel_ids: Vec<u32>,
     cell: Option<i64>,
+    first_start: i64,
     items: Vec<T>,
     bytes: usize,
     samples: u64,
@@ -57,11 +59,13 @@ pub(crate) fn split_cells<T: StoredItem>(grid: &ChunkGrid, item: T) -> Result<Ve
 }
 
 impl<T: StoredItem> Packer<T> {
-    pub fn new(grid: ChunkGrid, limits: PackLimits) -> Self {
+    pub fn new(grid: ChunkGrid, limits: PackLimits, channel_ids: Vec<u32>) -> Self {
         Self {
             grid,
             limits,
+            channel_ids,
             cell: None,
+            first_start: 0,
             items: Vec::new(),
             bytes: 0,
             samples: 0,
@@ -80,48 +84,62 @@ impl<T: StoredItem> Packer<T> {
     }
 
     /// Adds an item lying within one cell (see [`split_cells`]), closing the
-    /// open chunk first when the item is in another cell.
-    pub fn push_in_cell(&mut self, item: T, out: &mut Vec<Built>) -> Result<()> {
-        let Some((s, _)) = item.time_bounds() else {
-            return Ok(());
-        };
+    /// open chunk first when the item is in another cell. `bounds` are the
+    /// item's time bounds.
+    pub fn push_in_cell(
+        &mut self,
+        item: T,
+        bounds: (i64, i64),
+        out: &mut Vec<Built>,
+    ) -> Result<()> {
+        let s = bounds.0;
         let cell = self.grid.cell_start(s);
         if self.cell != Some(cell) {
             out.extend(self.finish()?);
             self.cell = Some(cell);
         }
+        if item.sample_count() <= self.limits.max_result_samples {
+            self.add(item, bounds, out)?;
+            return Ok(());
+        }
         let mut rest = Some(item);
         while let Some(it) = rest.take() {
-            let (head, tail) = if it.sample_count() > self.limits.max_result_samples {
-                it.split_at_sample(self.limits.max_result_samples)?
-            } else {
-                (Some(it), None)
-            };
+            let (head, tail) = it.split_at_sample(self.limits.max_result_samples)?;
             rest = tail;
             let Some(h) = head else { continue };
-            let Some((hs, he)) = h.time_bounds() else {
+            let Some(b) = h.time_bounds() else {
                 continue;
             };
-            let len = prost::Message::encoded_len(&h) + 4;
-            let touches_previous = self.last_end.is_some_and(|le| hs <= le);
-            if !self.items.is_empty()
-                && !touches_previous
-                && self.bytes + len > self.limits.target_list_bytes
-            {
-                out.extend(self.close()?);
-            }
-            self.bytes += len;
-            self.samples += h.sample_count() as u64;
-            self.last_end = Some(self.last_end.map_or(he, |le| le.max(he)));
-            self.items.push(h);
+            self.add(h, b, out)?;
         }
+        Ok(())
+    }
+
+    fn add(&mut self, h: T, (hs, he): (i64, i64), out: &mut Vec<Built>) -> Result<()> {
+        let len = prost::Message::encoded_len(&h) + 4;
+        let touches_previous = self.last_end.is_some_and(|le| hs <= le);
+        if !self.items.is_empty()
+            && !touches_previous
+            && self.bytes + len > self.limits.target_list_bytes
+        {
+            out.extend(self.close()?);
+        }
+        if self.items.is_empty() {
+            self.first_start = hs;
+        }
+        self.bytes += len;
+        self.samples += h.sample_count() as u64;
+        self.last_end = Some(self.last_end.map_or(he, |le| le.max(he)));
+        self.items.push(h);
         Ok(())
     }
 
     /// Adds any time-ordered item, splitting it at cell boundaries.
     pub fn push(&mut self, item: T, out: &mut Vec<Built>) -> Result<()> {
         for piece in split_cells(&self.grid, item)? {
-            self.push_in_cell(piece, out)?;
+            if let Some(b) = piece.time_bounds() {
+                self.push_in_cell(piece, b, out)?;
+            }
         }
         Ok(())
     }
@@ -133,7 +151,15 @@ impl<T: StoredItem> Packer<T> {
         let list = T::List::from_items(std::mem::take(&mut self.items));
         let samples = std::mem::take(&mut self.samples);
         self.bytes = 0;
-        Ok(Chunk::from_list(&list, self.limits.compression)?.map(|chunk| Built { chunk, samples }))
+        let end = self.last_end.unwrap_or(self.first_start);
+        let chunk = Chunk::encode(
+            self.first_start,
+            end,
+            self.channel_ids.clone(),
+            &list,
+            self.limits.compression,
+        )?;
+        Ok(Some(Built { chunk, samples }))
     }
 
     /// Closes the open chunk, if any, and forgets the cell.
@@ -148,9 +174,10 @@ impl<T: StoredItem> Packer<T> {
     pub fn pack_all(
         grid: ChunkGrid,
         limits: PackLimits,
+        channel_ids: &[u32],
         items: impl IntoIterator<Item = T>,
     ) -> Result<Vec<Built>> {
-        let mut p = Self::new(grid, limits);
+        let mut p = Self::new(grid, limits, channel_ids.to_vec());
         let mut out = Vec::new();
         for it in items {
             p.push(it, &mut out)?;

@@ -225,10 +225,58 @@ struct StreamRead {
     volatile: Vec<Chunk>,
 }
 
+/// The checks of [`DataItem::validate`] for timestamped data, without
+/// expanding the timestamps.
+fn validate_timestamped(d: &TimestampedData) -> Result<()> {
+    let n = d.timestamp_deltas.len();
+    let bad = |m: String| Err(Error::Data(m));
+    if n == 0 {
+        return if d.buffer.is_empty() {
+            Ok(())
+        } else {
+            bad("timestamped data has a buffer but no samples".into())
+        };
+    }
+    if !d.buffer.len().is_multiple_of(n) {
+        return bad(format!(
+            "timestamped data buffer of {} bytes does not divide into {n} samples",
+            d.buffer.len()
+        ));
+    }
+    if d.timestamp_deltas[0] != 0 {
+        return bad("first timestamp delta must be 0".into());
+    }
+    if n > 1 && d.timestamp_deltas_scale <= 0 {
+        return bad(format!(
+            "timestamp_deltas_scale must be positive, got {}",
+            d.timestamp_deltas_scale
+        ));
+    }
+    let mut sum: i64 = 0;
+    for x in &d.timestamp_deltas[1..] {
+        if *x < 0 {
+            return bad("timestamp deltas must not be negative".into());
+        }
+        sum = match sum.checked_add(*x) {
+            Some(v) => v,
+            None => return bad("timestamp deltas overflow".into()),
+        };
+    }
+    // Deltas are not negative, so the last time is the largest: no earlier overflow.
+    if sum
+        .checked_mul(d.timestamp_deltas_scale.max(1))
+        .and_then(|x| d.start_timestamp.checked_add(x))
+        .is_none()
+    {
+        return bad("timestamps overflow".into());
+    }
+    Ok(())
+}
+
 fn validate_item(item: &WriteItem, max_unit: usize) -> Result<()> {
     let (unit, what) = match item {
         WriteItem::Timestamped(d) => {
-            d.validate()?;
+            validate_timestamped(d)?;
             (StoredItem::unit_bytes(d), "sample")
         }
         WriteItem::Periodic(d) => {

@@ -105,7 +105,7 @@ impl<T: StoredItem> Stream<T> {
         let mut s = Self::new(def.stream_id, def.channel_ids.clone());
         s.width = def.width;
         s.defined = true;
-        s.packer = Some(Packer::new(grid, limits));
+        s.packer = Some(Packer::new(grid, limits, def.channel_ids.clone()));
         Ok(s)
     }
 
@@ -171,9 +171,9 @@ impl<T: StoredItem> Stream<T> {
 
     /// Adds one item.
     pub fn write(&mut self, item: T, ctx: &mut Ctx<'_>) -> Result<()> {
-        if item.time_bounds().is_none() {
+        let Some(bounds) = item.time_bounds() else {
             return Ok(());
-        }
+        };
         if let Some(w) = item.width() {
             let w = u32::try_from(w).map_err(|_| Error::Data("sample too wide".into()))?;
             if self.width == 0 {
@@ -196,7 +196,7 @@ impl<T: StoredItem> Stream<T> {
             }
             return Ok(());
         }
-        self.route(item, ctx)
+        self.route(item, bounds, ctx)
     }
 
     fn estimate_grid(&self, limits: PackLimits, force: bool) -> Option<ChunkGrid> {
@@ -226,22 +226,21 @@ impl<T: StoredItem> Stream<T> {
     }
 
     fn start_grid(&mut self, grid: ChunkGrid, ctx: &mut Ctx<'_>) -> Result<()> {
-        self.packer = Some(Packer::new(grid, ctx.limits));
+        self.packer = Some(Packer::new(grid, ctx.limits, self.channel_ids.clone()));
         let mut pre = std::mem::take(&mut self.pre);
         ctx.sub_buffered(std::mem::take(&mut self.pre_bytes));
         pre.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
         for it in pre {
-            self.route(it, ctx)?;
+            if let Some(b) = it.time_bounds() {
+                self.route(it, b, ctx)?;
+            }
         }
         Ok(())
     }
 
-    fn route(&mut self, item: T, ctx: &mut Ctx<'_>) -> Result<()> {
-        let Some((s, e)) = item.time_bounds() else {
-            return Ok(());
-        };
+    fn route(&mut self, item: T, (s, e): (i64, i64), ctx: &mut Ctx<'_>) -> Result<()> {
         if self.hwm.is_none_or(|h| s > h) {
-            self.push_in_order(item, ctx)?;
+            self.push_in_order(item, (s, e), ctx)?;
         } else {
             let len = prost::Message::encoded_len(&item);
             self.late_bytes += len;
@@ -252,32 +251,45 @@ impl<T: StoredItem> Stream<T> {
         Ok(())
     }
 
-    fn push_in_order(&mut self, item: T, ctx: &mut Ctx<'_>) -> Result<()> {
+    fn push_in_order(&mut self, item: T, bounds: (i64, i64), ctx: &mut Ctx<'_>) -> Result<()> {
         let Some(grid) = self.grid() else {
             return Err(Error::Internal("stream without grid".into()));
         };
+        if bounds.1 <= grid.cell_end(bounds.0) {
+            return self.push_piece(grid, item, bounds, ctx);
+        }
         for piece in split_cells(&grid, item)? {
-            let Some((s, _)) = piece.time_bounds() else {
-                continue;
-            };
-            let cell = grid.cell_start(s);
-            if self.cur_cell != Some(cell) {
-                self.complete_open(ctx, false)?;
-                if let Some(prev) = self.cur_cell {
-                    self.compact_cell(prev, ctx)?;
-                }
-                self.cur_cell = Some(cell);
+            if let Some(b) = piece.time_bounds() {
+                self.push_piece(grid, piece, b, ctx)?;
             }
-            let mut out = Vec::new();
-            if let Some(p) = self.packer.as_mut() {
-                let before = p.bytes();
-                p.push_in_cell(piece, &mut out)?;
-                ctx.add_buffered(p.bytes());
-                ctx.sub_buffered(before);
+        }
+        Ok(())
+    }
+
+    fn push_piece(
+        &mut self,
+        grid: ChunkGrid,
+        piece: T,
+        bounds: (i64, i64),
+        ctx: &mut Ctx<'_>,
+    ) -> Result<()> {
+        let cell = grid.cell_start(bounds.0);
+        if self.cur_cell != Some(cell) {
+            self.complete_open(ctx, false)?;
+            if let Some(prev) = self.cur_cell {
+                self.compact_cell(prev, ctx)?;
             }
-            for b in out {
-                self.append_chunk(b, false, ctx)?;
-            }
+            self.cur_cell = Some(cell);
+        }
+        let mut out = Vec::new();
+        if let Some(p) = self.packer.as_mut() {
+            let before = p.bytes();
+            p.push_in_cell(piece, bounds, &mut out)?;
+            ctx.add_buffered(p.bytes());
+            ctx.sub_buffered(before);
+        }
+        for b in out {
+            self.append_chunk(b, false, ctx)?;
         }
         Ok(())
     }
@@ -414,7 +426,7 @@ impl<T: StoredItem> Stream<T> {
             return Ok(());
         }
         let items = self.load_items(first..hi, ctx)?;
-        let built = Packer::pack_all(grid, ctx.limits, items)?;
+        let built = Packer::pack_all(grid, ctx.limits, &self.channel_ids, items)?;
         self.replace(first..hi, built, ctx)
     }
 
@@ -456,7 +468,7 @@ impl<T: StoredItem> Stream<T> {
             let mut all = self.load_items(lo..hi, ctx)?;
             all.extend(items);
             let merged = T::merge_items(all, ctx.merge_run)?;
-            let built = Packer::pack_all(grid, ctx.limits, merged)?;
+            let built = Packer::pack_all(grid, ctx.limits, &self.channel_ids, merged)?;
             self.replace(lo..hi, built, ctx)?;
         }
         Ok(())
@@ -505,7 +517,7 @@ impl<T: StoredItem> Stream<T> {
         if self.packer.is_none() {
             items = T::merge_items(items, PACK_RUN)?;
         }
-        for b in Packer::pack_all(grid, limits, items)? {
+        for b in Packer::pack_all(grid, limits, &self.channel_ids, items)? {
             if b.chunk.end >= start && b.chunk.start <= end {
                 volatile.push(b.chunk);
             }

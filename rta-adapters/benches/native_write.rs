@@ -1,0 +1,152 @@
+//! Write throughput of the native store against raw LZ4 compression of the
+//! same samples: through the store API, and through `WriteDataStream` over
+//! loopback gRPC (client and server in this process).
+//!
+//! `cargo bench -p rta-adapters --bench native_write`
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod native_common;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use futures::StreamExt;
+use rta_adapters::data_api::{self, WriteItem};
+use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_core::proto::data_service::data_writer_client::DataWriterClient;
+use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
+use tokio_stream::wrappers::TcpListenerStream;
+
+const CHANNELS: u32 = 32;
+const SAMPLES: usize = 16_384;
+const T0: i64 = 1_700_000_000_000_000_000;
+/// HTTP/2 flow-control window of both ends (the default 64 KiB throttles bulk writes).
+const WINDOW: u32 = 8 * 1024 * 1024;
+
+fn to_msg(it: WriteItem) -> WriteDataStreamMessage {
+    let t = match it {
+        WriteItem::Timestamped(d) => W::TimestampedData(d),
+        WriteItem::Periodic(d) => W::PeriodicData(d),
+        WriteItem::Row(d) => W::RowData(d),
+        WriteItem::Event(d) => W::Event(d),
+    };
+    WriteDataStreamMessage { r#type: Some(t) }
+}
+
+fn bench(c: &mut Criterion) {
+    let (items, raw) = native_common::session(CHANNELS, T0, 1_000_000, SAMPLES);
+    let total = (CHANNELS as usize * SAMPLES) as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
+    let n = AtomicUsize::new(0);
+
+    let mut g = c.benchmark_group("native_write");
+    g.throughput(Throughput::Elements(total));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.warm_up_time(Duration::from_secs(1));
+
+    // Baseline: LZ4 of the raw sample bytes, in 64 KiB blocks.
+    g.bench_function("lz4_raw_samples", |b| {
+        b.iter(|| {
+            let mut out = 0;
+            for ch in &raw {
+                for block in ch.chunks(64 * 1024) {
+                    out += rta_core::lz4::compress_block(black_box(block)).len();
+                }
+            }
+            out
+        })
+    });
+
+    g.bench_function("store_write_no_sync", |b| {
+        b.iter_batched(
+            || items.clone(),
+            |items| {
+                let id = format!("n{}", n.fetch_add(1, Ordering::Relaxed));
+                store.write_blocking(&id, items).unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    g.bench_function("store_write_seal", |b| {
+        b.iter_batched(
+            || items.clone(),
+            |items| {
+                let id = format!("w{}", n.fetch_add(1, Ordering::Relaxed));
+                store.write_blocking(&id, items).unwrap();
+                store.seal_blocking(&id).unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let grpc = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let store = Arc::new(store.clone());
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .initial_stream_window_size(Some(WINDOW))
+                .initial_connection_window_size(Some(WINDOW))
+                .add_service(data_api::data_writer_server(store, None))
+                .serve_with_incoming(TcpListenerStream::new(l))
+                .await
+                .unwrap()
+        });
+        addr
+    });
+    let client = rt.block_on(async {
+        let ch = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+            .unwrap()
+            .initial_stream_window_size(Some(WINDOW))
+            .initial_connection_window_size(Some(WINDOW))
+            .connect()
+            .await
+            .unwrap();
+        DataWriterClient::new(ch)
+    });
+    g.bench_function("grpc_write_stream_flush", |b| {
+        b.iter(|| {
+            let id = format!("g{}", n.fetch_add(1, Ordering::Relaxed));
+            let mut msgs = vec![WriteDataStreamMessage {
+                r#type: Some(W::DataIdentity(id)),
+            }];
+            msgs.extend(items.iter().cloned().map(to_msg));
+            msgs.push(WriteDataStreamMessage {
+                r#type: Some(W::FlushMarker("end".into())),
+            });
+            let mut client = client.clone();
+            rt.block_on(async move {
+                let resp = client
+                    .write_data_stream(futures::stream::iter(msgs))
+                    .await
+                    .unwrap();
+                let acks: Vec<_> = resp.into_inner().collect().await;
+                assert_eq!(acks.len(), 1);
+            })
+        })
+    });
+    g.finish();
+
+    let stats = store.stats().unwrap();
+    println!(
+        "native store: {} samples, {:.3} payload bytes/sample, {:.3} stored bytes/sample, {} chunks",
+        stats.samples,
+        stats.bytes_per_sample(),
+        stats.stored_bytes_per_sample(),
+        stats.chunks
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
