@@ -54,6 +54,8 @@ use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use rta_core::lz4::Lz4Framing;
+
 use crate::burst::{BurstEncoder, EncodedBurst, DEFAULT_BURST_BYTES};
 use crate::keys::{self, KeyLayout, Position};
 use crate::{Error, Result};
@@ -294,9 +296,15 @@ struct Pending {
     tx: Option<mpsc::Sender<Queued>>,
 }
 
+/// A burst on its way to Redis; its LZ4 framing runs on the blocking pool
+/// meanwhile, so several bursts compress in parallel with the caller.
 struct Queued {
     seq: u64,
-    burst: EncodedBurst,
+    items: u64,
+    raw_len: usize,
+    session_json: Option<String>,
+    time_range: Option<StreamTimeRange>,
+    frame: JoinHandle<Vec<u8>>,
 }
 
 struct Inner {
@@ -472,6 +480,19 @@ impl SessionWriter {
         Ok(())
     }
 
+    /// Ends the open burst now and queues it for Redis without waiting for
+    /// the write (a producer with natural bursts, e.g. one per 100 ms, calls
+    /// this after each to skip the latency bound).
+    pub async fn end_burst(&self) -> Result<()> {
+        let mut p = self.inner.pending.lock().await;
+        self.take_failure()?;
+        if let Some(b) = p.enc.take() {
+            p.opened_at = None;
+            send_locked(&mut p, b).await?;
+        }
+        Ok(())
+    }
+
     /// Sends the open burst and waits until every burst written so far has
     /// been written to Redis (or given up, which is then reported).
     pub async fn flush(&self) -> Result<()> {
@@ -541,10 +562,24 @@ fn item(data: stream_data::Data) -> StreamData {
 
 async fn send_locked(p: &mut Pending, burst: EncodedBurst) -> Result<()> {
     let tx = p.tx.as_ref().ok_or(Error::Closed)?;
+    let permit = tx.reserve().await.map_err(|_| Error::Closed)?;
     let seq = p.next_seq;
-    tx.send(Queued { seq, burst })
-        .await
-        .map_err(|_| Error::Closed)?;
+    let EncodedBurst {
+        bytes,
+        items,
+        session_json,
+        time_range,
+    } = burst;
+    let raw_len = bytes.len();
+    let frame = tokio::task::spawn_blocking(move || Lz4Framing::encode(&bytes));
+    permit.send(Queued {
+        seq,
+        items,
+        raw_len,
+        session_json,
+        time_range,
+        frame,
+    });
     p.next_seq += 1;
     Ok(())
 }
@@ -596,12 +631,19 @@ async fn redis_writer(
                 Err(_) => break,
             }
         }
-        let frames: Vec<Vec<u8>> = batch.iter().map(|q| q.burst.compress()).collect();
-        let json = batch
-            .iter()
-            .rev()
-            .find_map(|q| q.burst.session_json.clone());
-        let range = batch.iter().rev().find_map(|q| q.burst.time_range);
+        let mut frames = Vec::with_capacity(batch.len());
+        for q in &mut batch {
+            match (&mut q.frame).await {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    // Only a panic in the compressor could get here.
+                    tracing::error!("burst compression failed: {e}");
+                    frames.push(Lz4Framing::encode(&[]));
+                }
+            }
+        }
+        let json = batch.iter().rev().find_map(|q| q.session_json.clone());
+        let range = batch.iter().rev().find_map(|q| q.time_range);
         let result = write_batch(
             &inner,
             &mut conn,
@@ -613,14 +655,14 @@ async fn redis_writer(
             &mut resync,
         )
         .await;
-        let items: u64 = batch.iter().map(|q| q.burst.items).sum();
+        let items: u64 = batch.iter().map(|q| q.items).sum();
         let c = &inner.counters;
         match result {
             Ok(()) => {
                 c.bursts_written
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 c.items_written.fetch_add(items, Ordering::Relaxed);
-                let raw: usize = batch.iter().map(|q| q.burst.bytes.len()).sum();
+                let raw: usize = batch.iter().map(|q| q.raw_len).sum();
                 let framed: usize = frames.iter().map(Vec::len).sum();
                 c.raw_bytes_written.fetch_add(raw as u64, Ordering::Relaxed);
                 c.frame_bytes_written
