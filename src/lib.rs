@@ -15,6 +15,11 @@
 //! assert!(expr.contains(0xC));
 //! ```
 
+pub mod demo;
+mod error;
+pub mod server;
+
+pub use error::{Error, Result};
 pub use rta_adapters as adapters;
 pub use rta_bindings as bindings;
 pub use rta_core as core;

@@ -1,0 +1,368 @@
+//! The RTA Server: session, config, schema-mapping, data and stream
+//! services in one process, on embedded stores.
+//!
+//! [`RtaServer`] owns the stores and builds the HTTP router and the gRPC
+//! routes; the `rta-server` binary only parses options and serves them.
+//! Live sessions are wired in-process: data written through `DataWriter` for
+//! an open session is pushed to the WebSocket clients of
+//! `/rta/v2/sessions/{identity}/stream`, and session JSON updates follow
+//! `SessionStore` writes.
+//!
+//! ```no_run
+//! # async fn run() -> rta::Result<()> {
+//! let server = rta::server::RtaServer::open("./rta-data")?;
+//! let running = server.spawn("127.0.0.1:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("REST on {}", running.http_url());
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rta_adapters::data_api::{self, DataObserver, IdentityCheck, WriteItem};
+use rta_adapters::grpc;
+use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_adapters::rest::{self, ServiceInfo};
+use rta_adapters::serve::{self, RunningServer};
+use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
+use rta_core::proto::session_service as ss;
+use rta_core::service::SessionStore;
+use rta_core::session::SessionState;
+use rta_stream::hub::{HubOptions, LiveHub};
+use rta_stream::service::{
+    router as stream_router, ServiceOptions as StreamOptions, StreamService,
+};
+
+use crate::Result;
+
+/// How long the WebSocket clients of a session that closed keep their
+/// connection, so they receive the final session JSON before it closes.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The stores and live hub of one RTA Server.
+#[derive(Clone)]
+pub struct RtaServer {
+    /// Session store (SQLite, `sessions.sqlite`).
+    pub sessions: Arc<LiveSessionStore<SqliteSessionStore>>,
+    /// Config store (`configs/`).
+    pub configs: Arc<FileConfigStore>,
+    /// Schema-mapping store (`schema-mappings/`).
+    pub mappings: Arc<FileSchemaMappingStore>,
+    /// Native chunk store (`data/`).
+    pub data: NativeStore,
+    /// In-process live streaming hub.
+    pub hub: LiveHub,
+    data_dir: PathBuf,
+    info: ServiceInfo,
+}
+
+impl std::fmt::Debug for RtaServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtaServer")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RtaServer {
+    /// Opens (creating if needed) every store under `data_dir`.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = data_dir.as_ref();
+        std::fs::create_dir_all(dir)?;
+        let hub = LiveHub::new(HubOptions::default());
+        let data = NativeStore::open(NativeConfig::new(dir.join("data")))?;
+        let sessions = Arc::new(LiveSessionStore {
+            inner: Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?),
+            live: Arc::new(LiveSet {
+                hub: hub.clone(),
+                open: Mutex::new(HashSet::new()),
+            }),
+            data: data.clone(),
+        });
+        Ok(Self {
+            sessions,
+            configs: Arc::new(FileConfigStore::open(dir.join("configs"))?),
+            mappings: Arc::new(FileSchemaMappingStore::open(dir.join("schema-mappings"))?),
+            data,
+            hub,
+            data_dir: dir.to_path_buf(),
+            info: ServiceInfo::new("rta-server").with_label("RTA Server"),
+        })
+    }
+
+    /// Sets what `/rta/v2/info` and `GET /` report.
+    pub fn with_info(mut self, info: ServiceInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The whole REST API (sessions, configs, data, live stream) with the
+    /// monitoring endpoints (`/`, `/health`, `/metrics`, `/rta/v2/info`).
+    pub fn http_router(&self) -> axum::Router {
+        let check: Arc<dyn IdentityCheck> = Arc::new(SessionExists(self.sessions.clone()));
+        let api = rest::session_router(self.sessions.clone())
+            .merge(rest::config_router(self.configs.clone()))
+            .merge(data_api::data_router_with(
+                Arc::new(self.data.clone()),
+                Some(check),
+            ))
+            .merge(stream_router(StreamService::new(
+                self.hub.clone(),
+                StreamOptions::default(),
+            )));
+        let data_dir = self.data_dir.clone();
+        let info = self.info.clone().with_health_check("data-dir", move || {
+            let d = data_dir.clone();
+            async move {
+                if d.is_dir() {
+                    Ok(())
+                } else {
+                    Err(rta_core::Error::Unavailable(format!(
+                        "data directory {} is missing",
+                        d.display()
+                    )))
+                }
+            }
+        });
+        rest::service_router(info, api)
+    }
+
+    /// Every toolkit gRPC service on one set of routes: `SessionStore`,
+    /// `ConfigStore`, `SchemaMappingStore`, `DataWriter`, `DataReader`.
+    pub fn grpc_routes(&self) -> tonic::service::Routes {
+        let observer: Arc<dyn DataObserver> = self.sessions.live.clone();
+        grpc::routes()
+            .add_service(grpc::session_server(self.sessions.clone()))
+            .add_service(grpc::config_server(self.configs.clone()))
+            .add_service(grpc::schema_mapping_server(self.mappings.clone()))
+            .add_service(data_api::data_writer_server(
+                Arc::new(self.data.clone()),
+                Some(observer),
+            ))
+            .add_service(data_api::data_reader_server(Arc::new(self.data.clone())))
+    }
+
+    /// Stores a batch of data for `identity` and forwards it to live clients
+    /// when the session is live: the same path as a `DataWriter` write.
+    pub async fn write_data(&self, identity: &str, items: Vec<WriteItem>) -> Result<()> {
+        use rta_adapters::data_api::DataSink;
+        self.data.write(identity, items.clone()).await?;
+        self.sessions.live.observe(identity, &items);
+        Ok(())
+    }
+
+    /// Makes everything written to `identity` durable.
+    pub async fn flush_data(&self, identity: &str) -> Result<()> {
+        use rta_adapters::data_api::DataSink;
+        Ok(self.data.flush(identity).await?)
+    }
+
+    /// Binds both addresses (port 0 picks a free one) and serves in the background.
+    pub async fn spawn(&self, http: SocketAddr, grpc: SocketAddr) -> Result<RunningServer> {
+        Ok(serve::spawn(http, self.http_router(), Some((grpc, self.grpc_routes()))).await?)
+    }
+}
+
+/// Sessions the server is streaming live, and the hub they stream through.
+/// As a [`DataObserver`] it forwards data written for those sessions.
+pub struct LiveSet {
+    hub: LiveHub,
+    open: Mutex<HashSet<String>>,
+}
+
+impl LiveSet {
+    fn is_live(&self, identity: &str) -> bool {
+        self.open
+            .lock()
+            .map(|s| s.contains(identity))
+            .unwrap_or(false)
+    }
+
+    fn set_live(&self, identity: &str, live: bool) -> bool {
+        let Ok(mut s) = self.open.lock() else {
+            return false;
+        };
+        if live {
+            s.insert(identity.to_string())
+        } else {
+            s.remove(identity)
+        }
+    }
+}
+
+impl DataObserver for LiveSet {
+    fn observe(&self, identity: &str, items: &[WriteItem]) {
+        if !self.is_live(identity) || items.is_empty() {
+            return;
+        }
+        let data = items.iter().map(WriteItem::to_stream_data).collect();
+        if let Err(e) = self.hub.publish(identity, data) {
+            tracing::warn!(%identity, error = %e, "live publish failed");
+        }
+    }
+}
+
+/// A [`SessionStore`] layer that keeps the live hub in step with the
+/// sessions: an open (or waiting) session streams its JSON and time range to
+/// WebSocket clients; when it closes, clients get the final JSON, the native
+/// store seals its data and the clients are closed.
+pub struct LiveSessionStore<S> {
+    inner: Arc<S>,
+    live: Arc<LiveSet>,
+    data: NativeStore,
+}
+
+impl<S: SessionStore> LiveSessionStore<S> {
+    async fn after_update(&self, identity: &str) -> rta_core::Result<()> {
+        let elements = ss::SessionElements {
+            json: true,
+            ..Default::default()
+        };
+        let Some(sess) = self.inner.get(identity, &elements).await? else {
+            return Ok(());
+        };
+        let parsed = rta_core::session::Session::from_json(&sess.json)?;
+        let live = matches!(parsed.state, SessionState::Open | SessionState::Waiting);
+        let hub = &self.live.hub;
+        if live {
+            self.live.set_live(identity, true);
+            hub.publish_session_json(identity, sess.json)
+                .map_err(|e| rta_core::Error::Internal(e.to_string()))?;
+            if let (Some(s), Some(e)) = (&parsed.start_timestamp, &parsed.end_timestamp) {
+                let _ = hub.publish_time_range(identity, s.nanos(), e.nanos());
+            }
+        } else if self.live.set_live(identity, false) {
+            let _ = hub.publish_session_json(identity, sess.json);
+            let data = self.data.clone();
+            let hub = hub.clone();
+            let id = identity.to_string();
+            tokio::spawn(async move {
+                let seal = {
+                    let id = id.clone();
+                    tokio::task::spawn_blocking(move || data.seal_blocking(&id)).await
+                };
+                if let Ok(Err(e)) = seal {
+                    tracing::warn!(identity = %id, error = %e, "sealing data of a closed session failed");
+                }
+                tokio::time::sleep(CLOSE_GRACE).await;
+                hub.remove_session(&id);
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionStore for LiveSessionStore<S> {
+    async fn create_or_update(
+        &self,
+        req: ss::CreateOrUpdateSessionRequest,
+    ) -> rta_core::Result<()> {
+        let identity = req.identity.clone();
+        self.inner.create_or_update(req).await?;
+        // The update is stored; a failure to notify live clients is logged, not returned.
+        if let Err(e) = self.after_update(&identity).await {
+            tracing::warn!(%identity, error = %e, "live session update failed");
+        }
+        Ok(())
+    }
+    async fn get(
+        &self,
+        identity: &str,
+        elements: &ss::SessionElements,
+    ) -> rta_core::Result<Option<ss::Session>> {
+        self.inner.get(identity, elements).await
+    }
+    async fn list(&self, req: &ss::ListSessionsRequest) -> rta_core::Result<Vec<ss::Session>> {
+        self.inner.list(req).await
+    }
+    async fn delete(&self, identities: &[String]) -> rta_core::Result<()> {
+        self.inner.delete(identities).await?;
+        for id in identities {
+            self.live.set_live(id, false);
+            self.live.hub.remove_session(id);
+        }
+        Ok(())
+    }
+    async fn folders(&self, parent: &str) -> rta_core::Result<Vec<ss::SessionFolder>> {
+        self.inner.folders(parent).await
+    }
+    async fn put_folder(&self, req: ss::PutSessionFolderRequest) -> rta_core::Result<()> {
+        self.inner.put_folder(req).await
+    }
+    async fn delete_folders(&self, identities: &[String]) -> rta_core::Result<()> {
+        self.inner.delete_folders(identities).await
+    }
+    async fn metamodel(
+        &self,
+        folder_subtree: &str,
+        json_properties: &[String],
+    ) -> rta_core::Result<serde_json::Value> {
+        self.inner.metamodel(folder_subtree, json_properties).await
+    }
+    async fn query_properties(
+        &self,
+        partial_match: &str,
+        folder_subtree: &str,
+    ) -> rta_core::Result<Vec<ss::PropertySummary>> {
+        self.inner
+            .query_properties(partial_match, folder_subtree)
+            .await
+    }
+}
+
+/// The data API's check that a session exists (unknown sessions are 404).
+struct SessionExists<S>(Arc<S>);
+
+#[async_trait]
+impl<S: SessionStore> IdentityCheck for SessionExists<S> {
+    async fn exists(&self, identity: &str) -> rta_core::Result<bool> {
+        Ok(self
+            .0
+            .get(identity, &ss::SessionElements::default())
+            .await?
+            .is_some())
+    }
+}
+
+/// Serves `router` over HTTPS (rustls) on `addr` with a PEM certificate
+/// chain and private key, until `shutdown` completes.
+pub async fn serve_https(
+    addr: SocketAddr,
+    router: axum::Router,
+    cert_pem: &Path,
+    key_pem: &Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    // Several rustls providers may be linked in; pick ring explicitly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem)
+        .await
+        .map_err(|e| {
+            crate::Error::Options(format!(
+                "cannot load TLS certificate {} / key {}: {e}",
+                cert_pem.display(),
+                key_pem.display()
+            ))
+        })?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    axum_server::bind_rustls(addr, tls)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    Ok(())
+}
