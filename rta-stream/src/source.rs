@@ -82,6 +82,44 @@ pub trait LiveSource: Send + Sync + 'static {
     async fn health(&self) -> Result<()>;
 }
 
+/// Several sources tried in order: a session is served by the first source
+/// that can stream it (e.g. an in-process [`crate::hub::LiveHub`] first, then
+/// Redis). Healthy only when every source is.
+#[derive(Clone, Default)]
+pub struct ChainSource {
+    sources: Vec<Arc<dyn LiveSource>>,
+}
+
+impl ChainSource {
+    /// A chain of `sources`, tried in order.
+    pub fn new(sources: Vec<Arc<dyn LiveSource>>) -> Self {
+        Self { sources }
+    }
+}
+
+#[async_trait::async_trait]
+impl LiveSource for ChainSource {
+    async fn subscribe(
+        &self,
+        identity: &str,
+        queue_len: usize,
+    ) -> Result<Option<LiveSubscription>> {
+        for s in &self.sources {
+            if let Some(sub) = s.subscribe(identity, queue_len).await? {
+                return Ok(Some(sub));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn health(&self) -> Result<()> {
+        for s in &self.sources {
+            s.health().await?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct LagSignal {
     lagged: AtomicBool,
