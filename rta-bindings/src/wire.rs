@@ -84,9 +84,23 @@ fn malformed<T>(what: impl Into<String>) -> Result<T, WireError> {
     Err(WireError::Malformed(what.into()))
 }
 
-/// Reads a varint at `*pos` (bounded by `end`).
-#[inline]
+/// Reads a varint at `*pos` (bounded by `end`). Single-byte varints (tags,
+/// small ids and counts) take the inlined fast path.
+#[inline(always)]
 fn read_varint(buf: &[u8], pos: &mut usize, end: usize) -> Result<u64, WireError> {
+    if *pos < end {
+        if let Some(&b) = buf.get(*pos) {
+            if b < 0x80 {
+                *pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+    }
+    read_varint_slow(buf, pos, end)
+}
+
+#[inline(never)]
+fn read_varint_slow(buf: &[u8], pos: &mut usize, end: usize) -> Result<u64, WireError> {
     let mut v: u64 = 0;
     let mut shift = 0u32;
     loop {
@@ -137,7 +151,7 @@ fn write_varint_at(buf: &mut [u8], pos: usize, len: usize, value: u32) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn read_tag(buf: &[u8], pos: &mut usize, end: usize) -> Result<(u32, u8), WireError> {
     let tag = read_varint(buf, pos, end)?;
     let field = tag >> 3;
@@ -149,7 +163,7 @@ fn read_tag(buf: &[u8], pos: &mut usize, end: usize) -> Result<(u32, u8), WireEr
 }
 
 /// Moves `*pos` past the value of a field of wire type `wt`.
-#[inline]
+#[inline(always)]
 fn skip_value(buf: &[u8], pos: &mut usize, end: usize, wt: u8) -> Result<(), WireError> {
     let n = match wt {
         WT_VARINT => {
@@ -336,7 +350,8 @@ pub(crate) fn rebuild(src: &[u8], edit: &Edit<'_>, out: &mut Vec<u8>) -> Result<
             }
             let item_end = read_len(src, &mut pos, end)?;
             let new_len = write_item(src, pos, item_end, edit, None)?;
-            out.extend_from_slice(&src[tag_start..tag_start + 1]);
+            // Tags are written canonically (the source may pad them).
+            out.push((1 << 3) | WT_LEN);
             put_varint(out, new_len as u64);
             write_item(src, pos, item_end, edit, Some(out))?;
             pos = item_end;
@@ -396,7 +411,7 @@ fn write_item(
             match wt {
                 WT_VARINT => {
                     let id = edit.map_channel(read_channel(src, &mut pos, end)?)?;
-                    emit!(&src[tag_start..tag_start + 1]);
+                    emit!(&[(1 << 3) | WT_VARINT]);
                     emit_varint!(u64::from(id));
                 }
                 WT_LEN if edit.kind == DataKind::Row => {
@@ -407,7 +422,7 @@ fn write_item(
                         let id = edit.map_channel(read_channel(src, &mut pos, packed_end)?)?;
                         len += varint_len(u64::from(id));
                     }
-                    emit!(&src[tag_start..tag_start + 1]);
+                    emit!(&[(1 << 3) | WT_LEN]);
                     emit_varint!(len as u64);
                     pos = ids_start;
                     while pos < packed_end {
@@ -616,6 +631,33 @@ mod tests {
         let back = RowDataList::decode(out.as_slice()).unwrap();
         assert_eq!(back.row_data[0].channel_ids, vec![100, 200]);
         assert_eq!(back.row_data[0].timestamp, 6);
+    }
+
+    #[test]
+    fn padded_tags_are_rewritten_canonically() {
+        // Item tag 0x0A padded to two bytes, channel tag 0x08 padded too.
+        let mut item = vec![0x88, 0x00, 3, 0x11];
+        item.extend_from_slice(&10i64.to_le_bytes());
+        let mut bytes = vec![0x8A, 0x00, item.len() as u8];
+        bytes.extend_from_slice(&item);
+        assert_eq!(
+            PeriodicDataList::decode(bytes.as_slice())
+                .unwrap()
+                .periodic_data[0]
+                .channel_id,
+            3
+        );
+        let map = |c: u32| Some(c + 1_000);
+        let edit = Edit {
+            kind: DataKind::Periodic,
+            offset: 1,
+            map: Some(&map),
+        };
+        let mut out = Vec::new();
+        rebuild(&bytes, &edit, &mut out).unwrap();
+        let back = PeriodicDataList::decode(out.as_slice()).unwrap();
+        assert_eq!(back.periodic_data[0].channel_id, 1_003);
+        assert_eq!(back.periodic_data[0].start_timestamp, 11);
     }
 
     #[test]

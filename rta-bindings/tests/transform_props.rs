@@ -290,3 +290,84 @@ proptest! {
         check_valid(kind, &out, true);
     }
 }
+
+/// Garbage payloads, lengths and compression codes: the transformer returns
+/// errors or drops chunks, and never panics, on every path.
+fn garbage_chunk() -> impl Strategy<Value = Chunk> {
+    (
+        -1_000i64..1_000,
+        0i64..1_000,
+        prop::collection::vec(0u32..20, 0..3),
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 0..200),
+        0u32..400,
+    )
+        .prop_map(|(start, dur, ids, lz4, payload, unpacked)| {
+            let compression = if lz4 {
+                Compression::Lz4
+            } else {
+                Compression::None
+            };
+            let unpacked_length = if lz4 { unpacked } else { payload.len() as u32 };
+            Chunk {
+                start,
+                end: start + dur,
+                channel_ids: ids,
+                compression,
+                unpacked_length,
+                payload: payload.into(),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn garbage_never_panics(
+        k in kind(),
+        chunk in garbage_chunk(),
+        offset in prop_oneof![Just(0i64), Just(300), Just(i64::MAX)],
+        clip in prop_oneof![Just((None, None)), Just((Some(100i64), Some(500i64)))],
+        shift in any::<bool>(),
+        comp in prop_oneof![Just(Compression::Lz4), Just(Compression::None)],
+    ) {
+        let mut t = Transform::new(k).with_offset(offset).with_clip(clip.0, clip.1).with_compression(comp);
+        if shift {
+            t = t.with_channel_map(rta_bindings::ChannelMap::single(0, 9, 200));
+        }
+        let mut tr = Transformer::new(t);
+        let mut out = Vec::new();
+        let _ = tr.push(chunk, &mut out);
+    }
+}
+
+#[test]
+fn stream_errors_pass_through_and_end_the_stream() {
+    let good = gen_stream(&StreamSpec {
+        kind: DataKind::Periodic,
+        seed: 7,
+        channels: vec![1],
+        results: 2,
+        base: 0,
+    });
+    let input = futures::stream::iter(vec![
+        Ok(good[0].clone()),
+        Err(rta_core::Error::Unavailable(
+            "data service went away".into(),
+        )),
+        Ok(good[0].clone()),
+    ])
+    .boxed();
+    let out: Vec<_> = block_on(
+        Transform::new(DataKind::Periodic)
+            .with_offset(5)
+            .apply_stream(input)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.len(), 2);
+    assert!(out[0].is_ok());
+    let err = out[1].as_ref().unwrap_err();
+    assert!(err.to_string().contains("data service went away"), "{err}");
+    assert!(!err.is_client_error());
+}
