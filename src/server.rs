@@ -339,13 +339,13 @@ impl<S: SessionStore> IdentityCheck for SessionExists<S> {
 pub async fn serve_https(
     addr: SocketAddr,
     router: axum::Router,
-    cert_pem: &Path,
-    key_pem: &Path,
+    cert_pem: PathBuf,
+    key_pem: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     // Several rustls providers may be linked in; pick ring explicitly.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem)
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert_pem, &key_pem)
         .await
         .map_err(|e| {
             crate::Error::Options(format!(

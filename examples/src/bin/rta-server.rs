@@ -84,8 +84,8 @@ async fn run() -> rta::Result<()> {
             let r = rta::server::serve_https(
                 addr,
                 router,
-                cert.as_ref(),
-                key.as_ref(),
+                cert.into(),
+                key.into(),
                 serve::shutdown_signal(),
             )
             .await;

@@ -1,0 +1,503 @@
+//! The RTA Server end to end over real sockets: gRPC in (config, session,
+//! data of all four kinds), REST and WebSocket out, HTTPS, restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use prost::Message as _;
+use rta::core::chunk::{Chunk, ChunkDecoder};
+use rta::core::data::{
+    periodic, periodic_timestamps, read_samples, read_timestamps, row, timestamped,
+};
+use rta::core::lz4::Lz4Framing;
+use rta::core::proto::config_service::{config_store_client::ConfigStoreClient, PutConfigRequest};
+use rta::core::proto::data::{
+    Event, EventsList, PeriodicDataList, RowDataList, TimestampedDataList,
+};
+use rta::core::proto::data_service::{
+    data_writer_client::DataWriterClient, write_data_stream_message::Type as W,
+    write_data_stream_response_message::Type as R, WriteDataStreamMessage,
+};
+use rta::core::proto::session_service::{
+    self as ss, create_or_update_session_request::CreateIfNotExists,
+    session_store_client::SessionStoreClient, session_update::Op,
+};
+use rta::core::proto::stream::{
+    stream_data, stream_request, StreamDataBurst, StreamRequest, StreamSubscription,
+};
+use rta::server::RtaServer;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const SEC: i64 = 1_000_000_000;
+
+fn loopback() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn op(o: Op) -> ss::SessionUpdate {
+    ss::SessionUpdate { op: Some(o) }
+}
+
+fn session_req(
+    identity: &str,
+    state: i32,
+    updates: Vec<ss::SessionUpdate>,
+) -> ss::CreateOrUpdateSessionRequest {
+    ss::CreateOrUpdateSessionRequest {
+        identity: identity.into(),
+        sequence: None,
+        create_if_not_exists: Some(CreateIfNotExists {
+            state,
+            timestamp: "2023-11-14T22:13:20+01:00".into(),
+            identifier: format!("{identity} name"),
+        }),
+        updates,
+    }
+}
+
+async fn write_items(grpc: &str, identity: &str, items: Vec<W>) {
+    let mut client = DataWriterClient::connect(grpc.to_string()).await.unwrap();
+    let mut msgs = vec![WriteDataStreamMessage {
+        r#type: Some(W::DataIdentity(identity.into())),
+    }];
+    msgs.extend(
+        items
+            .into_iter()
+            .map(|t| WriteDataStreamMessage { r#type: Some(t) }),
+    );
+    msgs.push(WriteDataStreamMessage {
+        r#type: Some(W::FlushMarker("f1".into())),
+    });
+    let mut resp = client
+        .write_data_stream(futures::stream::iter(msgs))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = resp.next().await.unwrap().unwrap();
+    assert_eq!(first.r#type, Some(R::FlushCompleted("f1".into())));
+}
+
+async fn get_chunks(http: &str, path: &str) -> (u16, Vec<Chunk>) {
+    let resp = reqwest::get(format!("{http}{path}")).await.unwrap();
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return (status, Vec::new());
+    }
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.mat.protobuf+chunked"
+    );
+    let body = resp.bytes().await.unwrap();
+    (status, ChunkDecoder::decode_all(body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_through_grpc_read_through_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtaServer::open(dir.path()).unwrap();
+    let running = server.spawn(loopback(), loopback()).await.unwrap();
+    let grpc = running.grpc_uri().unwrap();
+    let http = running.http_url();
+
+    // Config.
+    let cfg = rta::demo::config().unwrap().to_json();
+    let mut configs = ConfigStoreClient::connect(grpc.clone()).await.unwrap();
+    configs
+        .put_config(PutConfigRequest {
+            identifier: "cfg-1".into(),
+            content_type: "application/vnd.mat.config+json".into(),
+            data: cfg.clone().into(),
+        })
+        .await
+        .unwrap();
+    let got = reqwest::get(format!("{http}/rta/v2/configs/cfg-1"))
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.headers()["content-type"],
+        "application/vnd.mat.config+json"
+    );
+    assert_eq!(got.text().await.unwrap(), cfg);
+
+    // Session with details, folder, time range.
+    let mut sessions = SessionStoreClient::connect(grpc.clone()).await.unwrap();
+    sessions
+        .put_session_folder(ss::PutSessionFolderRequest {
+            parent_identity: String::new(),
+            identity: "f1".into(),
+            label: "Tests".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    let details: HashMap<String, String> = [("Driver".to_string(), "Test".to_string())].into();
+    sessions
+        .create_or_update_session(session_req(
+            "s1",
+            4,
+            vec![
+                op(Op::SetDetails(ss::session_update::DetailsMap {
+                    category: String::new(),
+                    details,
+                })),
+                op(Op::SetFolders(ss::session_update::FoldersList {
+                    identities: vec!["f1".into()],
+                })),
+                op(Op::SetTimeRange(ss::TimeRange {
+                    start_time: T0,
+                    end_time: T0 + 10 * SEC,
+                })),
+                op(Op::SetConfigBindings(
+                    ss::session_update::ConfigBindingsList {
+                        config_bindings: vec![ss::ConfigBinding {
+                            identifier: "cfg-1".into(),
+                            channel_offset: 0,
+                        }],
+                    },
+                )),
+            ],
+        ))
+        .await
+        .unwrap();
+    let s: serde_json::Value = reqwest::get(format!("{http}/rta/v2/sessions/s1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["identity"], "s1");
+    assert_eq!(s["state"], "closed");
+    assert_eq!(s["details"]["Driver"], "Test");
+    assert_eq!(s["timestamp"], "2023-11-14T22:13:20+01:00");
+    assert_eq!(s["timeRange"]["startTime"].as_i64(), Some(T0));
+    let folder: serde_json::Value = reqwest::get(format!("{http}/rta/v2/sessions?folder=f1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(folder["sessions"][0]["identity"], "s1", "{folder}");
+
+    // Data of all four kinds through DataWriter.
+    let ts_times: Vec<i64> = (0..500)
+        .map(|i| T0 + i * 7_000_000 + (i % 3) * 1000)
+        .collect();
+    let ts_vals: Vec<f64> = (0..500).map(|i| f64::from(i) * 0.25 - 3.0).collect();
+    let p_vals: Vec<u16> = (0..5000).map(|i| (i * 13 % 65_000) as u16).collect();
+    let mut items = Vec::new();
+    for (t, v) in ts_times.chunks(50).zip(ts_vals.chunks(50)) {
+        items.push(W::TimestampedData(timestamped(5, t, v).unwrap()));
+    }
+    for (i, v) in p_vals.chunks(100).enumerate() {
+        items.push(W::PeriodicData(
+            periodic(6, T0 + i as i64 * 100 * 1_000_000, 1_000_000, v).unwrap(),
+        ));
+    }
+    for i in 0..20 {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(i as f64).to_le_bytes());
+        b.extend_from_slice(&(i as u16).to_le_bytes());
+        items.push(W::RowData(row(vec![7, 8], T0 + i * SEC / 2, b)));
+    }
+    for i in 0..10 {
+        items.push(W::Event(Event {
+            event_definition_id: 1,
+            app_name: "demo".into(),
+            timestamp: T0 + i * SEC,
+            status_text: format!("e{i}"),
+            raw_data: vec![i as f64],
+        }));
+    }
+    write_items(&grpc, "s1", items).await;
+
+    // Timestamped: exact times and values.
+    let (st, chunks) = get_chunks(&http, "/rta/v2/sessions/s1/data/timestamped/5").await;
+    assert_eq!(st, 200);
+    let (mut times, mut vals) = (Vec::new(), Vec::new());
+    for c in &chunks {
+        assert_eq!(c.channel_ids, vec![5]);
+        for d in c
+            .decode_list::<TimestampedDataList>()
+            .unwrap()
+            .timestamped_data
+        {
+            times.extend(read_timestamps(&d).unwrap());
+            vals.extend(read_samples::<f64>(&d.buffer).unwrap());
+        }
+    }
+    assert_eq!(times, ts_times);
+    assert_eq!(vals, ts_vals);
+
+    // Periodic.
+    let (_, chunks) = get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/6").await;
+    let (mut times, mut vals) = (Vec::new(), Vec::new());
+    for c in &chunks {
+        for d in c.decode_list::<PeriodicDataList>().unwrap().periodic_data {
+            times.extend(periodic_timestamps(&d).unwrap());
+            vals.extend(read_samples::<u16>(&d.buffer).unwrap());
+        }
+    }
+    assert_eq!(vals, p_vals);
+    assert_eq!(
+        times,
+        (0..5000).map(|i| T0 + i * 1_000_000).collect::<Vec<_>>()
+    );
+
+    // Row (channel expression "7" selects the row group holding channel 7).
+    let (_, chunks) = get_chunks(&http, "/rta/v2/sessions/s1/data/row/7-8").await;
+    let rows: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| c.decode_list::<RowDataList>().unwrap().row_data)
+        .collect();
+    assert_eq!(rows.len(), 20);
+    assert_eq!(rows[3].channel_ids, vec![7, 8]);
+    assert_eq!(rows[3].timestamp, T0 + 3 * SEC / 2);
+    assert_eq!(&rows[3].buffer[..8], &3f64.to_le_bytes());
+
+    // Events.
+    let (_, chunks) = get_chunks(&http, "/rta/v2/sessions/s1/data/events").await;
+    let events: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| c.decode_list::<EventsList>().unwrap().events)
+        .collect();
+    assert_eq!(events.len(), 10);
+    assert_eq!(events[4].status_text, "e4");
+    assert_eq!(events[4].timestamp, T0 + 4 * SEC);
+
+    // Stable boundaries: a narrower request returns the same chunks it overlaps.
+    let (_, all) = get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/6").await;
+    let mid = all[all.len() / 2].start + 1;
+    let (_, part) = get_chunks(
+        &http,
+        &format!("/rta/v2/sessions/s1/data/periodic/6?start={mid}&end={mid}"),
+    )
+    .await;
+    assert!(!part.is_empty());
+    for c in &part {
+        assert!(
+            all.contains(c),
+            "chunk {}..{} not in the unbounded response",
+            c.start,
+            c.end
+        );
+    }
+
+    // Bad input.
+    assert_eq!(
+        get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/XYZ")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/6?start=10&end=5")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/6?start=abc")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        get_chunks(&http, "/rta/v2/sessions/nope/data/periodic/6")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        reqwest::get(format!("{http}/rta/v2/sessions/nope"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    running.stop().await.unwrap();
+    drop(server);
+
+    // Restart on the same directory: everything is still there.
+    let server = RtaServer::open(dir.path()).unwrap();
+    let running = server.spawn(loopback(), loopback()).await.unwrap();
+    let http = running.http_url();
+    let (_, again) = get_chunks(&http, "/rta/v2/sessions/s1/data/periodic/6").await;
+    assert_eq!(again, all);
+    let s: serde_json::Value = reqwest::get(format!("{http}/rta/v2/sessions/s1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["details"]["Driver"], "Test");
+    running.stop().await.unwrap();
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_burst(ws: &mut Ws) -> Option<StreamDataBurst> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("no message within 5 s")?
+        {
+            Ok(Message::Binary(b)) => {
+                return Some(
+                    StreamDataBurst::decode(&Lz4Framing::decode(&b, 1 << 20).unwrap()[..]).unwrap(),
+                )
+            }
+            Ok(Message::Close(_)) => return None,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_follows_a_session_written_through_data_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtaServer::open(dir.path()).unwrap();
+    let running = server.spawn(loopback(), loopback()).await.unwrap();
+    let grpc = running.grpc_uri().unwrap();
+    let mut sessions = SessionStoreClient::connect(grpc.clone()).await.unwrap();
+    sessions
+        .create_or_update_session(session_req("live1", 2, vec![]))
+        .await
+        .unwrap();
+
+    let mut req = format!("ws://{}/rta/v2/sessions/live1/stream", running.http_addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "mat.ocs.rta.stream-lz4".parse().unwrap(),
+    );
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["sec-websocket-protocol"],
+        "mat.ocs.rta.stream-lz4"
+    );
+
+    // First message: the session JSON only.
+    let first = next_burst(&mut ws).await.unwrap();
+    assert_eq!(first.data.len(), 1);
+    match &first.data[0].data {
+        Some(stream_data::Data::SessionJson(j)) => assert!(j.contains("\"live1\""), "{j}"),
+        other => panic!("first item is not session JSON: {other:?}"),
+    }
+    let sub = StreamRequest {
+        option: Some(stream_request::Option::Subscribe(StreamSubscription {
+            all_events: true,
+            all_data_channels: true,
+            data_channel_ids: vec![],
+        })),
+    };
+    ws.send(Message::Binary(sub.encode_to_vec().into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let vals: Vec<f64> = (0..10).map(|i| f64::from(i) * 1.5).collect();
+    let times: Vec<i64> = (0..10).map(|i| T0 + i * 10_000_000).collect();
+    write_items(
+        &grpc,
+        "live1",
+        vec![W::TimestampedData(timestamped(2, &times, &vals).unwrap())],
+    )
+    .await;
+
+    let mut got = None;
+    for _ in 0..50 {
+        let Some(b) = next_burst(&mut ws).await else {
+            break;
+        };
+        if let Some(d) = b.data.iter().find_map(|d| match &d.data {
+            Some(stream_data::Data::TimestampedData(t)) => Some(t.clone()),
+            _ => None,
+        }) {
+            got = Some(d);
+            break;
+        }
+    }
+    let got = got.expect("no timestamped data reached the WebSocket client");
+    assert_eq!(read_timestamps(&got).unwrap(), times);
+    assert_eq!(read_samples::<f64>(&got.buffer).unwrap(), vals);
+
+    // Closing the session sends the final JSON, then the server closes the socket.
+    sessions
+        .create_or_update_session(ss::CreateOrUpdateSessionRequest {
+            identity: "live1".into(),
+            updates: vec![op(Op::SetState(4))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut saw_closed = false;
+    while let Some(b) = next_burst(&mut ws).await {
+        for d in b.data {
+            if let Some(stream_data::Data::SessionJson(j)) = d.data {
+                saw_closed |= j.contains("\"closed\"");
+            }
+        }
+    }
+    assert!(
+        saw_closed,
+        "final session JSON with state closed not received"
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_the_same_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let server = RtaServer::open(dir.path().join("data")).unwrap();
+    let port = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(rta::server::serve_https(
+        addr,
+        server.http_router(),
+        cert_path.clone(),
+        key_path.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let mut resp = None;
+    for _ in 0..50 {
+        if let Ok(r) = client
+            .get(format!("https://localhost:{port}/rta/v2/sessions"))
+            .send()
+            .await
+        {
+            resp = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = resp.expect("HTTPS server did not answer");
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["sessions"].as_array().unwrap().is_empty());
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
