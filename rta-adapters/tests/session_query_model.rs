@@ -29,6 +29,8 @@ const STRINGS: &[&str] = &[
     "2021-01-01T00:00:00Z",
     "2021-01-01T01:00:00+01:00",
     "2020-12-31T23:00:00-01:00",
+    "17",
+    "1.0",
 ];
 
 fn string() -> impl Strategy<Value = String> {
@@ -254,6 +256,16 @@ proptest! {
                 .map(|s| (s.identity.clone(), serde_json::from_str(&s.json).unwrap()))
                 .collect();
             prop_assert_eq!(docs.len(), specs.len());
+            // Details come back exactly as written (types and values).
+            for (i, spec) in specs.iter().enumerate() {
+                let want: serde_json::Map<String, Json> =
+                    spec.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let got = docs[i].1.get("details").cloned().unwrap_or(Json::Object(Default::default()));
+                prop_assert_eq!(got, Json::Object(want), "details of s{:02}", i);
+                if let Some(v) = &spec.ext {
+                    prop_assert_eq!(&docs[i].1["extDetails"]["G"]["k"], v);
+                }
+            }
 
             for e in &queries {
                 let q = Query { filter: e.clone() };
@@ -271,6 +283,30 @@ proptest! {
                     .map(|(i, _)| i.clone())
                     .collect();
                 prop_assert_eq!(got, want, "query {}", text);
+            }
+
+            // Pages, concatenated, give the whole ordered list.
+            let whole: Vec<String> = store
+                .list(&list("", sorts.clone()))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.identity)
+                .collect();
+            for size in [1, 3] {
+                let mut paged = Vec::new();
+                for index in 0.. {
+                    let mut req = list("", sorts.clone());
+                    req.page_size = size;
+                    req.page_index = index;
+                    let page = store.list(&req).await.unwrap();
+                    prop_assert!(page.len() <= size as usize);
+                    if page.is_empty() {
+                        break;
+                    }
+                    paged.extend(page.into_iter().map(|s| s.identity));
+                }
+                prop_assert_eq!(&paged, &whole, "pages of {} with sort {:?}", size, sorts);
             }
 
             let order = SortOrder::parse(&sorts).unwrap();

@@ -263,33 +263,82 @@ fn list_ids(conn: &Connection, req: &pb::ListSessionsRequest) -> Result<Vec<i64>
         ..Default::default()
     };
     let filter = b.expr(&query.filter);
-    let order_sql = b.order_by(&order);
+    let plan = b.plan_order(&order);
     let mut conds = vec![scope.cond.clone(), filter];
     if !req.include_sub_sessions {
         conds.push(sql::top_level_condition());
     }
-    let limit = if req.page_size > 0 {
-        format!(
-            " LIMIT {} OFFSET {}",
-            req.page_size,
-            i64::from(req.page_index) * i64::from(req.page_size)
+    let conds = conds.join(" AND ");
+    let joins = b.joins();
+    let with = &scope.with;
+    // (limit, offset); no limit when page_size is 0
+    let page = (req.page_size > 0).then(|| {
+        (
+            i64::from(req.page_size),
+            i64::from(req.page_index) * i64::from(req.page_size),
         )
-    } else {
-        String::new()
+    });
+    let limit = |p: Option<(i64, i64)>| match p {
+        Some((l, o)) => format!(" LIMIT {l} OFFSET {o}"),
+        None => String::new(),
     };
-    let text = format!(
-        "{with} SELECT s.id FROM sessions s {joins} WHERE {conds} ORDER BY {order_sql}{limit}",
-        with = scope.with,
-        joins = b.joins(),
-        conds = conds.join(" AND "),
-    );
-    let mut stmt = conn.prepare(&text).map_err(sql_err)?;
-    let ids = stmt
-        .query_map(rusqlite::params_from_iter(b.params.iter()), |r| r.get(0))
-        .map_err(sql_err)?
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .map_err(sql_err)?;
-    Ok(ids)
+    let run = |text: &str| -> Result<Vec<i64>> {
+        let mut stmt = conn.prepare(text).map_err(sql_err)?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(b.params.iter()), |r| r.get(0))
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .map_err(sql_err)?;
+        Ok(ids)
+    };
+    match plan {
+        sql::OrderPlan::Simple(order_sql) => run(&format!(
+            "{with} SELECT s.id FROM sessions s {joins} WHERE {conds} ORDER BY {order_sql}{}",
+            limit(page)
+        )),
+        sql::OrderPlan::DetailFirst {
+            grp,
+            key,
+            dir,
+            rest,
+        } => {
+            // Sessions with the detail, in index order.
+            let present_from = format!(
+                "FROM details p CROSS JOIN sessions s ON s.id = p.session_id {joins} \
+                 WHERE p.grp = {grp} AND p.key = {key} AND {conds}"
+            );
+            let mut ids = run(&format!(
+                "{with} SELECT s.id {present_from} ORDER BY p.rank {dir}, p.sortkey {dir}, {rest}{}",
+                limit(page)
+            ))?;
+            // Then the sessions without it, if the page is not full.
+            let missing_page = match page {
+                None => None,
+                Some((l, _)) if ids.len() as i64 >= l => return Ok(ids),
+                Some((l, o)) => {
+                    let present_before = if ids.is_empty() && o > 0 {
+                        let mut stmt = conn
+                            .prepare(&format!("{with} SELECT COUNT(*) {present_from}"))
+                            .map_err(sql_err)?;
+                        stmt.query_row(rusqlite::params_from_iter(b.params.iter()), |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .map_err(sql_err)?
+                    } else {
+                        o + ids.len() as i64
+                    };
+                    Some((l - ids.len() as i64, (o - present_before).max(0)))
+                }
+            };
+            ids.extend(run(&format!(
+                "{with} SELECT s.id FROM sessions s {joins} WHERE NOT EXISTS \
+                 (SELECT 1 FROM details x WHERE x.session_id = s.id AND x.grp = {grp} AND x.key = {key}) \
+                 AND {conds} ORDER BY {rest}{}",
+                limit(missing_page)
+            ))?);
+            Ok(ids)
+        }
+    }
 }
 
 /// Identities of a folder and all its descendants.

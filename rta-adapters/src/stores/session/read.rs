@@ -109,7 +109,7 @@ pub(crate) fn load(
             .prepare_cached(
                 "SELECT s.id, s.identity, s.state, s.ts_text, s.start_time, s.end_time, s.identifier,
                         s.type, s.quality, s.grp, s.version, s.heartbeat_nanos
-                 FROM sessions s JOIN json_each(?1) j ON s.id = j.value",
+                 FROM json_each(?1) j CROSS JOIN sessions s ON s.id = j.value",
             )
             .map_err(sql_err)?;
         let rows = stmt
@@ -172,7 +172,7 @@ pub(crate) fn load(
     if elements.data_bindings {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT b.session_id, b.binding FROM data_bindings b JOIN json_each(?1) j ON b.session_id = j.value
+                "SELECT b.session_id, b.binding FROM json_each(?1) j CROSS JOIN data_bindings b ON b.session_id = j.value
                  ORDER BY b.session_id, b.ord",
             )
             .map_err(sql_err)?;
@@ -190,7 +190,7 @@ pub(crate) fn load(
     if elements.folders {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT f.session_id, f.folder FROM session_folders f JOIN json_each(?1) j ON f.session_id = j.value
+                "SELECT f.session_id, f.folder FROM json_each(?1) j CROSS JOIN session_folders f ON f.session_id = j.value
                  ORDER BY f.session_id, f.folder",
             )
             .map_err(sql_err)?;
@@ -205,7 +205,7 @@ pub(crate) fn load(
     if elements.refs {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT r.session_id, r.kind, r.uri FROM refs r JOIN json_each(?1) j ON r.session_id = j.value
+                "SELECT r.session_id, r.kind, r.uri FROM json_each(?1) j CROSS JOIN refs r ON r.session_id = j.value
                  ORDER BY r.session_id, r.kind, r.uri",
             )
             .map_err(sql_err)?;
@@ -251,11 +251,11 @@ fn render_json(
     // Details, and extended details when selected.
     {
         let sql = if ext.is_empty() {
-            "SELECT d.session_id, d.grp, d.key, d.kind, d.value FROM details d
-             JOIN json_each(?1) j ON d.session_id = j.value WHERE d.grp = ''"
+            "SELECT d.session_id, d.grp, d.key, d.kind, d.value FROM json_each(?1) j CROSS JOIN details d
+             ON d.session_id = j.value WHERE d.grp = ''"
         } else {
-            "SELECT d.session_id, d.grp, d.key, d.kind, d.value FROM details d
-             JOIN json_each(?1) j ON d.session_id = j.value"
+            "SELECT d.session_id, d.grp, d.key, d.kind, d.value FROM json_each(?1) j CROSS JOIN details d
+             ON d.session_id = j.value"
         };
         let mut stmt = conn.prepare_cached(sql).map_err(sql_err)?;
         let mut rows = stmt.query([list]).map_err(sql_err)?;
@@ -285,8 +285,8 @@ fn render_json(
     {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT c.session_id, c.identifier, c.channel_offset FROM config_bindings c
-                 JOIN json_each(?1) j ON c.session_id = j.value ORDER BY c.session_id, c.ord",
+                "SELECT c.session_id, c.identifier, c.channel_offset FROM json_each(?1) j CROSS JOIN config_bindings c
+                 ON c.session_id = j.value ORDER BY c.session_id, c.ord",
             )
             .map_err(sql_err)?;
         let mut rows = stmt.query([list]).map_err(sql_err)?;
@@ -305,8 +305,8 @@ fn render_json(
     {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT DISTINCT a.session_id, r.kind, o.identity FROM refs a
-                 JOIN json_each(?1) j ON a.session_id = j.value
+                "SELECT DISTINCT a.session_id, r.kind, o.identity FROM json_each(?1) j CROSS JOIN refs a
+                 ON a.session_id = j.value
                  JOIN refs r ON r.uri = a.uri AND r.kind IN (?2, ?3) AND r.session_id <> a.session_id
                  JOIN sessions o ON o.id = r.session_id
                  WHERE a.kind = ?4
@@ -342,7 +342,7 @@ fn render_json(
             .prepare_cached(
                 "SELECT m.session_id, m.id, m.category, m.type, m.label, m.description, m.start_time,
                         m.end_time, m.details_json
-                 FROM markers m JOIN json_each(?1) j ON m.session_id = j.value
+                 FROM json_each(?1) j CROSS JOIN markers m ON m.session_id = j.value
                  ORDER BY m.session_id, m.ord",
             )
             .map_err(sql_err)?;

@@ -4,7 +4,10 @@
 //! sorts use as typed columns; collections in child tables keyed by the
 //! session's row id (deleted with it). Date-times are kept both as their
 //! original text (so JSON comes back as written) and as nanoseconds (so
-//! comparisons honour offsets).
+//! comparisons honour offsets). Each detail also carries a sort `rank`
+//! (booleans, numbers, strings) and `sortkey` (the instant key of a date-time,
+//! else the value), indexed per detail key so that a listing sorted by a
+//! detail reads the index in order instead of sorting every session.
 
 use rusqlite::Connection;
 
@@ -19,8 +22,17 @@ pub(crate) mod kind {
     pub const INT: i64 = 2;
     /// A non-integer number.
     pub const REAL: i64 = 3;
-    /// A string (`instant` holds its nanoseconds when it is a date-time).
+    /// A string (`instant` holds its UTC instant key when it is a date-time).
     pub const TEXT: i64 = 4;
+
+    /// Sort rank across kinds: booleans < numbers < strings.
+    pub fn rank(kind: i64) -> i64 {
+        match kind {
+            BOOL => 0,
+            INT | REAL => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// `refs.kind` values.
@@ -62,11 +74,14 @@ CREATE TABLE IF NOT EXISTS details (
     grp        TEXT NOT NULL,
     key        TEXT NOT NULL,
     kind       INTEGER NOT NULL,
-    value      ANY NOT NULL,
-    instant    INTEGER,
+    value      BLOB NOT NULL,
+    instant    TEXT,
+    rank       INTEGER NOT NULL,
+    sortkey    BLOB NOT NULL,
     PRIMARY KEY (session_id, grp, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS details_by_key ON details (grp, key, kind, value, session_id);
+CREATE INDEX IF NOT EXISTS details_by_key ON details (grp, key, kind, value);
+CREATE INDEX IF NOT EXISTS details_sort ON details (grp, key, rank, sortkey);
 
 CREATE TABLE IF NOT EXISTS markers (
     session_id   INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,

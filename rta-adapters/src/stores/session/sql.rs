@@ -14,6 +14,31 @@ use rusqlite::types::Value as Sql;
 use super::instant_key;
 use super::schema::{kind, refkind};
 
+/// How a listing is ordered.
+#[derive(Debug)]
+pub(crate) enum OrderPlan {
+    /// One `ORDER BY` over every selected session.
+    Simple(String),
+    /// The first key is the detail `grp`.`key` (parameter placeholders):
+    /// sessions having it are read in `details_sort` index order
+    /// (`rank`, `sortkey` in `dir`, then `rest`), followed by the sessions
+    /// without it ordered by `rest`.
+    DetailFirst {
+        grp: String,
+        key: String,
+        dir: &'static str,
+        rest: String,
+    },
+}
+
+/// Ties: most recent first (the default order), then latest created.
+fn tie_break(order: &SortOrder, terms: &mut Vec<String>) {
+    if !order.keys().iter().any(|k| k.path == Path::timestamp()) {
+        terms.push("s.ts_nanos DESC".to_string());
+    }
+    terms.push("s.id DESC".to_string());
+}
+
 /// SQL text with its positional parameters.
 #[derive(Debug, Default)]
 pub(crate) struct Builder {
@@ -344,12 +369,35 @@ impl Builder {
         for (i, key) in order.keys().iter().enumerate() {
             self.sort_key(i, key, &mut terms);
         }
-        // Ties: most recent first (the default order), then latest created.
-        if !order.keys().iter().any(|k| k.path == Path::timestamp()) {
-            terms.push("s.ts_nanos DESC".to_string());
-        }
-        terms.push("s.id DESC".to_string());
+        tie_break(order, &mut terms);
         terms.join(", ")
+    }
+
+    /// Plans the order: when the first key is a detail, the listing can read
+    /// the `details_sort` index in order (see [`OrderPlan::DetailFirst`]).
+    pub(crate) fn plan_order(&mut self, order: &SortOrder) -> OrderPlan {
+        let keys = order.keys();
+        if let Some(first) = keys.first() {
+            if let Prop::Detail { grp, key } = prop(&first.path) {
+                let grp = self.bind(Sql::Text(grp));
+                let key = self.bind(Sql::Text(key));
+                let mut terms = Vec::new();
+                for (i, k) in keys.iter().enumerate().skip(1) {
+                    self.sort_key(i, k, &mut terms);
+                }
+                tie_break(order, &mut terms);
+                return OrderPlan::DetailFirst {
+                    grp,
+                    key,
+                    dir: match first.direction {
+                        SortDirection::Ascending => "ASC",
+                        SortDirection::Descending => "DESC",
+                    },
+                    rest: terms.join(", "),
+                };
+            }
+        }
+        OrderPlan::Simple(self.order_by(order))
     }
 
     fn sort_key(&mut self, i: usize, key: &SortKey, terms: &mut Vec<String>) {
@@ -384,12 +432,8 @@ impl Builder {
                 ));
                 terms.push(format!("{alias}.kind IS NULL"));
                 // booleans < numbers < strings, reversed for descending
-                terms.push(format!(
-                    "(CASE {alias}.kind WHEN {real} THEN {int} ELSE {alias}.kind END) {dir}",
-                    real = kind::REAL,
-                    int = kind::INT
-                ));
-                terms.push(format!("COALESCE({alias}.instant, {alias}.value) {dir}"));
+                terms.push(format!("{alias}.rank {dir}"));
+                terms.push(format!("{alias}.sortkey {dir}"));
             }
             Prop::Presence(_) | Prop::Missing => {}
         }

@@ -372,14 +372,24 @@ fn set_details(
     }
     let mut stmt = tx
         .prepare_cached(
-            "INSERT OR REPLACE INTO details (session_id, grp, key, kind, value, instant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO details (session_id, grp, key, kind, value, instant, rank, sortkey)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(sql_err)?;
     for (k, v) in details {
         let (kind, value, instant) = detail_columns(v)?;
-        stmt.execute(params![id, category, k, kind, value, instant])
-            .map_err(sql_err)?;
+        let sortkey = instant.clone().map_or_else(|| value.clone(), Sql::Text);
+        stmt.execute(params![
+            id,
+            category,
+            k,
+            kind,
+            value,
+            instant,
+            kind::rank(kind),
+            sortkey
+        ])
+        .map_err(sql_err)?;
     }
     Ok(())
 }
