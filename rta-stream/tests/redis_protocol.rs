@@ -488,3 +488,117 @@ async fn session_discovery_through_the_index() {
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn password_and_database_from_the_connection_string() {
+    let port = common::free_port();
+    let _redis = RedisServer::start_with(port, &["--requirepass", "s3cret"], false);
+    let exists = |db: i64| async move {
+        let mut c = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{port}/{db}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("sessions:*")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        keys
+    };
+    let no_pw = format!("127.0.0.1:{port}");
+    let refused = match StreamBuffer::connect(&no_pw, None, WriterOptions::default()).await {
+        Err(_) => true,
+        Ok(b) => b.init_session("x", "s").await.is_err(),
+    };
+    assert!(refused, "no password: refused");
+    // The .NET-style string, with its database.
+    let dotnet = format!("127.0.0.1:{port},password=s3cret,defaultDatabase=3");
+    let b = StreamBuffer::connect(&dotnet, None, WriterOptions::default())
+        .await
+        .unwrap();
+    b.init_session("in3", "s")
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    // A URL, with the database overridden by the separate option.
+    let url = format!("redis://:s3cret@127.0.0.1:{port}/3");
+    let b = StreamBuffer::connect(&url, Some(5), WriterOptions::default())
+        .await
+        .unwrap();
+    b.init_session("in5", "s")
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    assert_eq!(exists(3).await, ["sessions:in3"]);
+    assert_eq!(exists(5).await, ["sessions:in5"]);
+    assert!(exists(0).await.is_empty());
+}
+
+/// `rediss://` against `redis-server --tls-port` with a throw-away
+/// self-signed certificate (made with the `openssl` command).
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn rediss_tls_connection() {
+    let dir = std::env::temp_dir().join(format!("rta-stream-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the `openssl` command is needed to make a test certificate");
+    assert!(ok.success());
+    let port = common::free_port();
+    let (k, c) = (key.to_str().unwrap(), cert.to_str().unwrap());
+    let p = port.to_string();
+    // TLS only: the later `--port 0` turns the plain-text port off.
+    let _redis = RedisServer::start_with(
+        port,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &p,
+            "--tls-cert-file",
+            c,
+            "--tls-key-file",
+            k,
+            "--tls-ca-cert-file",
+            c,
+            "--tls-auth-clients",
+            "no",
+        ],
+        false,
+    );
+    let buffer = StreamBuffer::connect(
+        &format!("rediss://127.0.0.1:{p}/#insecure"),
+        None,
+        WriterOptions::default(),
+    )
+    .await
+    .unwrap();
+    let w = buffer.init_session("tls", "s").await.unwrap();
+    w.write_session_json("{}").await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(w.stream_session_id(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

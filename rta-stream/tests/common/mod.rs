@@ -36,6 +36,12 @@ impl RedisServer {
 
     /// Starts `redis-server` on `port` (e.g. to restart on the same port).
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[], true)
+    }
+
+    /// Starts `redis-server` on `port` with extra arguments; waits for a
+    /// plain-text PING when `ping` (else for the port to accept connections).
+    pub fn start_with(port: u16, extra: &[&str], ping: bool) -> Self {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -49,6 +55,7 @@ impl RedisServer {
                 "--protected-mode",
                 "no",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -62,14 +69,17 @@ impl RedisServer {
             child: Some(child),
             port,
         };
-        s.wait_ready();
+        s.wait_ready(ping);
         s
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, ping: bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                if !ping {
+                    return;
+                }
                 c.set_read_timeout(Some(Duration::from_millis(500))).ok();
                 if c.write_all(b"PING\r\n").is_ok() {
                     let mut buf = [0u8; 16];
