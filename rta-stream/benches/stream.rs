@@ -16,7 +16,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use rta_core::data::timestamped;
 use rta_core::proto::stream::{stream_data, StreamData};
@@ -114,7 +114,7 @@ fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::R
             let _: () = redis::cmd("DEL").arg(key).query_async(conn).await.unwrap();
         })
     };
-    g.bench_function(BenchmarkId::new("session_writer", "f64"), |b| {
+    g.bench_function("session_writer", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for i in 0..iters {
@@ -134,69 +134,63 @@ fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::R
             total
         })
     });
-    g.bench_function(
-        BenchmarkId::new("raw_xadd_sequential", "same frames"),
-        |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for i in 0..iters {
-                    let t = Instant::now();
-                    rt.block_on(async {
-                        for f in &frames {
-                            let _: String = redis::cmd("XADD")
-                                .arg("stream:raw")
-                                .arg("*")
-                                .arg("id")
-                                .arg(1)
-                                .arg("data")
-                                .arg(f.as_slice())
-                                .query_async(&mut conn)
-                                .await
-                                .unwrap();
-                        }
-                    });
-                    total += t.elapsed();
-                    if i % 20 == 19 {
-                        trim(&mut conn, "stream:raw");
+    g.bench_function("raw_xadd_frames", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                let t = Instant::now();
+                rt.block_on(async {
+                    for f in &frames {
+                        let _: String = redis::cmd("XADD")
+                            .arg("stream:raw")
+                            .arg("*")
+                            .arg("id")
+                            .arg(1)
+                            .arg("data")
+                            .arg(f.as_slice())
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
                     }
+                });
+                total += t.elapsed();
+                if i % 20 == 19 {
+                    trim(&mut conn, "stream:raw");
                 }
-                trim(&mut conn, "stream:raw");
-                total
-            })
-        },
-    );
-    g.bench_function(
-        BenchmarkId::new("raw_xadd_sequential", "uncompressed bursts"),
-        |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for i in 0..iters {
-                    let t = Instant::now();
-                    rt.block_on(async {
-                        for f in &raw_bursts {
-                            let _: String = redis::cmd("XADD")
-                                .arg("stream:raw")
-                                .arg("*")
-                                .arg("id")
-                                .arg(1)
-                                .arg("data")
-                                .arg(f.as_slice())
-                                .query_async(&mut conn)
-                                .await
-                                .unwrap();
-                        }
-                    });
-                    total += t.elapsed();
-                    if i % 20 == 19 {
-                        trim(&mut conn, "stream:raw");
+            }
+            trim(&mut conn, "stream:raw");
+            total
+        })
+    });
+    g.bench_function("raw_xadd_uncompressed", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                let t = Instant::now();
+                rt.block_on(async {
+                    for f in &raw_bursts {
+                        let _: String = redis::cmd("XADD")
+                            .arg("stream:raw")
+                            .arg("*")
+                            .arg("id")
+                            .arg(1)
+                            .arg("data")
+                            .arg(f.as_slice())
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
                     }
+                });
+                total += t.elapsed();
+                if i % 20 == 19 {
+                    trim(&mut conn, "stream:raw");
                 }
-                trim(&mut conn, "stream:raw");
-                total
-            })
-        },
-    );
-    g.bench_function(BenchmarkId::new("raw_xadd_pipelined", "same frames"), |b| {
+            }
+            trim(&mut conn, "stream:raw");
+            total
+        })
+    });
+    g.bench_function("raw_xadd_frames_pipelined", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for i in 0..iters {
@@ -224,9 +218,7 @@ fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::R
             total
         })
     });
-    g.bench_function(BenchmarkId::new("encode_and_lz4_only", "f64"), |b| {
-        b.iter(|| make_frames(&items))
-    });
+    g.bench_function("encode_lz4_only", |b| b.iter(|| make_frames(&items)));
     g.finish();
     rt.block_on(async {
         w.close().await.unwrap();
