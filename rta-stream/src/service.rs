@@ -53,7 +53,9 @@ use tokio::time::Instant;
 
 use crate::burst::{BurstEncoder, DEFAULT_BURST_BYTES};
 use crate::metrics::Metrics;
-use crate::source::{LiveEvent, LiveReceiver, LiveSource, LiveSubscription, Subscription};
+use crate::source::{
+    LiveBurst, LiveEvent, LiveReceiver, LiveSource, LiveSubscription, Subscription,
+};
 
 /// The route of the WebSocket endpoint.
 pub const STREAM_ROUTE: &str = "/rta/v2/sessions/{identity}/stream";
@@ -86,6 +88,10 @@ pub struct ServiceOptions {
     pub close_timeout: Duration,
     /// Largest client message accepted (default 1 MiB).
     pub max_client_message: usize,
+    /// Live bursts held back while a back-fill is being sent, beyond the
+    /// receiver's queue (default 1024); a client whose back-fill takes longer
+    /// than that is closed as too slow.
+    pub backfill_hold: usize,
 }
 
 impl Default for ServiceOptions {
@@ -98,6 +104,7 @@ impl Default for ServiceOptions {
             send_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
             max_client_message: 1 << 20,
+            backfill_hold: 1024,
         }
     }
 }
@@ -440,6 +447,32 @@ impl From<SendError> for Outcome {
     }
 }
 
+/// The last time range of a live burst.
+fn last_range(b: &LiveBurst) -> Option<StreamTimeRange> {
+    b.items.iter().rev().find_map(|it| match &it.data {
+        Some(stream_data::Data::TimeRange(r)) => Some(*r),
+        _ => None,
+    })
+}
+
+/// Forwards a live burst: session JSON updates and subscribed data (time
+/// ranges go out with the periodic updates instead).
+async fn forward_live(
+    conn: &mut Conn<'_>,
+    b: &LiveBurst,
+    subscription: &Subscription,
+    receiver: &LiveReceiver,
+) -> Result<(), SendError> {
+    let items: Vec<&StreamData> = b
+        .items
+        .iter()
+        .filter(|it| {
+            matches!(it.data, Some(stream_data::Data::SessionJson(_))) || subscription.wants(it)
+        })
+        .collect();
+    conn.send_items(&items, receiver, false).await
+}
+
 async fn serve(
     conn: &mut Conn<'_>,
     sub: LiveSubscription,
@@ -475,6 +508,11 @@ async fn serve(
                         continue;
                     }
                     let mut past = history.read(last_pos);
+                    // Live bursts keep arriving meanwhile: hold them (bounded)
+                    // so the receiver's queue does not overflow, and forward
+                    // them after the back-fill, with the widened subscription.
+                    let mut held = std::collections::VecDeque::new();
+                    let mut ended = false;
                     while let Some(b) = past.next().await {
                         let b = match b {
                             Ok(b) => b,
@@ -491,6 +529,29 @@ async fn serve(
                         if let Err(e) = conn.send_items(&items, &receiver, true).await {
                             return e.into();
                         }
+                        while !ended {
+                            match receiver.try_recv() {
+                                Some(LiveEvent::Burst(b)) if held.len() < opts.backfill_hold => {
+                                    held.push_back(b)
+                                }
+                                Some(LiveEvent::Burst(_) | LiveEvent::Lagged) => {
+                                    return SendError::Slow.into()
+                                }
+                                Some(LiveEvent::Ended) => ended = true,
+                                None => break,
+                            }
+                        }
+                    }
+                    for b in held {
+                        let r = forward_live(conn, &b, &subscription, &receiver).await;
+                        if let Err(e) = r {
+                            return e.into();
+                        }
+                        last_pos = b.position;
+                        range = last_range(&b).or(range);
+                    }
+                    if ended {
+                        return Outcome::Close(CLOSE_NORMAL, "session ended");
                     }
                 }
                 Some(ClientMsg::Invalid(code, reason)) => return Outcome::Close(code, reason),
@@ -498,19 +559,11 @@ async fn serve(
             },
             ev = receiver.recv() => match ev {
                 LiveEvent::Burst(b) => {
-                    last_pos = b.position;
-                    for it in b.items.iter() {
-                        if let Some(stream_data::Data::TimeRange(r)) = &it.data {
-                            range = Some(*r);
-                        }
-                    }
-                    let items: Vec<&StreamData> = b.items.iter().filter(|it| {
-                        matches!(it.data, Some(stream_data::Data::SessionJson(_)))
-                            || subscription.wants(it)
-                    }).collect();
-                    if let Err(e) = conn.send_items(&items, &receiver, false).await {
+                    if let Err(e) = forward_live(conn, &b, &subscription, &receiver).await {
                         return e.into();
                     }
+                    last_pos = b.position;
+                    range = last_range(&b).or(range);
                 }
                 LiveEvent::Lagged => return SendError::Slow.into(),
                 LiveEvent::Ended => return Outcome::Close(CLOSE_NORMAL, "session ended"),

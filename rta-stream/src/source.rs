@@ -192,6 +192,21 @@ impl LiveReceiver {
         }
     }
 
+    /// The next event if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<LiveEvent> {
+        if self.lagged() {
+            return Some(LiveEvent::Lagged);
+        }
+        match self.rx.try_recv() {
+            Ok(b) => Some(LiveEvent::Burst(b)),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) if self.lagged() => {
+                Some(LiveEvent::Lagged)
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(LiveEvent::Ended),
+        }
+    }
+
     /// True once the subscriber has been cut off for being too slow.
     pub fn lagged(&self) -> bool {
         self.signal.lagged.load(Ordering::SeqCst)

@@ -646,3 +646,59 @@ async fn chain_source_prefers_the_hub_then_redis() {
     assert!(matches!(next(&mut ws, WAIT).await, Got::Close(Some(1000))));
     w.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn live_data_during_a_long_back_fill_is_held_not_dropped() {
+    let hub = LiveHub::new(HubOptions::default());
+    let svc = StreamService::new(
+        hub.clone(),
+        ServiceOptions {
+            queue_len: 2,
+            ..Default::default()
+        },
+    );
+    let addr = common::serve(service_router(svc, "test")).await;
+    let id = "hold";
+    hub.publish_session_json(id, "{}").unwrap();
+    let item = |t: i64| StreamData {
+        data: Some(stream_data::Data::PeriodicData(PeriodicData {
+            channel_id: 1,
+            start_timestamp: t,
+            interval: 1,
+            samples: 4000,
+            buffer: vec![(t % 251) as u8; 8000].into(),
+        })),
+    };
+    for t in 0..300 {
+        hub.publish(id, vec![item(t)]).unwrap();
+    }
+    let mut ws = connect(addr, id).await;
+    next_burst(&mut ws, WAIT).await;
+    subscribe(&mut ws, false, true, &[]).await;
+    let feeder_hub = hub.clone();
+    let feeder = tokio::spawn(async move {
+        for t in 300..400 {
+            feeder_hub.publish(id, vec![item(t)]).unwrap();
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    });
+    let mut starts = Vec::new();
+    while starts.len() < 400 {
+        match next(&mut ws, WAIT).await {
+            Got::Burst(b) => {
+                for it in b.data {
+                    if let Some(stream_data::Data::PeriodicData(p)) = it.data {
+                        starts.push(p.start_timestamp);
+                    }
+                }
+            }
+            other => panic!("cut off after {} items: {other:?}", starts.len()),
+        }
+    }
+    feeder.await.unwrap();
+    assert_eq!(
+        starts,
+        (0..400).collect::<Vec<_>>(),
+        "back-fill, then held live data, in order"
+    );
+}
