@@ -226,6 +226,39 @@ mod tests {
         assert_eq!(total, 200);
     }
 
+    proptest::proptest! {
+        /// Reference model: the bursts, decoded and concatenated, are the
+        /// items in order; every burst respects the target unless it holds a
+        /// single item; no burst could have taken the next burst's first item.
+        #[test]
+        fn packing_matches_reference(
+            sizes in proptest::collection::vec(0usize..5000, 0..120),
+            target in 1usize..20_000,
+        ) {
+            let items: Vec<StreamData> = sizes.iter().map(|n| periodic(*n)).collect();
+            let mut enc = BurstEncoder::new(target).unwrap();
+            let mut bursts = Vec::new();
+            for it in &items {
+                if let Some(b) = enc.push(it).unwrap() {
+                    bursts.push(b);
+                }
+            }
+            bursts.extend(enc.take());
+            let mut back = Vec::new();
+            for (i, b) in bursts.iter().enumerate() {
+                proptest::prop_assert!(b.bytes.len() <= target || b.items == 1);
+                let d = decode_frame(&b.compress(), MAX_BURST_BYTES).unwrap().data;
+                proptest::prop_assert_eq!(d.len() as u64, b.items);
+                if let Some(next) = bursts.get(i + 1) {
+                    let first = StreamDataBurst::decode(next.bytes.as_slice()).unwrap().data[0].clone();
+                    proptest::prop_assert!(b.bytes.len() + framed_len(&first) > target);
+                }
+                back.extend(d);
+            }
+            proptest::prop_assert_eq!(back, items);
+        }
+    }
+
     #[test]
     fn oversize_item_is_error() {
         let mut enc = BurstEncoder::new(DEFAULT_BURST_BYTES).unwrap();
