@@ -156,6 +156,21 @@ impl LiveHub {
         Ok(())
     }
 
+    /// Publishes data of any kind, e.g. the items of a decoded list:
+    /// `hub.publish_data(id, list.data.into_iter().map(stream_data::Data::TimestampedData))`.
+    pub fn publish_data(
+        &self,
+        identity: &str,
+        data: impl IntoIterator<Item = stream_data::Data>,
+    ) -> Result<()> {
+        self.publish(
+            identity,
+            data.into_iter()
+                .map(|d| StreamData { data: Some(d) })
+                .collect(),
+        )
+    }
+
     /// Publishes a session JSON update.
     pub fn publish_session_json(&self, identity: &str, json: impl Into<String>) -> Result<()> {
         self.publish(
@@ -292,6 +307,17 @@ mod tests {
         assert_eq!(b.position, Position(4));
         let hist: Vec<_> = sub.history.read(Position(3)).collect().await;
         assert_eq!(hist.len(), 1, "only data bursts at or before the position");
+        hub.publish_data(
+            "a",
+            [stream_data::Data::Event(
+                rta_core::proto::data::Event::default(),
+            )],
+        )
+        .unwrap();
+        let LiveEvent::Burst(b) = sub.receiver.recv().await else {
+            panic!("expected a burst")
+        };
+        assert_eq!(b.items.len(), 1);
         hub.remove_session("a");
         assert!(matches!(sub.receiver.recv().await, LiveEvent::Ended));
     }
