@@ -539,34 +539,16 @@ async fn password_and_database_from_the_connection_string() {
     assert!(exists(0).await.is_empty());
 }
 
-/// `rediss://` against `redis-server --tls-port` with a throw-away
-/// self-signed certificate (made with the `openssl` command).
+/// `rediss://` against `redis-server --tls-port`, with the throw-away
+/// self-signed test certificate in `tests/data` (for tests only).
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn rediss_tls_connection() {
-    let dir = std::env::temp_dir().join(format!("rta-stream-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("the `openssl` command is needed to make a test certificate");
-    assert!(ok.success());
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let (key, cert) = (
+        data.join("test-tls-key.pem"),
+        data.join("test-tls-cert.pem"),
+    );
     let port = common::free_port();
     let (k, c) = (key.to_str().unwrap(), cert.to_str().unwrap());
     let p = port.to_string();
@@ -600,5 +582,4 @@ async fn rediss_tls_connection() {
     w.write_session_json("{}").await.unwrap();
     w.close().await.unwrap();
     assert_eq!(w.stream_session_id(), 1);
-    let _ = std::fs::remove_dir_all(&dir);
 }
