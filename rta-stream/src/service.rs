@@ -406,6 +406,8 @@ async fn run_client(svc: &StreamService, identity: &str, socket: WebSocket) {
     });
     let mut conn = Conn { svc, sink };
     let outcome = serve(&mut conn, sub, &mut req_rx).await;
+    // From now on the reader only drives the close handshake.
+    drop(req_rx);
     let wait_for_client = match outcome {
         Outcome::ClientClosed => false,
         Outcome::Close(code, reason) => {
@@ -428,8 +430,7 @@ async fn run_client(svc: &StreamService, identity: &str, socket: WebSocket) {
     if tokio::time::timeout(wait, &mut reader).await.is_err() {
         reader.abort();
     }
-    drop(req_rx);
-    let _ = conn.sink.close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.sink.close()).await;
 }
 
 enum Outcome {
