@@ -43,6 +43,7 @@
 //! ```
 
 pub mod error;
+mod lz4cut;
 pub mod merge;
 pub mod model;
 pub mod plan;

@@ -9,6 +9,7 @@
 //! | *pass-through* | no change needed | none: the payload [`Bytes`] is moved, not copied |
 //! | *patch* | time offset and/or channel shift | decompress, overwrite a few bytes per result, compress |
 //! | *rebuild* | as *patch*, but an id grows or a zero field must be written | as *patch* plus one copy |
+//! | *cut* | LZ4 chunk straddling only the end bound, nothing else to change | decompress, encode the one result cut; the compressed bytes before it are kept |
 //! | *decode* | straddles a time bound, or holds channels to filter out | protobuf decode, split results, encode |
 //!
 //! Header times are deltas from the previous chunk *of the output*, so the
@@ -329,6 +330,9 @@ pub struct TransformStats {
     pub rebuilt: u64,
     /// Chunks decoded into results (clipped or filtered) and encoded again.
     pub decoded: u64,
+    /// LZ4 chunks clipped at the end by cutting their compressed block:
+    /// the results kept whole are not compressed again.
+    pub cut: u64,
     /// Chunks emitted.
     pub emitted: u64,
 }
@@ -412,11 +416,29 @@ impl Transformer {
             ChannelFate::Decode => None,
             ChannelFate::Keep(ids) => Some(ids),
         };
+        if straddles
+            && start >= lo
+            && t.offset == 0
+            && matches!(ids, Some(None))
+            && chunk.compression == Compression::Lz4
+            && t.compression == Compression::Lz4
+        {
+            // Only the end is cut: keep the LZ4 block's prefix.
+            let done = match self.t.kind {
+                DataKind::Periodic => self.clip_end_as::<PeriodicData>(&chunk, out)?,
+                DataKind::Timestamped => self.clip_end_as::<TimestampedData>(&chunk, out)?,
+                DataKind::Row => self.clip_end_as::<RowData>(&chunk, out)?,
+                DataKind::Events => self.clip_end_as::<Event>(&chunk, out)?,
+            };
+            if done {
+                return Ok(());
+            }
+        }
         let ids = match ids {
             Some(ids) if !straddles => ids,
             _ => return self.decode_path(&chunk, out),
         };
-        if t.offset == 0 && ids.is_none() {
+        if self.t.offset == 0 && ids.is_none() {
             self.stats.passed += 1;
             chunk.start = start;
             chunk.end = end;
@@ -582,6 +604,99 @@ impl Transformer {
         })?;
         self.stats.decoded += 1;
         emit_items(decoded.into_items(), self.t.compression, out)
+    }
+
+    /// Clips the end of an LZ4 chunk whose channels and times stay as they
+    /// are: the results before the bound keep their compressed bytes, the one
+    /// the bound cuts is encoded again, the rest are dropped. Returns `false`
+    /// (having done nothing) when the chunk does not have that shape.
+    fn clip_end_as<T: Item>(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) -> Result<bool> {
+        let Some(hi) = self.t.clip_end else {
+            return Ok(false);
+        };
+        let raw = chunk.unpacked()?;
+        let Ok(ranges) = wire::item_ranges(&raw) else {
+            return Ok(false);
+        };
+        // The kept results must be a prefix: results ending at or before the
+        // bound, then at most one the bound cuts, then only results after it.
+        let mut keep = raw.len();
+        let mut cut: Option<T> = None;
+        let mut bounds: Option<(i64, i64)> = None;
+        let mut channels: Vec<u32> = Vec::new();
+        for (entry, r) in &ranges {
+            let Ok(mut item) = T::decode(raw.slice(r.clone())) else {
+                return Ok(false);
+            };
+            let Some((s, e)) = item.time_bounds() else {
+                return Ok(false);
+            };
+            if self.t.clip_start.is_some_and(|lo| s < lo) {
+                return Ok(false);
+            }
+            if keep < raw.len() {
+                if s <= hi {
+                    return Ok(false); // kept results after a cut one
+                }
+                continue;
+            }
+            if !item.remap(&self.t)? {
+                return Ok(false);
+            }
+            let kept_end = if e <= hi {
+                e
+            } else {
+                keep = *entry;
+                let head = match hi.checked_add(1) {
+                    Some(h1) => item.split_at_time(h1)?.0,
+                    None => None,
+                };
+                let Some(head) = head else {
+                    continue;
+                };
+                let Some((_, he)) = head.time_bounds() else {
+                    continue;
+                };
+                item = head.clone();
+                cut = Some(head);
+                he
+            };
+            bounds = Some(match bounds {
+                None => (s, kept_end),
+                Some((a, b)) => (a.min(s), b.max(kept_end)),
+            });
+            for c in item.channel_ids() {
+                if !channels.contains(c) {
+                    channels.push(*c);
+                }
+            }
+        }
+        let Some((start, end)) = bounds else {
+            self.stats.dropped += 1;
+            return Ok(true);
+        };
+        let mut tail = Vec::new();
+        if let Some(c) = &cut {
+            // List field 1, length-delimited.
+            tail.push((1 << 3) | 2);
+            c.encode_length_delimited(&mut tail)
+                .map_err(|e| self.t.err(format!("encoding a clipped result: {e}")))?;
+        }
+        let Some(block) = crate::lz4cut::cut_block(&chunk.payload, &raw, keep, &tail) else {
+            return Ok(false);
+        };
+        let unpacked_length =
+            u32::try_from(keep + tail.len()).map_err(|_| self.t.err("clipped list too large"))?;
+        self.stats.cut += 1;
+        out.push(Chunk {
+            start,
+            end,
+            channel_ids: channels,
+            compression: Compression::Lz4,
+            unpacked_length,
+            payload: Bytes::from(block),
+        });
+        Ok(true)
     }
 
     /// Decodes the results, filters, shifts and clips them, and encodes the rest.

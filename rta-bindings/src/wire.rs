@@ -323,6 +323,26 @@ fn plan_channel(
     Ok(true)
 }
 
+/// The items of a serialized list: for each field-1 entry, where the entry
+/// starts (its tag) and the byte range of its content. Fails on malformed
+/// input or on any other top-level field.
+pub(crate) fn item_ranges(buf: &[u8]) -> Result<Vec<(usize, std::ops::Range<usize>)>, WireError> {
+    let end = buf.len();
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while pos < end {
+        let entry = pos;
+        let (field, wt) = read_tag(buf, &mut pos, end)?;
+        if field != 1 || wt != WT_LEN {
+            return malformed(format!("top-level field {field} with wire type {wt}"));
+        }
+        let item_end = read_len(buf, &mut pos, end)?;
+        out.push((entry, pos..item_end));
+        pos = item_end;
+    }
+    Ok(out)
+}
+
 /// Applies patches planned by [`plan_in_place`] on the same bytes.
 pub(crate) fn apply_patches(buf: &mut [u8], patches: &[Patch]) {
     for p in patches {
