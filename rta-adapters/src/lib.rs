@@ -28,8 +28,10 @@
 //! let opts = OptionsParser::service("rta-sessionsvc", "Session service", 2650, 2652).parse_env()?;
 //! let svc = opts.service()?;
 //! let store = Arc::new(SqliteSessionStore::open(svc.data_dir.join("sessions.sqlite"))?);
-//! let http = rest::service_router(rest::ServiceInfo::new("rta-sessionsvc"))
-//!     .merge(rest::session_router(store.clone()));
+//! let http = rest::service_router(
+//!     rest::ServiceInfo::new("rta-sessionsvc"),
+//!     rest::session_router(store.clone()),
+//! );
 //! let grpc = grpc::routes().add_service(grpc::session_server(store));
 //! serve::serve(&svc, http, Some(grpc)).await
 //! # }

@@ -187,6 +187,20 @@ impl SqliteSessionStore {
         .await
     }
 
+    /// Whether a session with this identity exists.
+    pub async fn exists(&self, identity: &str) -> Result<bool> {
+        let identity = identity.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE identity = ?1)",
+                [&identity],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)
+        })
+        .await
+    }
+
     /// Runs `f` on a pooled reader connection inside a read transaction
     /// (one consistent snapshot).
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -355,6 +369,14 @@ fn subtree(conn: &Connection, folder: &str) -> Result<Vec<String>> {
         .collect::<rusqlite::Result<Vec<String>>>()
         .map_err(sql_err)?;
     Ok(v)
+}
+
+/// Lets the data API answer 404 for sessions this store does not know.
+#[async_trait]
+impl crate::data_api::IdentityCheck for SqliteSessionStore {
+    async fn exists(&self, identity: &str) -> Result<bool> {
+        SqliteSessionStore::exists(self, identity).await
+    }
 }
 
 #[async_trait]
