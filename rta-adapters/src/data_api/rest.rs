@@ -216,23 +216,104 @@ async fn serve(
         Ok(s) => s,
         Err(e) => return core_error(e),
     };
-    let mut enc = ChunkEncoder::new();
-    let body = chunks.flat_map(move |r| {
-        let frames: Vec<std::result::Result<Bytes, std::io::Error>> =
-            match r.and_then(|c| enc.header(&c).map(|h| (h, c.payload))) {
-                Ok((h, p)) => vec![Ok(h), Ok(p)],
-                Err(e) => {
-                    tracing::error!(error = %e, "data stream failed mid-response");
-                    vec![Err(std::io::Error::other(e.to_string()))]
-                }
-            };
-        futures::stream::iter(frames)
-    });
+    let body = framed(chunks);
     (
         [(header::CONTENT_TYPE, PROTOBUF_CHUNKED)],
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// Body frames at most this large are built by copying chunks together.
+const FRAME_BYTES: usize = 2 * 1024 * 1024;
+/// Payloads at least this large are sent as frames of their own, uncopied.
+const OWN_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Turns a chunk stream into body frames: the chunks already available are
+/// gathered (prefix, header and payload, as on the wire) into frames of up to
+/// [`FRAME_BYTES`], and a frame goes out as soon as the store has nothing
+/// more ready, so the first chunk is not held back. Per-frame costs of the
+/// HTTP stack dominate with one frame per header and payload; one memory copy
+/// into large frames is far cheaper. Large payloads go out uncopied.
+fn framed(
+    chunks: rta_core::service::ChunkStream,
+) -> impl futures::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send {
+    use futures::FutureExt;
+    struct St {
+        chunks: rta_core::service::ChunkStream,
+        enc: ChunkEncoder,
+        pending: std::collections::VecDeque<Bytes>,
+        done: bool,
+    }
+    let st = St {
+        chunks,
+        enc: ChunkEncoder::new(),
+        pending: std::collections::VecDeque::new(),
+        done: false,
+    };
+    futures::stream::unfold(st, |mut st| async move {
+        if let Some(b) = st.pending.pop_front() {
+            return Some((Ok(b), st));
+        }
+        if st.done {
+            return None;
+        }
+        let mut buf = bytes::BytesMut::new();
+        let mut next = st.chunks.next().await;
+        loop {
+            let chunk = match next {
+                None => {
+                    st.done = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "data stream failed mid-response");
+                    st.done = true;
+                    if !buf.is_empty() {
+                        st.pending.push_back(buf.split().freeze());
+                    }
+                    let first = st.pending.pop_front();
+                    return match first {
+                        // Send what was read, then fail the body (the client sees a truncated stream).
+                        Some(b) => {
+                            st.chunks = futures::stream::iter(vec![Err(e)]).boxed();
+                            st.done = false;
+                            Some((Ok(b), st))
+                        }
+                        None => Some((Err(std::io::Error::other(e.to_string())), st)),
+                    };
+                }
+                Some(Ok(c)) => c,
+            };
+            let header = match st.enc.header(&chunk) {
+                Ok(h) => h,
+                Err(e) => {
+                    st.done = true;
+                    return Some((Err(std::io::Error::other(e.to_string())), st));
+                }
+            };
+            if chunk.payload.len() >= OWN_FRAME_BYTES {
+                buf.extend_from_slice(&header);
+                st.pending.push_back(buf.split().freeze());
+                st.pending.push_back(chunk.payload);
+                break;
+            }
+            buf.reserve(header.len() + chunk.payload.len());
+            buf.extend_from_slice(&header);
+            buf.extend_from_slice(&chunk.payload);
+            if buf.len() >= FRAME_BYTES {
+                break;
+            }
+            match st.chunks.next().now_or_never() {
+                Some(n) => next = n,
+                None => break,
+            }
+        }
+        if !buf.is_empty() {
+            st.pending.push_front(buf.freeze());
+        }
+        st.pending.pop_front().map(|b| (Ok(b), st))
+    })
 }
 
 #[cfg(test)]

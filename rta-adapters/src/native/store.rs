@@ -883,7 +883,7 @@ impl<T: StoredItem> StreamOps for Stream<T> {
 impl DataService for NativeStore {
     async fn read(&self, req: DataRequest) -> Result<ChunkStream> {
         req.validate()?;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Chunk>>(16);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Chunk>>>(READ_AHEAD_BATCHES);
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let snap = match store.snapshot(&req) {
@@ -895,23 +895,93 @@ impl DataService for NativeStore {
                 }
             };
             let (storage, streams) = snap;
-            for s in streams {
+            // The first batch is one chunk (time to first byte); later ones
+            // grow to READ_BATCH_BYTES so that the reading thread and the
+            // sending task hand over rarely.
+            let mut limit = 1usize;
+            let mut batch: Vec<(&ChunkMeta, &[u32])> = Vec::new();
+            let mut bytes = 0usize;
+            let send = |batch: &mut Vec<(&ChunkMeta, &[u32])>, limit: &mut usize| -> bool {
+                let r = load_batch(&*storage, batch);
+                batch.clear();
+                *limit = READ_BATCH_BYTES;
+                let failed = r.is_err();
+                tx.blocking_send(r).is_ok() && !failed
+            };
+            for s in &streams {
                 for m in &s.stored {
-                    let c = load(&*storage, m, &s.channel_ids);
-                    let failed = c.is_err();
-                    if tx.blocking_send(c).is_err() || failed {
-                        return;
+                    batch.push((m, &s.channel_ids));
+                    bytes += m.packed as usize;
+                    if bytes >= limit {
+                        bytes = 0;
+                        if !send(&mut batch, &mut limit) {
+                            return;
+                        }
                     }
                 }
-                for c in s.volatile {
-                    if tx.blocking_send(Ok(c)).is_err() {
+                if !s.volatile.is_empty() {
+                    if !batch.is_empty() && !send(&mut batch, &mut limit) {
+                        return;
+                    }
+                    bytes = 0;
+                    if tx.blocking_send(Ok(s.volatile.clone())).is_err() {
                         return;
                     }
                 }
             }
+            if !batch.is_empty() {
+                send(&mut batch, &mut limit);
+            }
         });
-        Ok(tokio_stream::wrappers::ReceiverStream::new(rx).boxed())
+        let chunks = tokio_stream::wrappers::ReceiverStream::new(rx).flat_map(|batch| {
+            let items: Vec<Result<Chunk>> = match batch {
+                Ok(v) => v.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        });
+        Ok(chunks.boxed())
     }
+}
+
+/// Bytes of chunk payloads read per blocking call.
+const READ_BATCH_BYTES: usize = 1024 * 1024;
+/// Batches read ahead of the response.
+const READ_AHEAD_BATCHES: usize = 4;
+
+/// Reads a batch of chunks, one read per run of payloads that lie next to
+/// each other in the data log (each chunk's payload is a slice of it).
+fn load_batch(storage: &dyn IdentityStorage, batch: &[(&ChunkMeta, &[u32])]) -> Result<Vec<Chunk>> {
+    let mut out = Vec::with_capacity(batch.len());
+    let mut i = 0;
+    while i < batch.len() {
+        let start = batch[i].0.offset;
+        let mut end = start + u64::from(batch[i].0.packed);
+        let mut j = i + 1;
+        while j < batch.len()
+            && batch[j].0.offset == end
+            && end - start < READ_BATCH_BYTES as u64 * 4
+        {
+            end += u64::from(batch[j].0.packed);
+            j += 1;
+        }
+        let len = usize::try_from(end - start)
+            .map_err(|_| Error::Internal("read run too large".into()))?;
+        let run = storage.read_data(start, len)?;
+        for (m, ch) in &batch[i..j] {
+            let at = (m.offset - start) as usize;
+            out.push(Chunk {
+                start: m.start,
+                end: m.end,
+                channel_ids: ch.to_vec(),
+                compression: m.compression,
+                unpacked_length: m.unpacked,
+                payload: run.slice(at..at + m.packed as usize),
+            });
+        }
+        i = j;
+    }
+    Ok(out)
 }
 
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {

@@ -1,0 +1,153 @@
+//! REST fast-path read of a closed session from the native store, against
+//! the same HTTP stack (axum on loopback, reqwest client) serving an
+//! in-memory body of the same size.
+//!
+//! `cargo bench -p rta-adapters --bench native_read`
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures::StreamExt;
+use rta_adapters::data_api::{self, WriteItem};
+use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_core::data::timestamped;
+
+const CHANNELS: u32 = 64;
+const SAMPLES: usize = 32_768;
+const T0: i64 = 1_700_000_000_000_000_000;
+
+async fn fetch(client: &reqwest::Client, url: &str) -> usize {
+    let mut s = client.get(url).send().await.unwrap().bytes_stream();
+    let mut n = 0;
+    while let Some(b) = s.next().await {
+        n += b.unwrap().len();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
+    for ch in 0..CHANNELS {
+        let items: Vec<WriteItem> = (0..SAMPLES / 128)
+            .map(|r| {
+                let t: Vec<i64> = (0..128)
+                    .map(|i| T0 + ((r * 128 + i) as i64) * 1_000_000)
+                    .collect();
+                let v: Vec<f64> = (0..128)
+                    .map(|i| {
+                        (((r * 128 + i) as f64 * 0.003 + f64::from(ch)).sin() * 1e4).round() / 100.0
+                    })
+                    .collect();
+                timestamped(ch, &t, &v).unwrap().into()
+            })
+            .collect();
+        store.write_blocking("closed", items).unwrap();
+    }
+    store.seal_blocking("closed").unwrap();
+    let samples = u64::from(CHANNELS) * SAMPLES as u64;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let (data_url, mem_url, size) = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let data_url = format!("http://{addr}/rta/v2/sessions/closed/data/timestamped/-");
+        // Build the in-memory body from the real response, so both are the same size.
+        let body = {
+            let app = data_api::data_router(Arc::new(store.clone()));
+            let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a2 = l2.local_addr().unwrap();
+            let h = tokio::spawn(async move { axum::serve(l2, app).await.unwrap() });
+            let r = client
+                .get(format!(
+                    "http://{a2}/rta/v2/sessions/closed/data/timestamped/-"
+                ))
+                .send()
+                .await
+                .unwrap();
+            let b = r.bytes().await.unwrap();
+            h.abort();
+            b
+        };
+        let size = body.len();
+        let chunks = rta_core::chunk::ChunkDecoder::decode_all(body.clone()).unwrap();
+        let mut enc = rta_core::chunk::ChunkEncoder::new();
+        let mut frames: Vec<Bytes> = Vec::new();
+        for c in &chunks {
+            frames.push(enc.header(c).unwrap());
+            frames.push(c.payload.clone());
+        }
+        let frames = std::sync::Arc::new(frames);
+        let mem: Bytes = body;
+        let f2 = frames.clone();
+        let app = data_api::data_router(Arc::new(store.clone()))
+            .route(
+                "/frames",
+                get(move || {
+                    let f = f2.clone();
+                    async move {
+                        let v: Vec<Result<Bytes, std::io::Error>> =
+                            f.iter().cloned().map(Ok).collect();
+                        axum::body::Body::from_stream(futures::stream::iter(v))
+                    }
+                }),
+            )
+            .route(
+                "/mem",
+                get(move || {
+                    let b = mem.clone();
+                    async move { b }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        (data_url, format!("http://{addr}/mem"), size)
+    });
+    println!("closed session: {samples} samples, response body {size} bytes ({:.2} bytes/sample on the wire)", size as f64 / samples as f64);
+
+    let mut g = c.benchmark_group("native_read");
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(6));
+    g.warm_up_time(Duration::from_secs(1));
+    g.bench_function("rest_fast_path", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &data_url).await, size) }))
+    });
+    let req = rta_core::service::DataRequest::channels(
+        rta_core::data::DataKind::Timestamped,
+        "closed",
+        rta_core::channels::ChannelExpr::all(),
+    );
+    g.bench_function("store_chunk_stream", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                use rta_core::service::DataService;
+                let mut s = store.read(req.clone()).await.unwrap();
+                let mut n = 0;
+                while let Some(c) = s.next().await {
+                    n += c.unwrap().payload.len();
+                }
+                n
+            })
+        })
+    });
+    let fr_url = mem_url.replace("/mem", "/frames");
+    g.bench_function("in_memory_frames", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &fr_url).await, size) }))
+    });
+    g.bench_function("in_memory_body", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &mem_url).await, size) }))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
