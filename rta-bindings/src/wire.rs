@@ -84,19 +84,23 @@ fn malformed<T>(what: impl Into<String>) -> Result<T, WireError> {
     Err(WireError::Malformed(what.into()))
 }
 
-/// Reads a varint at `*pos` (bounded by `end`). Single-byte varints (tags,
-/// small ids and counts) take the inlined fast path.
+/// Reads a varint at `*pos` (bounded by `end`). One- and two-byte varints
+/// (tags, ids, counts, result lengths) take the inlined fast path.
 #[inline(always)]
 fn read_varint(buf: &[u8], pos: &mut usize, end: usize) -> Result<u64, WireError> {
-    if *pos < end {
-        if let Some(&b) = buf.get(*pos) {
-            if b < 0x80 {
-                *pos += 1;
-                return Ok(u64::from(b));
-            }
+    let p = *pos;
+    let window = buf.get(p..end.min(p + 2)).unwrap_or(&[]);
+    match *window {
+        [b0, ..] if b0 < 0x80 => {
+            *pos = p + 1;
+            Ok(u64::from(b0))
         }
+        [b0, b1] if b1 < 0x80 => {
+            *pos = p + 2;
+            Ok(u64::from(b0 & 0x7F) | (u64::from(b1) << 7))
+        }
+        _ => read_varint_slow(buf, pos, end),
     }
-    read_varint_slow(buf, pos, end)
 }
 
 #[inline(never)]
