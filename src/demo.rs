@@ -267,7 +267,7 @@ pub async fn run_live(
         }
         server.write_data(identity, step_items(t)?).await?;
         let end = t + STEP_NS - 1_000_000;
-        server.hub.publish_time_range(identity, start, end)?;
+        server.publish_time_range(identity, start, end);
         if (t - start).rem_euclid(SEC) == 0 {
             server
                 .sessions

@@ -30,12 +30,15 @@ use rta_adapters::rest::{self, ServiceInfo};
 use rta_adapters::serve::{self, RunningServer};
 use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
 use rta_core::proto::session_service as ss;
+use rta_core::proto::stream::{stream_data, StreamData, StreamTimeRange};
 use rta_core::service::SessionStore;
 use rta_core::session::SessionState;
 use rta_stream::hub::{HubOptions, LiveHub};
 use rta_stream::service::{
     router as stream_router, ServiceOptions as StreamOptions, StreamService,
 };
+use rta_stream::source::ChainSource;
+use rta_stream::{LiveSource, RedisLiveSource, RedisSourceOptions, StreamBuffer, WriterOptions};
 
 use crate::Result;
 
@@ -56,6 +59,9 @@ pub struct RtaServer {
     pub data: NativeStore,
     /// In-process live streaming hub.
     pub hub: LiveHub,
+    /// What the WebSocket service streams from: the hub, then Redis when configured.
+    source: Arc<dyn LiveSource>,
+    stream_metrics: Arc<rta_stream::metrics::Metrics>,
     data_dir: PathBuf,
     info: ServiceInfo,
 }
@@ -71,14 +77,54 @@ impl std::fmt::Debug for RtaServer {
 impl RtaServer {
     /// Opens (creating if needed) every store under `data_dir`.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = data_dir.as_ref();
-        std::fs::create_dir_all(dir)?;
         let hub = LiveHub::new(HubOptions::default());
+        let source: Arc<dyn LiveSource> = Arc::new(hub.clone());
+        Self::open_with(data_dir.as_ref(), hub.clone(), LiveOut::Hub(hub), source)
+    }
+
+    /// Opens the stores like [`RtaServer::open`], but streams live sessions
+    /// through Redis (the RTA buffer protocol, stream `stream:rta-server`):
+    /// other processes (a Stream Service, another server) can serve them,
+    /// and this server's WebSocket endpoint also serves sessions that other
+    /// processes write to the same Redis.
+    pub async fn open_with_redis(
+        data_dir: impl AsRef<Path>,
+        redis_url: &str,
+        db: Option<i64>,
+    ) -> Result<Self> {
+        let hub = LiveHub::new(HubOptions::default());
+        let metrics = Arc::new(rta_stream::metrics::Metrics::default());
+        let reader = RedisLiveSource::connect(
+            redis_url,
+            db,
+            RedisSourceOptions::default(),
+            metrics.clone(),
+        )
+        .await?;
+        let buffer = StreamBuffer::connect(redis_url, db, WriterOptions::default()).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(REDIS_QUEUE);
+        tokio::spawn(redis_publisher(buffer, rx));
+        let source: Arc<dyn LiveSource> = Arc::new(ChainSource::new(vec![
+            Arc::new(hub.clone()),
+            Arc::new(reader),
+        ]));
+        let mut server = Self::open_with(data_dir.as_ref(), hub, LiveOut::Redis(tx), source)?;
+        server.stream_metrics = metrics;
+        Ok(server)
+    }
+
+    fn open_with(
+        dir: &Path,
+        hub: LiveHub,
+        out: LiveOut,
+        source: Arc<dyn LiveSource>,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
         let data = NativeStore::open(NativeConfig::new(dir.join("data")))?;
         let sessions = Arc::new(LiveSessionStore {
             inner: Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?),
             live: Arc::new(LiveSet {
-                hub: hub.clone(),
+                out,
                 open: Mutex::new(HashSet::new()),
             }),
             data: data.clone(),
@@ -89,6 +135,8 @@ impl RtaServer {
             mappings: Arc::new(FileSchemaMappingStore::open(dir.join("schema-mappings"))?),
             data,
             hub,
+            source,
+            stream_metrics: Arc::new(rta_stream::metrics::Metrics::default()),
             data_dir: dir.to_path_buf(),
             info: ServiceInfo::new("rta-server").with_label("RTA Server"),
         })
@@ -115,9 +163,10 @@ impl RtaServer {
                 Arc::new(self.data.clone()),
                 Some(check),
             ))
-            .merge(stream_router(StreamService::new(
-                self.hub.clone(),
+            .merge(stream_router(StreamService::with_metrics(
+                self.source.clone(),
                 StreamOptions::default(),
+                self.stream_metrics.clone(),
             )));
         let data_dir = self.data_dir.clone();
         let info = self.info.clone().with_health_check("data-dir", move || {
@@ -160,6 +209,11 @@ impl RtaServer {
         Ok(())
     }
 
+    /// Publishes a time-range update of a live session (no-op otherwise).
+    pub fn publish_time_range(&self, identity: &str, start: i64, end: i64) {
+        self.sessions.live.publish_time_range(identity, start, end);
+    }
+
     /// Makes everything written to `identity` durable.
     pub async fn flush_data(&self, identity: &str) -> Result<()> {
         use rta_adapters::data_api::DataSink;
@@ -172,10 +226,128 @@ impl RtaServer {
     }
 }
 
-/// Sessions the server is streaming live, and the hub they stream through.
+/// Most live messages queued for the Redis publisher; beyond it live
+/// updates are dropped (and logged): the data itself is already stored.
+const REDIS_QUEUE: usize = 1024;
+
+/// Where live updates go.
+enum LiveOut {
+    /// Straight to this process's WebSocket clients.
+    Hub(LiveHub),
+    /// To the Redis publisher task.
+    Redis(tokio::sync::mpsc::Sender<RedisMsg>),
+}
+
+/// A live update for the Redis publisher.
+enum RedisMsg {
+    Items(String, Vec<StreamData>),
+    End(String, String),
+}
+
+impl LiveOut {
+    fn publish(&self, identity: &str, items: Vec<StreamData>) {
+        match self {
+            LiveOut::Hub(hub) => {
+                if let Err(e) = hub.publish(identity, items) {
+                    tracing::warn!(%identity, error = %e, "live publish failed");
+                }
+            }
+            LiveOut::Redis(tx) => {
+                if tx
+                    .try_send(RedisMsg::Items(identity.to_string(), items))
+                    .is_err()
+                {
+                    tracing::warn!(%identity, "live update dropped: Redis publisher is behind");
+                }
+            }
+        }
+    }
+
+    fn end(&self, identity: &str, final_json: String) {
+        match self {
+            LiveOut::Hub(hub) => {
+                let _ = hub.publish_session_json(identity, final_json);
+                let hub = hub.clone();
+                let id = identity.to_string();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CLOSE_GRACE).await;
+                    hub.remove_session(&id);
+                });
+            }
+            LiveOut::Redis(tx) => {
+                if tx
+                    .try_send(RedisMsg::End(identity.to_string(), final_json))
+                    .is_err()
+                {
+                    tracing::warn!(%identity, "final session JSON dropped: Redis publisher is behind");
+                }
+            }
+        }
+    }
+}
+
+/// Writes live updates to Redis with one [`rta_stream::SessionWriter`] per live session.
+async fn redis_publisher(buffer: StreamBuffer, mut rx: tokio::sync::mpsc::Receiver<RedisMsg>) {
+    let mut writers: std::collections::HashMap<String, rta_stream::SessionWriter> =
+        std::collections::HashMap::new();
+    while let Some(msg) = rx.recv().await {
+        let (identity, items, end) = match msg {
+            RedisMsg::Items(id, items) => (id, items, false),
+            RedisMsg::End(id, json) => (id, vec![json_item(json)], true),
+        };
+        if !writers.contains_key(&identity) {
+            match buffer.init_session(&identity, REDIS_STREAM).await {
+                Ok(w) => {
+                    writers.insert(identity.clone(), w);
+                }
+                Err(e) => {
+                    tracing::warn!(%identity, error = %e, "cannot start the Redis live session");
+                    continue;
+                }
+            }
+        }
+        let Some(w) = writers.get(&identity) else {
+            continue;
+        };
+        let mut r = w.write_all(items).await;
+        if r.is_ok() {
+            r = w.end_burst().await;
+        }
+        if let Err(e) = r {
+            tracing::warn!(%identity, error = %e, "Redis live write failed");
+        }
+        if end {
+            if let Some(w) = writers.remove(&identity) {
+                if let Err(e) = w.close().await {
+                    tracing::warn!(%identity, error = %e, "closing the Redis live session failed");
+                }
+            }
+        }
+    }
+}
+
+/// Redis stream that an RTA Server writes its live sessions to.
+pub const REDIS_STREAM: &str = "rta-server";
+
+fn json_item(json: String) -> StreamData {
+    StreamData {
+        data: Some(stream_data::Data::SessionJson(json)),
+    }
+}
+
+fn range_item(start_time: i64, end_time: i64) -> StreamData {
+    StreamData {
+        data: Some(stream_data::Data::TimeRange(StreamTimeRange {
+            start_time,
+            end_time,
+        })),
+    }
+}
+
+/// Sessions the server is streaming live, and where their updates go.
 /// As a [`DataObserver`] it forwards data written for those sessions.
 pub struct LiveSet {
-    hub: LiveHub,
+    out: LiveOut,
     open: Mutex<HashSet<String>>,
 }
 
@@ -197,6 +369,13 @@ impl LiveSet {
             s.remove(identity)
         }
     }
+
+    /// Publishes a time-range update of a live session.
+    pub fn publish_time_range(&self, identity: &str, start: i64, end: i64) {
+        if self.is_live(identity) {
+            self.out.publish(identity, vec![range_item(start, end)]);
+        }
+    }
 }
 
 impl DataObserver for LiveSet {
@@ -204,10 +383,10 @@ impl DataObserver for LiveSet {
         if !self.is_live(identity) || items.is_empty() {
             return;
         }
-        let data = items.iter().map(WriteItem::to_stream_data).collect();
-        if let Err(e) = self.hub.publish(identity, data) {
-            tracing::warn!(%identity, error = %e, "live publish failed");
-        }
+        self.out.publish(
+            identity,
+            items.iter().map(WriteItem::to_stream_data).collect(),
+        );
     }
 }
 
@@ -232,18 +411,16 @@ impl<S: SessionStore> LiveSessionStore<S> {
         };
         let parsed = rta_core::session::Session::from_json(&sess.json)?;
         let live = matches!(parsed.state, SessionState::Open | SessionState::Waiting);
-        let hub = &self.live.hub;
         if live {
             self.live.set_live(identity, true);
-            hub.publish_session_json(identity, sess.json)
-                .map_err(|e| rta_core::Error::Internal(e.to_string()))?;
+            let mut items = vec![json_item(sess.json)];
             if let (Some(s), Some(e)) = (&parsed.start_timestamp, &parsed.end_timestamp) {
-                let _ = hub.publish_time_range(identity, s.nanos(), e.nanos());
+                items.push(range_item(s.nanos(), e.nanos()));
             }
+            self.live.out.publish(identity, items);
         } else if self.live.set_live(identity, false) {
-            let _ = hub.publish_session_json(identity, sess.json);
+            self.live.out.end(identity, sess.json);
             let data = self.data.clone();
-            let hub = hub.clone();
             let id = identity.to_string();
             tokio::spawn(async move {
                 let seal = {
@@ -253,8 +430,6 @@ impl<S: SessionStore> LiveSessionStore<S> {
                 if let Ok(Err(e)) = seal {
                     tracing::warn!(identity = %id, error = %e, "sealing data of a closed session failed");
                 }
-                tokio::time::sleep(CLOSE_GRACE).await;
-                hub.remove_session(&id);
             });
         }
         Ok(())
@@ -288,8 +463,9 @@ impl<S: SessionStore> SessionStore for LiveSessionStore<S> {
     async fn delete(&self, identities: &[String]) -> rta_core::Result<()> {
         self.inner.delete(identities).await?;
         for id in identities {
-            self.live.set_live(id, false);
-            self.live.hub.remove_session(id);
+            if self.live.set_live(id, false) {
+                self.live.out.end(id, String::new());
+            }
         }
         Ok(())
     }
