@@ -530,6 +530,11 @@ async fn failed_transactions_change_nothing_and_bad_input_is_rejected() {
         (r#"{"type": {"$regex": "x"}}"#, "$regex"),
         (r#"{"$xor": []}"#, "$xor"),
         (r#"{"details.a": {"$in": 5}}"#, "$in"),
+        (
+            r#"{"timestamp": {"$gt": "2021-13-45T00:00:00Z"}}"#,
+            "date-time",
+        ),
+        (r#"{"startTimestamp": "2021-05-06T10:00:00"}"#, "offset"),
     ] {
         let err = c
             .list_sessions(pb::ListSessionsRequest {

@@ -36,6 +36,11 @@
 //!   (case-sensitive).
 //! - Two strings that both parse as RFC 3339 date-times compare as instants,
 //!   so `2021-01-01T12:00:00+01:00` equals `2021-01-01T11:00:00Z`.
+//! - A literal compared with `timestamp`, `startTimestamp` or `endTimestamp`
+//!   that starts like a date-time (`YYYY-MM-DDT...`) must be a valid RFC 3339
+//!   date-time with an offset: `2021-13-01T00:00:00Z` or a local time without
+//!   an offset is an [`Error::Query`], never a silent text comparison. Other
+//!   strings (`"2021-01-02"`, `"x"`) keep the text comparison above.
 //! - `null` equals only `null`; values of different types (and arrays or
 //!   objects) are never equal, greater or less. So `$gte: null` matches null
 //!   or missing properties, and `$gt: null` matches nothing.
@@ -799,12 +804,36 @@ fn parse_property_value(path: &Path, value: &Json, depth: usize) -> Result<Vec<C
 }
 
 fn literal_value(path: &Path, op: &str, v: &Json) -> Result<Value> {
-    Value::from_json(v).ok_or_else(|| {
+    let value = Value::from_json(v).ok_or_else(|| {
         query_err(format!(
             "{path}: {op} takes a string, number, boolean or null, found {}",
             json_type(v)
         ))
-    })
+    })?;
+    if let Value::String(s) = &value {
+        if path.is_date_time() && looks_like_date_time(s) && parse_date_time(s).is_none() {
+            return Err(query_err(format!(
+                "{path}: {op} operand {s:?} is not a valid ISO 8601 date-time with an offset \
+                 (for example 2021-05-06T18:58:56.20289+01:00)"
+            )));
+        }
+    }
+    Ok(value)
+}
+
+/// True when `s` starts like a date-time (`YYYY-MM-DDT`), so that a client
+/// comparing a date-time property with it means an instant. Such an operand
+/// that does not parse is a mistake (bad date, missing offset), not text.
+fn looks_like_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() > 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't' | b' ')
 }
 
 fn parse_operator(path: &Path, name: &str, operand: &Json, depth: usize) -> Result<Condition> {

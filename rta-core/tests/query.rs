@@ -223,6 +223,11 @@ fn date_times_compare_as_instants() {
     // not a date-time on one side: plain text comparison
     let text = q(r#"{"timestamp": {"$lt": "2021-01-02"}}"#);
     assert!(text.matches(&json!({"timestamp": "2021-01-01T23:00:00-05:00"})));
+    // text matches, and details (free text), take date-like prefixes as they are
+    let prefix = q(r#"{"timestamp": {"$startsWith": "2021-01-01T2"}}"#);
+    assert!(prefix.matches(&json!({"timestamp": "2021-01-01T23:00:00-05:00"})));
+    let detail = q(r#"{"details.when": "2021-13-45T00:00:00Z"}"#);
+    assert!(detail.matches(&json!({"details": {"when": "2021-13-45T00:00:00Z"}})));
     assert_eq!(
         Value::from("2021-01-01T13:00:00+01:00")
             .as_date_time()
@@ -309,6 +314,24 @@ fn errors_are_query_errors_naming_the_problem() {
         (r#"{"type": {"$not": {"$eq": 1, "$gt": 2}}}"#, "exactly one"),
         (r#"{"type": {"$not": {}}}"#, "exactly one"),
         (r#"{"type": {"$not": [1]}}"#, "$not"),
+        // date-time properties: operands shaped like a date-time must be one
+        (
+            r#"{"timestamp": {"$gt": "2021-13-45T00:00:00Z"}}"#,
+            "date-time",
+        ),
+        (r#"{"timestamp": "2021-05-06T10:00:00"}"#, "offset"),
+        (
+            r#"{"startTimestamp": {"$in": ["2021-05-06T25:00:00Z"]}}"#,
+            "$in",
+        ),
+        (
+            r#"{"endTimestamp": {"$not": "2021-05-06 10:00+01:00"}}"#,
+            "$not",
+        ),
+        (
+            r#"{"timestamp": {"$nin": ["2021-02-30T00:00:00Z"]}}"#,
+            "date-time",
+        ),
     ];
     for (text, needle) in cases {
         match Query::parse(text) {
