@@ -34,7 +34,38 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 /// for `POST`): `pageSize`, `pageIndex`, `folder`, repeated `sort`
 /// (`property:asc|desc`), `query` (JSON) and repeated `prop`. `extDetails`
 /// are only included when asked for with `prop` (`prop=extDetails`,
-/// `prop=extDetails.Group` or `prop=extDetails.Group.Key`).
+/// `prop=extDetails.Group` or `prop=extDetails.Group.Key`). Bad arguments
+/// (malformed query JSON, unknown operators, negative paging) are 400 with a
+/// JSON `{"status": 400, "error": "..."}` body.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rta_adapters::{rest, stores::SqliteSessionStore};
+/// use rta_core::proto::session_service::CreateOrUpdateSessionRequest;
+/// use rta_core::service::SessionStore;
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Arc::new(SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap());
+/// store.create_or_update(CreateOrUpdateSessionRequest { identity: "s1".into(), ..Default::default() })
+///     .await.unwrap();
+/// let app = rest::session_router(store);
+///
+/// let req = http::Request::post("/rta/v2/sessions")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(axum::body::Body::from("pageSize=50&query=%7B%22identity%22%3A%22s1%22%7D"))
+///     .unwrap();
+/// let resp = app.clone().oneshot(req).await.unwrap();
+/// assert_eq!(resp.status(), 200);
+/// let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+/// let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+/// assert_eq!(page["sessions"][0]["identity"], "s1");
+///
+/// let req = http::Request::get("/rta/v2/sessions?pageSize=-1").body(axum::body::Body::empty()).unwrap();
+/// assert_eq!(app.oneshot(req).await.unwrap().status(), 400);
+/// # });
+/// ```
 pub fn session_router<S>(store: Arc<S>) -> Router
 where
     S: SessionStore + ?Sized,
