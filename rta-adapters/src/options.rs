@@ -58,6 +58,14 @@ pub const DATA_DIR: &str = "DataDir";
 pub const LABEL: &str = "Label";
 /// Description of `/rta/v2/info`.
 pub const DESCRIPTION: &str = "Description";
+/// The toolkit's section for `/rta/v2/info` (`ServiceInfo:Label`,
+/// `ServiceInfo:Description`; `RTA_ServiceInfo__Label`), accepted as well as
+/// [`LABEL`] and [`DESCRIPTION`].
+pub const SERVICE_INFO: &str = "ServiceInfo";
+/// `ServiceInfo:Label`, the toolkit's name of [`LABEL`].
+pub const SERVICE_INFO_LABEL: &str = "ServiceInfo:Label";
+/// `ServiceInfo:Description`, the toolkit's name of [`DESCRIPTION`].
+pub const SERVICE_INFO_DESCRIPTION: &str = "ServiceInfo:Description";
 
 /// What kind of value an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +211,10 @@ impl OptionsParser {
     }
 
     /// Adds `--label` and `--description`, what `/rta/v2/info` tells ATLAS
-    /// (see `rest::ServiceInfo::from_options`).
+    /// (see `rest::ServiceInfo::from_options`), and the toolkit's names for
+    /// them, `ServiceInfo:Label` and `ServiceInfo:Description`
+    /// (`RTA_ServiceInfo__Label`, `{"ServiceInfo": {"Label": ...}}`), so
+    /// existing deployments keep their settings.
     pub fn info_options(self, default_label: &str) -> Self {
         self.option(
             LABEL,
@@ -216,6 +227,10 @@ impl OptionsParser {
             "TEXT",
             "Server description shown by ATLAS (/rta/v2/info)",
             Some(""),
+        )
+        .section(
+            SERVICE_INFO,
+            "Toolkit names of the two above: ServiceInfo:Label, ServiceInfo:Description",
         )
     }
 
@@ -448,6 +463,30 @@ impl Options {
         self.entries.get(&normalize_key(name)).map(|e| e.source)
     }
 
+    /// The value of whichever of `names` (aliases of one setting) was given
+    /// with the highest precedence; the first name wins a tie.
+    ///
+    /// ```
+    /// use rta_adapters::options::{OptionsParser, Parsed, LABEL, SERVICE_INFO_LABEL};
+    ///
+    /// let parser = OptionsParser::new("svc", "a service").info_options("Default label");
+    /// let env = [("RTA_SERVICEINFO__LABEL".to_string(), "From env".to_string())];
+    /// let Parsed::Options(opts) = parser.parse_from(Vec::<String>::new(), env)? else { panic!() };
+    /// assert_eq!(opts.get_first(&[LABEL, SERVICE_INFO_LABEL]), Some("From env"));
+    /// # Ok::<(), rta_adapters::Error>(())
+    /// ```
+    pub fn get_first(&self, names: &[&str]) -> Option<&str> {
+        let mut best: Option<&Entry> = None;
+        for name in names {
+            if let Some(e) = self.entries.get(&normalize_key(name)) {
+                if best.is_none_or(|b| e.source > b.source) {
+                    best = Some(e);
+                }
+            }
+        }
+        best.map(|e| e.value.as_str())
+    }
+
     /// The value parsed as `T`, or `None` when absent.
     pub fn parse<T>(&self, name: &str) -> Result<Option<T>>
     where
@@ -674,6 +713,79 @@ mod tests {
         assert_eq!(s.get("other").map(String::as_str), Some("http://b"));
         let o = parse(&["--init-store-and-exit", "false"], &[]).unwrap();
         assert!(!o.switch("InitStoreAndExit").unwrap());
+    }
+
+    #[test]
+    fn service_info_takes_plain_and_toolkit_names() {
+        let info = |args: &[&str], env: &[(&str, &str)], file: Option<&str>| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if let Some(text) = file {
+                let path = dir.path().join("opts.json");
+                std::fs::write(&path, text).unwrap();
+                env.push(("RTA_Config".into(), path.display().to_string()));
+            }
+            let parser = OptionsParser::new("svc", "test").info_options("Default");
+            let Parsed::Options(o) = parser.parse_from(args.iter().copied(), env).unwrap() else {
+                panic!("unexpected help")
+            };
+            let i = crate::rest::ServiceInfo::from_options("svc", &o);
+            (i.label, i.description)
+        };
+        assert_eq!(info(&[], &[], None), ("Default".into(), String::new()));
+        // the toolkit's names, from each source
+        assert_eq!(
+            info(&[], &[("RTA_ServiceInfo__Label", "Env label")], None).0,
+            "Env label"
+        );
+        assert_eq!(
+            info(
+                &[],
+                &[],
+                Some(r#"{"ServiceInfo": {"Label": "File", "Description": "From file"}}"#)
+            ),
+            ("File".into(), "From file".into())
+        );
+        assert_eq!(
+            info(&["--ServiceInfo:Description", "Cli"], &[], None).1,
+            "Cli"
+        );
+        // either name: the higher precedence wins, the plain name on a tie
+        assert_eq!(
+            info(
+                &["--label", "Cli"],
+                &[("RTA_SERVICEINFO__LABEL", "Env")],
+                None
+            )
+            .0,
+            "Cli"
+        );
+        assert_eq!(
+            info(
+                &[],
+                &[("RTA_ServiceInfo__Label", "Env")],
+                Some(r#"{"Label": "File"}"#)
+            )
+            .0,
+            "Env"
+        );
+        assert_eq!(
+            info(
+                &["--label", "Plain", "--service-info:label", "Toolkit"],
+                &[],
+                None
+            )
+            .0,
+            "Plain"
+        );
+        let help = OptionsParser::new("svc", "test")
+            .info_options("x")
+            .help_text();
+        assert!(help.contains("--service-info:KEY"), "{help}");
+        assert!(help.contains("RTA_ServiceInfo__KEY"), "{help}");
     }
 
     #[test]

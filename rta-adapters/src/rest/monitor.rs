@@ -70,11 +70,15 @@ impl ServiceInfo {
     /// Info for `name` with the label and description of
     /// [`OptionsParser::info_options`](crate::options::OptionsParser::info_options).
     pub fn from_options(name: impl Into<String>, opts: &crate::options::Options) -> Self {
+        use crate::options::{DESCRIPTION, LABEL, SERVICE_INFO_DESCRIPTION, SERVICE_INFO_LABEL};
         let mut info = ServiceInfo::new(name);
-        if let Some(label) = opts.get(crate::options::LABEL).filter(|l| !l.is_empty()) {
+        if let Some(label) = opts
+            .get_first(&[LABEL, SERVICE_INFO_LABEL])
+            .filter(|l| !l.is_empty())
+        {
             info.label = label.to_string();
         }
-        if let Some(d) = opts.get(crate::options::DESCRIPTION) {
+        if let Some(d) = opts.get_first(&[DESCRIPTION, SERVICE_INFO_DESCRIPTION]) {
             info.description = d.to_string();
         }
         info
