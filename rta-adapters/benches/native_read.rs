@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
         let data_url = format!("http://{addr}/rta/v2/sessions/closed/data/timestamped/-");
         // Build the in-memory body from the real response, so both are the same size.
         let body = {
-            let app = data_api::data_router(Arc::new(store.clone()));
+            let app = data_api::data_router_with(Arc::new(store.clone()), None);
             let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let a2 = l2.local_addr().unwrap();
             let h = tokio::spawn(async move { axum::serve(l2, app).await.unwrap() });
@@ -79,28 +79,9 @@ fn bench(c: &mut Criterion) {
             b
         };
         let size = body.len();
-        let chunks = rta_core::chunk::ChunkDecoder::decode_all(body.clone()).unwrap();
-        let mut enc = rta_core::chunk::ChunkEncoder::new();
-        let mut frames: Vec<Bytes> = Vec::new();
-        for c in &chunks {
-            frames.push(enc.header(c).unwrap());
-            frames.push(c.payload.clone());
-        }
-        let frames = std::sync::Arc::new(frames);
         let mem: Bytes = body;
-        let f2 = frames.clone();
-        let app = data_api::data_router(Arc::new(store.clone()))
-            .route(
-                "/frames",
-                get(move || {
-                    let f = f2.clone();
-                    async move {
-                        let v: Vec<Result<Bytes, std::io::Error>> =
-                            f.iter().cloned().map(Ok).collect();
-                        axum::body::Body::from_stream(futures::stream::iter(v))
-                    }
-                }),
-            )
+        let app = data_api::data_router_with(Arc::new(store.clone()), None)
+            .nest("/generic", data_api::data_router(Arc::new(store.clone())))
             .route(
                 "/mem",
                 get(move || {
@@ -139,9 +120,9 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    let fr_url = mem_url.replace("/mem", "/frames");
-    g.bench_function("in_memory_frames", |b| {
-        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &fr_url).await, size) }))
+    let generic_url = data_url.replace("/rta/v2", "/generic/rta/v2");
+    g.bench_function("rest_generic_chunk_stream", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &generic_url).await, size) }))
     });
     g.bench_function("in_memory_body", |b| {
         b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &mem_url).await, size) }))

@@ -94,7 +94,7 @@ async fn ttfb_run(store: NativeStore) {
 
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let app = data_api::data_router(Arc::new(store.clone()));
+    let app = data_api::data_router_with(Arc::new(store.clone()), None);
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     let client = reqwest::Client::new();
     let base = format!("http://{addr}/rta/v2/sessions/hour/data");

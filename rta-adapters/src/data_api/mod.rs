@@ -16,7 +16,7 @@
 //!
 //! # async fn run() -> rta_core::Result<()> {
 //! let store = NativeStore::open(NativeConfig::new("./rta-data/data"))?;
-//! let http = data_api::data_router(Arc::new(store.clone()));
+//! let http = data_api::data_router_with(Arc::new(store.clone()), None);
 //! let grpc = tonic::service::Routes::default()
 //!     .add_service(data_api::data_writer_server(Arc::new(store.clone()), None))
 //!     .add_service(data_api::data_reader_server(Arc::new(store)));
@@ -37,7 +37,7 @@ mod grpc;
 mod rest;
 
 pub use grpc::{data_reader_server, data_writer_server, DataReaderGrpc, DataWriterGrpc};
-pub use rest::{data_router, data_router_with, IdentityCheck};
+pub use rest::{data_router, data_router_with, ChunkedSource, Framed, IdentityCheck};
 
 /// One item written to a data identity.
 #[derive(Debug, Clone, PartialEq)]

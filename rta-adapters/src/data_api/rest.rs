@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use rta_core::channels::ChannelExpr;
 use rta_core::chunk::ChunkEncoder;
 use rta_core::data::DataKind;
 use rta_core::media::PROTOBUF_CHUNKED;
-use rta_core::service::{DataRequest, DataService};
+use rta_core::service::{ChunkStream, DataRequest, DataService};
 use rta_core::Result;
 
 /// Tells the data API whether an identity exists, so unknown sessions get
@@ -28,9 +29,43 @@ pub trait IdentityCheck: Send + Sync + 'static {
     async fn exists(&self, identity: &str) -> Result<bool>;
 }
 
+/// A source of chunked response bodies: the wire bytes
+/// (`[i32 LE header length][ChunkTransferHeader][payload]...`) of the chunks
+/// a request selects, in frames of any size.
+///
+/// [`Framed`] provides it for any [`DataService`] (and so for the
+/// [native store](crate::native::NativeStore), whose chunks are stored
+/// payloads read in batches, never decoded); a source that can build its
+/// bodies more cheaply implements it directly.
+#[async_trait]
+pub trait ChunkedSource: Send + Sync + 'static {
+    /// The body of a response to `req` (already validated).
+    async fn read_chunked(&self, req: DataRequest) -> Result<BoxStream<'static, Result<Bytes>>>;
+}
+
+/// Frames the chunk stream of any [`DataService`]: chunks already available
+/// are copied together into frames of up to 2 MiB (payloads of 1 MiB or more
+/// go out uncopied); a frame goes out as soon as the service has nothing more
+/// ready, so the first chunk is never held back.
+pub struct Framed<D: ?Sized>(pub Arc<D>);
+
+#[async_trait]
+impl<D: DataService + ?Sized> ChunkedSource for Framed<D> {
+    async fn read_chunked(&self, req: DataRequest) -> Result<BoxStream<'static, Result<Bytes>>> {
+        Ok(framed(self.0.read(req).await?).boxed())
+    }
+}
+
+#[async_trait]
+impl ChunkedSource for crate::native::NativeStore {
+    async fn read_chunked(&self, req: DataRequest) -> Result<BoxStream<'static, Result<Bytes>>> {
+        Ok(framed(DataService::read(self, req).await?).boxed())
+    }
+}
+
 #[derive(Clone)]
 struct DataState {
-    svc: Arc<dyn DataService>,
+    source: Arc<dyn ChunkedSource>,
     check: Option<Arc<dyn IdentityCheck>>,
 }
 
@@ -66,13 +101,23 @@ struct DataState {
 /// # });
 /// ```
 pub fn data_router(svc: Arc<dyn DataService>) -> Router {
-    data_router_with(svc, None)
+    data_router_with(Arc::new(Framed(svc)), None)
 }
 
-/// [`data_router`] with an identity check: identities it does not know are
-/// answered `404 Not Found`.
+/// The data routes over any [`ChunkedSource`] (the native store is one),
+/// with an optional identity check: identities it does not know
+/// are answered `404 Not Found`.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use rta_adapters::data_api::data_router_with;
+/// use rta_adapters::native::{NativeConfig, NativeStore};
+///
+/// let store = NativeStore::open(NativeConfig::new("./rta-data/data")).unwrap();
+/// let app: axum::Router = data_router_with(Arc::new(store), None);
+/// ```
 pub fn data_router_with(
-    svc: Arc<dyn DataService>,
+    source: Arc<dyn ChunkedSource>,
     check: Option<Arc<dyn IdentityCheck>>,
 ) -> Router {
     Router::new()
@@ -81,7 +126,7 @@ pub fn data_router_with(
             "/rta/v2/sessions/{identity}/data/{kind}/{channels}",
             get(get_channel_data),
         )
-        .with_state(DataState { svc, check })
+        .with_state(DataState { source, check })
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -212,11 +257,16 @@ async fn serve(
             Err(e) => return core_error(e),
         }
     }
-    let chunks = match st.svc.read(req).await {
+    let frames = match st.source.read_chunked(req).await {
         Ok(s) => s,
         Err(e) => return core_error(e),
     };
-    let body = framed(chunks);
+    let body = frames.map(|r| {
+        r.map_err(|e| {
+            tracing::error!(error = %e, "data stream failed mid-response");
+            std::io::Error::other(e.to_string())
+        })
+    });
     (
         [(header::CONTENT_TYPE, PROTOBUF_CHUNKED)],
         Body::from_stream(body),
@@ -235,14 +285,12 @@ const OWN_FRAME_BYTES: usize = 1024 * 1024;
 /// more ready, so the first chunk is not held back. Per-frame costs of the
 /// HTTP stack dominate with one frame per header and payload; one memory copy
 /// into large frames is far cheaper. Large payloads go out uncopied.
-fn framed(
-    chunks: rta_core::service::ChunkStream,
-) -> impl futures::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send {
+fn framed(chunks: ChunkStream) -> impl futures::Stream<Item = Result<Bytes>> + Send {
     use futures::FutureExt;
     struct St {
-        chunks: rta_core::service::ChunkStream,
+        chunks: ChunkStream,
         enc: ChunkEncoder,
-        pending: std::collections::VecDeque<Bytes>,
+        pending: std::collections::VecDeque<Result<Bytes>>,
         done: bool,
     }
     let st = St {
@@ -253,7 +301,7 @@ fn framed(
     };
     futures::stream::unfold(st, |mut st| async move {
         if let Some(b) = st.pending.pop_front() {
-            return Some((Ok(b), st));
+            return Some((b, st));
         }
         if st.done {
             return None;
@@ -267,21 +315,10 @@ fn framed(
                     break;
                 }
                 Some(Err(e)) => {
-                    tracing::error!(error = %e, "data stream failed mid-response");
+                    // Send what was read, then fail the body (a truncated stream).
                     st.done = true;
-                    if !buf.is_empty() {
-                        st.pending.push_back(buf.split().freeze());
-                    }
-                    let first = st.pending.pop_front();
-                    return match first {
-                        // Send what was read, then fail the body (the client sees a truncated stream).
-                        Some(b) => {
-                            st.chunks = futures::stream::iter(vec![Err(e)]).boxed();
-                            st.done = false;
-                            Some((Ok(b), st))
-                        }
-                        None => Some((Err(std::io::Error::other(e.to_string())), st)),
-                    };
+                    st.pending.push_back(Err(e));
+                    break;
                 }
                 Some(Ok(c)) => c,
             };
@@ -289,17 +326,17 @@ fn framed(
                 Ok(h) => h,
                 Err(e) => {
                     st.done = true;
-                    return Some((Err(std::io::Error::other(e.to_string())), st));
+                    st.pending.push_back(Err(e));
+                    break;
                 }
             };
-            if chunk.payload.len() >= OWN_FRAME_BYTES {
-                buf.extend_from_slice(&header);
-                st.pending.push_back(buf.split().freeze());
-                st.pending.push_back(chunk.payload);
-                break;
-            }
             buf.reserve(header.len() + chunk.payload.len());
             buf.extend_from_slice(&header);
+            if chunk.payload.len() >= OWN_FRAME_BYTES {
+                st.pending.push_back(Ok(buf.split().freeze()));
+                st.pending.push_back(Ok(chunk.payload));
+                break;
+            }
             buf.extend_from_slice(&chunk.payload);
             if buf.len() >= FRAME_BYTES {
                 break;
@@ -310,9 +347,9 @@ fn framed(
             }
         }
         if !buf.is_empty() {
-            st.pending.push_front(buf.freeze());
+            st.pending.push_front(Ok(buf.freeze()));
         }
-        st.pending.pop_front().map(|b| (Ok(b), st))
+        st.pending.pop_front().map(|b| (b, st))
     })
 }
 
