@@ -17,7 +17,7 @@
 //!   patch the serialized results in place, and only chunks straddling a
 //!   time bound are decoded ([`transform`]);
 //! - merges the transformed streams of several bindings into one stream in
-//!   time order per channel, holding at most one chunk per input ([`merge`]).
+//!   time order per channel, holding at most one chunk per input ([`mod@merge`]).
 //!
 //! ```
 //! use futures::{executor::block_on, StreamExt};
