@@ -811,7 +811,12 @@ fn literal_value(path: &Path, op: &str, v: &Json) -> Result<Value> {
         ))
     })?;
     if let Value::String(s) = &value {
-        if path.is_date_time() && looks_like_date_time(s) && parse_date_time(s).is_none() {
+        // Whatever a session timestamp may be written as is accepted here too.
+        if path.is_date_time()
+            && looks_like_date_time(s)
+            && parse_date_time(s).is_none()
+            && crate::time::Timestamp::parse(s).is_err()
+        {
             return Err(query_err(format!(
                 "{path}: {op} operand {s:?} is not a valid ISO 8601 date-time with an offset \
                  (for example 2021-05-06T18:58:56.20289+01:00)"

@@ -226,6 +226,9 @@ fn date_times_compare_as_instants() {
     // text matches, and details (free text), take date-like prefixes as they are
     let prefix = q(r#"{"timestamp": {"$startsWith": "2021-01-01T2"}}"#);
     assert!(prefix.matches(&json!({"timestamp": "2021-01-01T23:00:00-05:00"})));
+    // every spelling a session timestamp may have is accepted as an operand
+    q(r#"{"timestamp": {"$gt": "2021-05-06T18:58:56,5+0100"}}"#);
+    q(r#"{"endTimestamp": {"$lt": "2021-05-06 18:58:56+01"}}"#);
     let detail = q(r#"{"details.when": "2021-13-45T00:00:00Z"}"#);
     assert!(detail.matches(&json!({"details": {"when": "2021-13-45T00:00:00Z"}})));
     assert_eq!(
