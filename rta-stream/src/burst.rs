@@ -38,8 +38,193 @@ const BURST_DATA_KEY: u8 = 0x0A;
 
 /// Bytes an item takes inside a serialized burst: key, length prefix, message.
 pub fn framed_len(item: &StreamData) -> usize {
-    let n = item.encoded_len();
-    1 + prost::length_delimiter_len(n) + n
+    Layout::of(item).framed
+}
+
+/// Length of `v` as a protobuf varint.
+#[inline]
+fn varint_len(v: u64) -> usize {
+    // 1 byte per started group of 7 bits (same formula as prost).
+    ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
+}
+
+/// Appends `v` as a protobuf varint.
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Length of a packed `repeated int64` body (negative values take 10 bytes).
+fn packed_i64_len(values: &[i64]) -> usize {
+    values.iter().map(|v| varint_len(*v as u64)).sum()
+}
+
+/// Appends a packed `repeated int64` body whose length is `len`.
+fn put_packed_i64(buf: &mut Vec<u8>, values: &[i64], len: usize) {
+    if len == values.len() {
+        // Every value is a one-byte varint (the common case of regular
+        // timestamps): the body is the values themselves.
+        buf.extend(values.iter().map(|v| *v as u8));
+    } else {
+        for v in values {
+            put_varint(buf, *v as u64);
+        }
+    }
+}
+
+/// Sizes of an item's encoding, computed once and used both to decide where
+/// it goes and to write it (prost would walk repeated fields several times).
+///
+/// `TimestampedData` and `PeriodicData`, the bulk of live traffic, are
+/// written by hand here, byte for byte as prost writes them (fields in tag
+/// order, proto3 defaults omitted, `timestamp_deltas` packed); other items go
+/// through prost. Tests compare both encodings.
+struct Layout {
+    /// Bytes of the `StreamData` message.
+    msg: usize,
+    /// Bytes of the nested data message (hand-written kinds only).
+    inner: usize,
+    /// Bytes of the packed `timestamp_deltas` body (timestamped only).
+    deltas: usize,
+    /// Bytes in the burst: key, length prefix and message.
+    framed: usize,
+}
+
+/// Length of a length-delimited field with a one-byte key.
+#[inline]
+fn field_len(n: usize) -> usize {
+    1 + varint_len(n as u64) + n
+}
+
+impl Layout {
+    fn of(item: &StreamData) -> Self {
+        let (msg, inner, deltas) = match &item.data {
+            Some(stream_data::Data::TimestampedData(d)) => {
+                let deltas = packed_i64_len(&d.timestamp_deltas);
+                let inner = timestamped_len(d, deltas);
+                (field_len(inner), inner, deltas)
+            }
+            Some(stream_data::Data::PeriodicData(d)) => {
+                let inner = periodic_len(d);
+                (field_len(inner), inner, 0)
+            }
+            _ => (item.encoded_len(), 0, 0),
+        };
+        Self {
+            msg,
+            inner,
+            deltas,
+            framed: field_len(msg),
+        }
+    }
+
+    /// Appends `item` as a `StreamDataBurst.data` field.
+    fn write(&self, item: &StreamData, buf: &mut Vec<u8>) {
+        buf.push(BURST_DATA_KEY);
+        put_varint(buf, self.msg as u64);
+        match &item.data {
+            Some(stream_data::Data::TimestampedData(d)) => {
+                buf.push(0x22);
+                put_varint(buf, self.inner as u64);
+                if d.channel_id != 0 {
+                    buf.push(0x08);
+                    put_varint(buf, u64::from(d.channel_id));
+                }
+                if d.start_timestamp != 0 {
+                    buf.push(0x11);
+                    buf.extend_from_slice(&d.start_timestamp.to_le_bytes());
+                }
+                if d.timestamp_deltas_scale != 0 {
+                    buf.push(0x18);
+                    put_varint(buf, d.timestamp_deltas_scale as u64);
+                }
+                if !d.timestamp_deltas.is_empty() {
+                    buf.push(0x22);
+                    put_varint(buf, self.deltas as u64);
+                    put_packed_i64(buf, &d.timestamp_deltas, self.deltas);
+                }
+                if !d.buffer.is_empty() {
+                    buf.push(0x2A);
+                    put_varint(buf, d.buffer.len() as u64);
+                    buf.extend_from_slice(&d.buffer);
+                }
+            }
+            Some(stream_data::Data::PeriodicData(d)) => {
+                buf.push(0x2A);
+                put_varint(buf, self.inner as u64);
+                if d.channel_id != 0 {
+                    buf.push(0x08);
+                    put_varint(buf, u64::from(d.channel_id));
+                }
+                if d.start_timestamp != 0 {
+                    buf.push(0x11);
+                    buf.extend_from_slice(&d.start_timestamp.to_le_bytes());
+                }
+                if d.interval != 0 {
+                    buf.push(0x18);
+                    put_varint(buf, d.interval as u64);
+                }
+                if d.samples != 0 {
+                    buf.push(0x20);
+                    // int32 is sign-extended to 64 bits on the wire.
+                    put_varint(buf, i64::from(d.samples) as u64);
+                }
+                if !d.buffer.is_empty() {
+                    buf.push(0x2A);
+                    put_varint(buf, d.buffer.len() as u64);
+                    buf.extend_from_slice(&d.buffer);
+                }
+            }
+            // Encoding into a Vec cannot fail: it grows as needed.
+            _ => {
+                let _ = item.encode(buf);
+            }
+        }
+    }
+}
+
+fn timestamped_len(d: &rta_core::proto::data::TimestampedData, deltas: usize) -> usize {
+    let mut n = 0;
+    if d.channel_id != 0 {
+        n += 1 + varint_len(u64::from(d.channel_id));
+    }
+    if d.start_timestamp != 0 {
+        n += 9;
+    }
+    if d.timestamp_deltas_scale != 0 {
+        n += 1 + varint_len(d.timestamp_deltas_scale as u64);
+    }
+    if !d.timestamp_deltas.is_empty() {
+        n += field_len(deltas);
+    }
+    if !d.buffer.is_empty() {
+        n += field_len(d.buffer.len());
+    }
+    n
+}
+
+fn periodic_len(d: &rta_core::proto::data::PeriodicData) -> usize {
+    let mut n = 0;
+    if d.channel_id != 0 {
+        n += 1 + varint_len(u64::from(d.channel_id));
+    }
+    if d.start_timestamp != 0 {
+        n += 9;
+    }
+    if d.interval != 0 {
+        n += 1 + varint_len(d.interval as u64);
+    }
+    if d.samples != 0 {
+        n += 1 + varint_len(i64::from(d.samples) as u64);
+    }
+    if !d.buffer.is_empty() {
+        n += field_len(d.buffer.len());
+    }
+    n
 }
 
 /// A burst ready to send: the serialized (uncompressed) `StreamDataBurst`
@@ -73,6 +258,7 @@ impl EncodedBurst {
 pub struct BurstEncoder {
     target: usize,
     open: EncodedBurst,
+    spare: Option<Vec<u8>>,
 }
 
 impl BurstEncoder {
@@ -86,6 +272,7 @@ impl BurstEncoder {
         Ok(Self {
             target,
             open: EncodedBurst::default(),
+            spare: None,
         })
     }
 
@@ -111,20 +298,40 @@ impl BurstEncoder {
 
     /// Checks that `item` can travel in a burst at all; returns its framed size.
     pub fn check(item: &StreamData) -> Result<usize> {
-        let size = framed_len(item);
-        if size > MAX_BURST_BYTES {
+        Self::checked_layout(item).map(|l| l.framed)
+    }
+
+    fn checked_layout(item: &StreamData) -> Result<Layout> {
+        let layout = Layout::of(item);
+        if layout.framed > MAX_BURST_BYTES {
             return Err(Error::ItemTooLarge {
-                size,
+                size: layout.framed,
                 limit: MAX_BURST_BYTES,
             });
         }
-        Ok(size)
+        Ok(layout)
+    }
+
+    /// Gives the encoder an empty buffer to use for a later burst instead of
+    /// allocating one (e.g. the buffer of a burst already compressed).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.is_none() && buf.capacity() >= self.target {
+            buf.clear();
+            self.spare = Some(buf);
+        }
+    }
+
+    /// True when the encoder has no spare buffer for its next burst (see
+    /// [`recycle`](Self::recycle)).
+    pub fn wants_buffer(&self) -> bool {
+        self.spare.is_none()
     }
 
     /// Adds an item. Returns the previously open burst when the item did not
     /// fit in it (the item then starts a new burst).
     pub fn push(&mut self, item: &StreamData) -> Result<Option<EncodedBurst>> {
-        let size = Self::check(item)?;
+        let layout = Self::checked_layout(item)?;
+        let size = layout.framed;
         let done = if !self.is_empty() && self.open.bytes.len() + size > self.target {
             self.take()
         } else {
@@ -132,11 +339,13 @@ impl BurstEncoder {
         };
         let buf = &mut self.open.bytes;
         if buf.capacity() == 0 {
-            buf.reserve(self.target.max(size));
+            match self.spare.take() {
+                Some(spare) => *buf = spare,
+                None => buf.reserve(self.target.max(size)),
+            }
         }
-        buf.push(BURST_DATA_KEY);
-        // Encoding into a Vec cannot fail: it grows as needed.
-        let _ = item.encode_length_delimited(buf);
+        buf.reserve(size);
+        layout.write(item, buf);
         self.open.items += 1;
         match &item.data {
             Some(stream_data::Data::SessionJson(j)) => self.open.session_json = Some(j.clone()),
@@ -224,6 +433,74 @@ mod tests {
         }
         let total: u64 = out.iter().map(|b| b.items).sum();
         assert_eq!(total, 200);
+    }
+
+    fn any_item() -> impl proptest::strategy::Strategy<Value = StreamData> {
+        use proptest::prelude::*;
+        use rta_core::proto::data::{Event, TimestampedData};
+        let int = prop_oneof![Just(0i64), -3i64..300, any::<i64>()];
+        let bytes = proptest::collection::vec(any::<u8>(), 0..300);
+        let ts = (
+            prop_oneof![Just(0u32), any::<u32>()],
+            int.clone(),
+            int.clone(),
+            proptest::collection::vec(prop_oneof![0i64..128, int.clone()], 0..200),
+            bytes.clone(),
+        )
+            .prop_map(|(channel_id, start, scale, deltas, buf)| {
+                stream_data::Data::TimestampedData(TimestampedData {
+                    channel_id,
+                    start_timestamp: start,
+                    timestamp_deltas_scale: scale,
+                    timestamp_deltas: deltas,
+                    buffer: buf.into(),
+                })
+            });
+        let per = (
+            prop_oneof![Just(0u32), any::<u32>()],
+            int.clone(),
+            int.clone(),
+            prop_oneof![Just(0i32), any::<i32>()],
+            bytes,
+        )
+            .prop_map(|(channel_id, start, interval, samples, buf)| {
+                stream_data::Data::PeriodicData(PeriodicData {
+                    channel_id,
+                    start_timestamp: start,
+                    interval,
+                    samples,
+                    buffer: buf.into(),
+                })
+            });
+        let other = prop_oneof![
+            ".{0,40}".prop_map(stream_data::Data::SessionJson),
+            (int.clone(), int).prop_map(|(a, b)| stream_data::Data::TimeRange(StreamTimeRange {
+                start_time: a,
+                end_time: b
+            })),
+            any::<i32>().prop_map(|id| stream_data::Data::Event(Event {
+                event_definition_id: id,
+                raw_data: vec![1.5, -2.0],
+                ..Default::default()
+            })),
+        ];
+        prop_oneof![ts, per, other].prop_map(|d| StreamData { data: Some(d) })
+    }
+
+    proptest::proptest! {
+        /// The hand-written encoding is byte for byte prost's, sizes included.
+        #[test]
+        fn hand_encoding_matches_prost(items in proptest::collection::vec(any_item(), 0..12)) {
+            let mut enc = BurstEncoder::new(MAX_BURST_BYTES).unwrap();
+            for it in &items {
+                let n = it.encoded_len();
+                proptest::prop_assert_eq!(framed_len(it), 1 + prost::length_delimiter_len(n) + n);
+                proptest::prop_assert!(enc.push(it).unwrap().is_none());
+            }
+            let expected = StreamDataBurst { data: items.clone() }.encode_to_vec();
+            let got = enc.take().map(|b| b.bytes).unwrap_or_default();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     proptest::proptest! {

@@ -308,8 +308,40 @@ struct Queued {
     frame: JoinHandle<Vec<u8>>,
 }
 
+/// Buffers of bursts already compressed and of frames already written,
+/// kept for the next bursts: a steady writer allocates (and page-faults)
+/// nothing per burst.
+struct BufferPool {
+    raw: std::sync::Mutex<Vec<Vec<u8>>>,
+    frames: std::sync::Mutex<Vec<Vec<u8>>>,
+    cap: usize,
+}
+
+impl BufferPool {
+    fn new(cap: usize) -> Self {
+        Self {
+            raw: std::sync::Mutex::new(Vec::new()),
+            frames: std::sync::Mutex::new(Vec::new()),
+            cap,
+        }
+    }
+
+    fn put(&self, list: &std::sync::Mutex<Vec<Vec<u8>>>, mut buf: Vec<u8>) {
+        let mut l = lock(list);
+        if l.len() < self.cap && buf.capacity() > 0 {
+            buf.clear();
+            l.push(buf);
+        }
+    }
+
+    fn take(list: &std::sync::Mutex<Vec<Vec<u8>>>) -> Option<Vec<u8>> {
+        lock(list).pop()
+    }
+}
+
 struct Inner {
     base: SessionBase,
+    pool: BufferPool,
     opts: Arc<WriterOptions>,
     pending: Mutex<Pending>,
     wake_timer: Notify,
@@ -346,6 +378,7 @@ impl SessionWriter {
         let (done, _) = watch::channel(0u64);
         let inner = Arc::new(Inner {
             base,
+            pool: BufferPool::new(opts.max_in_flight + 2),
             pending: Mutex::new(Pending {
                 enc,
                 opened_at: None,
@@ -464,9 +497,14 @@ impl SessionWriter {
         if p.tx.is_none() {
             return Err(Error::Closed);
         }
+        if p.enc.wants_buffer() {
+            if let Some(b) = BufferPool::take(&self.inner.pool.raw) {
+                p.enc.recycle(b);
+            }
+        }
         let was_empty = p.enc.is_empty();
         if let Some(done) = p.enc.push(item)? {
-            send_locked(p, done).await?;
+            send_locked(&self.inner, p, done).await?;
             p.opened_at = Some(Instant::now());
         } else if was_empty {
             p.opened_at = Some(Instant::now());
@@ -475,7 +513,7 @@ impl SessionWriter {
         if p.enc.is_full() {
             if let Some(b) = p.enc.take() {
                 p.opened_at = None;
-                send_locked(p, b).await?;
+                send_locked(&self.inner, p, b).await?;
             }
         }
         Ok(())
@@ -489,7 +527,7 @@ impl SessionWriter {
         self.take_failure()?;
         if let Some(b) = p.enc.take() {
             p.opened_at = None;
-            send_locked(&mut p, b).await?;
+            send_locked(&self.inner, &mut p, b).await?;
         }
         Ok(())
     }
@@ -504,7 +542,7 @@ impl SessionWriter {
             }
             if let Some(b) = p.enc.take() {
                 p.opened_at = None;
-                send_locked(&mut p, b).await?;
+                send_locked(&self.inner, &mut p, b).await?;
             }
             p.next_seq - 1
         };
@@ -561,7 +599,7 @@ fn item(data: stream_data::Data) -> StreamData {
     StreamData { data: Some(data) }
 }
 
-async fn send_locked(p: &mut Pending, burst: EncodedBurst) -> Result<()> {
+async fn send_locked(inner: &Arc<Inner>, p: &mut Pending, burst: EncodedBurst) -> Result<()> {
     let tx = p.tx.as_ref().ok_or(Error::Closed)?;
     let permit = tx.reserve().await.map_err(|_| Error::Closed)?;
     let seq = p.next_seq;
@@ -572,7 +610,14 @@ async fn send_locked(p: &mut Pending, burst: EncodedBurst) -> Result<()> {
         time_range,
     } = burst;
     let raw_len = bytes.len();
-    let frame = tokio::task::spawn(async move { Lz4Framing::encode(&bytes) });
+    let pool = inner.clone();
+    let frame = tokio::task::spawn(async move {
+        let pool = &pool.pool;
+        let mut frame = BufferPool::take(&pool.frames).unwrap_or_default();
+        Lz4Framing::encode_into(&bytes, &mut frame);
+        pool.put(&pool.raw, bytes);
+        frame
+    });
     permit.send(Queued {
         seq,
         items,
@@ -606,7 +651,7 @@ async fn latency_flusher(inner: Arc<Inner>) {
                     if let Some(b) = p.enc.take() {
                         p.opened_at = None;
                         // Only fails once closed, and then the loop ends.
-                        let _ = send_locked(&mut p, b).await;
+                        let _ = send_locked(&inner, &mut p, b).await;
                     }
                 }
             }
@@ -688,6 +733,9 @@ async fn redis_writer(
                 u.items += items;
                 u.reason = e.to_string();
             }
+        }
+        for f in frames {
+            inner.pool.put(&inner.pool.frames, f);
         }
         if let Some(last) = batch.last() {
             inner.done.send_replace(last.seq);
