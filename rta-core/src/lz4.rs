@@ -79,8 +79,15 @@ impl Lz4Framing {
     /// Frames `src`, appending to `out`.
     pub fn encode_into(src: &[u8], out: &mut Vec<u8>) {
         let base = out.len();
-        // Reserve the largest header, compress after it, then close the gap.
-        out.extend_from_slice(&[0u8; 5]);
+        // Reserve the widest header the length difference can need (it is
+        // below `src.len()`), compress after it, then close any gap: for the
+        // usual 64 KiB bursts the guess is right and nothing moves.
+        let reserved = match src.len() {
+            0..=0xFF => 1,
+            0x100..=0xFFFF => 2,
+            _ => 4,
+        };
+        out.resize(base + 1 + reserved, 0);
         let packed = compress_block_into(src, out);
         let diff = src.len().saturating_sub(packed);
         if packed == 0 || diff == 0 || src.len() > u32::MAX as usize {
@@ -98,9 +105,9 @@ impl Lz4Framing {
         let d = (diff as u32).to_le_bytes();
         out[base + 1..base + 1 + width].copy_from_slice(&d[..width]);
         // Move the block down over the unused header bytes.
-        let gap = 4 - width;
+        let gap = reserved - width;
         if gap > 0 {
-            out.copy_within(base + 5.., base + 1 + width);
+            out.copy_within(base + 1 + reserved.., base + 1 + width);
             let len = out.len() - gap;
             out.truncate(len);
         }
@@ -181,6 +188,50 @@ mod tests {
             assert_eq!(f[0] >> 6, code, "len {n}");
             assert_eq!(Lz4Framing::decode(&f, 1 << 20).unwrap(), src);
         }
+    }
+
+    #[test]
+    fn header_width_follows_the_difference() {
+        // Lengths around each header width, compressible a little or a lot,
+        // appended after existing bytes.
+        let mut widths = std::collections::BTreeSet::new();
+        for n in [20usize, 255, 256, 300, 65_535, 65_536, 70_000] {
+            // Noise, runs of 97 equal bytes, half noise and half zeros.
+            for kind in 0..3 {
+                let noise = |i: usize| (i as u32).wrapping_mul(2654435761).to_le_bytes()[3];
+                let src: Vec<u8> = (0..n)
+                    .map(|i| match kind {
+                        0 => noise(i),
+                        1 => noise(i / 97),
+                        _ if i < n / 2 => noise(i),
+                        _ => 0,
+                    })
+                    .collect();
+                let mut out = vec![0xEE; 2];
+                Lz4Framing::encode_into(&src, &mut out);
+                assert_eq!(&out[..2], &[0xEE, 0xEE]);
+                let f = &out[2..];
+                let width = [0usize, 1, 2, 4][usize::from(f[0] >> 6)];
+                let mut d = [0u8; 4];
+                d[..width].copy_from_slice(&f[1..1 + width]);
+                let diff = u32::from_le_bytes(d) as usize;
+                if diff > 0 {
+                    assert_eq!(diff, n - (f.len() - 1 - width), "len {n}");
+                    let smallest = match diff {
+                        0..=0xFF => 1,
+                        0x100..=0xFFFF => 2,
+                        _ => 4,
+                    };
+                    assert_eq!(width, smallest, "len {n}");
+                    assert_eq!(&f[1 + width..], &lz4_flex::block::compress(&src)[..]);
+                    widths.insert((n, width));
+                }
+                assert_eq!(Lz4Framing::decode(f, 1 << 20).unwrap(), src);
+            }
+        }
+        // Headers narrower than reserved were produced (the block moved).
+        assert!(widths.contains(&(300, 1)), "{widths:?}");
+        assert!(widths.contains(&(70_000, 2)), "{widths:?}");
     }
 
     #[test]
