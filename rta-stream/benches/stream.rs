@@ -6,6 +6,8 @@
 //!   pipelined), and LZ4 framing alone.
 //! - latency: write -> Redis -> reader -> WebSocket client, 10 Hz bursts,
 //!   printed as p50 / p99 / max before the criterion groups run.
+//! - ratio: `session_writer` against `raw_xadd_uncompressed` in alternating
+//!   rounds (robust to background load), printed as median and range.
 //!
 //! `cargo bench -p rta-stream --bench stream`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -226,6 +228,91 @@ fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::R
     drop(buffer);
 }
 
+/// The ratio the issue's target is about, measured robustly on a shared
+/// machine: rounds of `session_writer` iterations and `raw_xadd_uncompressed`
+/// iterations alternate, so a change of background load hits both sides;
+/// prints the median and range of the per-round byte-rate ratios.
+fn ratio_report(
+    redis: &RedisServer,
+    rt: &tokio::runtime::Runtime,
+    rounds: usize,
+    per_round: usize,
+) {
+    let items = items();
+    let raw_bursts = raw_bursts(&items);
+    let (w, mut conn) = rt.block_on(async {
+        let buffer = StreamBuffer::connect(&redis.url(), None, WriterOptions::default())
+            .await
+            .unwrap();
+        let w = buffer.init_session("ratio", "ratio").await.unwrap();
+        let conn = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        (w, conn)
+    });
+    let mut ratios = Vec::new();
+    let (mut tw, mut tr) = (Duration::ZERO, Duration::ZERO);
+    // Round 0 warms both paths up and is not counted.
+    for round in 0..=rounds {
+        let mut writer = Duration::ZERO;
+        for _ in 0..per_round {
+            let owned = items.clone();
+            let t = Instant::now();
+            rt.block_on(async {
+                w.write_all(owned).await.unwrap();
+                w.flush().await.unwrap();
+            });
+            writer += t.elapsed();
+        }
+        let mut raw = Duration::ZERO;
+        for _ in 0..per_round {
+            let t = Instant::now();
+            rt.block_on(async {
+                for f in &raw_bursts {
+                    let _: String = redis::cmd("XADD")
+                        .arg("stream:raw")
+                        .arg("*")
+                        .arg("id")
+                        .arg(1)
+                        .arg("data")
+                        .arg(f.as_slice())
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap();
+                }
+            });
+            raw += t.elapsed();
+        }
+        rt.block_on(async {
+            let _: () = redis::cmd("DEL")
+                .arg("stream:raw")
+                .arg("stream:ratio")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        });
+        if round > 0 {
+            ratios.push(raw.as_secs_f64() / writer.as_secs_f64());
+            tw += writer;
+            tr += raw;
+        }
+    }
+    rt.block_on(async { w.close().await.unwrap() });
+    ratios.sort_by(f64::total_cmp);
+    let n = (rounds * per_round) as f64;
+    println!(
+        "writer / raw_xadd_uncompressed byte rate, {rounds} alternating rounds of {per_round} iterations: \
+         {:.2} ms vs {:.2} ms per iteration, ratio median {:.2} (min {:.2}, max {:.2})",
+        tw.as_secs_f64() * 1e3 / n,
+        tr.as_secs_f64() * 1e3 / n,
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+}
+
 /// Write -> WebSocket latency with 10 Hz bursts.
 fn latency_report(redis: &RedisServer, rt: &tokio::runtime::Runtime, bursts: usize) {
     rt.block_on(async {
@@ -301,6 +388,11 @@ fn main() {
     // `--test` (cargo test --benches) runs everything once, briefly.
     let quick = std::env::args().any(|a| a == "--test");
     latency_report(&redis, &rt, if quick { 10 } else { 100 });
+    if quick {
+        ratio_report(&redis, &rt, 2, 2);
+    } else {
+        ratio_report(&redis, &rt, 20, 50);
+    }
     writer_benches(&mut c, &redis, &rt);
     c.final_summary();
 }
