@@ -19,7 +19,7 @@ use rta_adapters::data_api::{self, WriteItem};
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const WINDOW: u32 = 8 * 1024 * 1024;
@@ -170,7 +170,9 @@ async fn ingest_run(store: NativeStore, secs: u64) {
             .initial_stream_window_size(Some(WINDOW))
             .initial_connection_window_size(Some(WINDOW))
             .add_service(data_api::data_writer_server(s, None))
-            .serve_with_incoming(TcpListenerStream::new(l))
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true)),
+            )
             .await
             .unwrap()
     });

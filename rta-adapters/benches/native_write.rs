@@ -18,7 +18,6 @@ use rta_adapters::data_api::{self, WriteItem};
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
-use tokio_stream::wrappers::TcpListenerStream;
 
 const CHANNELS: u32 = 32;
 const SAMPLES: usize = 16_384;
@@ -36,8 +35,24 @@ fn to_msg(it: WriteItem) -> WriteDataStreamMessage {
     WriteDataStreamMessage { r#type: Some(t) }
 }
 
+/// A sink that drops everything: the cost of the gRPC transport alone.
+struct NullSink;
+
+#[async_trait::async_trait]
+impl data_api::DataSink for NullSink {
+    async fn write(&self, _: &str, items: Vec<WriteItem>) -> rta_core::Result<()> {
+        black_box(items);
+        Ok(())
+    }
+    async fn flush(&self, _: &str) -> rta_core::Result<()> {
+        Ok(())
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let (items, raw) = native_common::session(CHANNELS, T0, 1_000_000, SAMPLES);
+    // The same samples in items of 1024 samples (fewer, larger messages).
+    let (items_1024, _) = native_common::session_in(CHANNELS, T0, 1_000_000, SAMPLES, 1024);
     let total = (CHANNELS as usize * SAMPLES) as u64;
     let dir = tempfile::tempdir().unwrap();
     let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
@@ -90,7 +105,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let grpc = rt.block_on(async {
+    let (grpc, null_grpc) = rt.block_on(async {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let store = Arc::new(store.clone());
@@ -99,12 +114,40 @@ fn bench(c: &mut Criterion) {
                 .initial_stream_window_size(Some(WINDOW))
                 .initial_connection_window_size(Some(WINDOW))
                 .add_service(data_api::data_writer_server(store, None))
-                .serve_with_incoming(TcpListenerStream::new(l))
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true)),
+                )
                 .await
                 .unwrap()
         });
-        addr
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let null_addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .initial_stream_window_size(Some(WINDOW))
+                .initial_connection_window_size(Some(WINDOW))
+                .add_service(data_api::data_writer_server(Arc::new(NullSink), None))
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true)),
+                )
+                .await
+                .unwrap()
+        });
+        (addr, null_addr)
     });
+    let connect = |addr: std::net::SocketAddr| {
+        rt.block_on(async {
+            let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .initial_stream_window_size(Some(WINDOW))
+                .initial_connection_window_size(Some(WINDOW))
+                .connect()
+                .await
+                .unwrap();
+            DataWriterClient::new(ch)
+        })
+    };
+    let null_client = connect(null_grpc);
     let client = rt.block_on(async {
         let ch = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
             .unwrap()
@@ -115,26 +158,86 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         DataWriterClient::new(ch)
     });
+    g.bench_function("grpc_transport_null_sink", |b| {
+        b.iter_batched(
+            || {
+                let id = format!("g{}", n.fetch_add(1, Ordering::Relaxed));
+                let mut msgs = vec![WriteDataStreamMessage {
+                    r#type: Some(W::DataIdentity(id)),
+                }];
+                msgs.extend(items.iter().cloned().map(to_msg));
+                msgs.push(WriteDataStreamMessage {
+                    r#type: Some(W::FlushMarker("end".into())),
+                });
+                msgs
+            },
+            |msgs| {
+                let mut client = null_client.clone();
+                rt.block_on(async move {
+                    let resp = client
+                        .write_data_stream(futures::stream::iter(msgs))
+                        .await
+                        .unwrap();
+                    let acks: Vec<_> = resp.into_inner().collect().await;
+                    assert_eq!(acks.len(), 1);
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function("grpc_write_stream_flush", |b| {
-        b.iter(|| {
-            let id = format!("g{}", n.fetch_add(1, Ordering::Relaxed));
-            let mut msgs = vec![WriteDataStreamMessage {
-                r#type: Some(W::DataIdentity(id)),
-            }];
-            msgs.extend(items.iter().cloned().map(to_msg));
-            msgs.push(WriteDataStreamMessage {
-                r#type: Some(W::FlushMarker("end".into())),
-            });
-            let mut client = client.clone();
-            rt.block_on(async move {
-                let resp = client
-                    .write_data_stream(futures::stream::iter(msgs))
-                    .await
-                    .unwrap();
-                let acks: Vec<_> = resp.into_inner().collect().await;
-                assert_eq!(acks.len(), 1);
-            })
-        })
+        b.iter_batched(
+            || {
+                let id = format!("g{}", n.fetch_add(1, Ordering::Relaxed));
+                let mut msgs = vec![WriteDataStreamMessage {
+                    r#type: Some(W::DataIdentity(id)),
+                }];
+                msgs.extend(items.iter().cloned().map(to_msg));
+                msgs.push(WriteDataStreamMessage {
+                    r#type: Some(W::FlushMarker("end".into())),
+                });
+                msgs
+            },
+            |msgs| {
+                let mut client = client.clone();
+                rt.block_on(async move {
+                    let resp = client
+                        .write_data_stream(futures::stream::iter(msgs))
+                        .await
+                        .unwrap();
+                    let acks: Vec<_> = resp.into_inner().collect().await;
+                    assert_eq!(acks.len(), 1);
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("grpc_write_stream_flush_1024", |b| {
+        b.iter_batched(
+            || {
+                let id = format!("g{}", n.fetch_add(1, Ordering::Relaxed));
+                let mut msgs = vec![WriteDataStreamMessage {
+                    r#type: Some(W::DataIdentity(id)),
+                }];
+                msgs.extend(items_1024.iter().cloned().map(to_msg));
+                msgs.push(WriteDataStreamMessage {
+                    r#type: Some(W::FlushMarker("end".into())),
+                });
+                msgs
+            },
+            |msgs| {
+                let mut client = client.clone();
+                rt.block_on(async move {
+                    let resp = client
+                        .write_data_stream(futures::stream::iter(msgs))
+                        .await
+                        .unwrap();
+                    let acks: Vec<_> = resp.into_inner().collect().await;
+                    assert_eq!(acks.len(), 1);
+                })
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 

@@ -17,6 +17,11 @@
 //!   `RTA_` environment variables).
 //! - [`serve`]: runs an HTTP router and gRPC services on their listeners
 //!   until shut down.
+//! - [`native`]: the SDK's own data store: chunks kept in their wire form
+//!   per identity and channel on the local file system, late data merged,
+//!   flushes durable.
+//! - [`data_api`]: the REST data API (`/rta/v2/sessions/{identity}/data/...`)
+//!   and the `DataWriter` / `DataReader` gRPC services over any data store.
 //!
 //! A complete session service is a few lines:
 //!

@@ -25,7 +25,7 @@ use rta_core::proto::data_service::{
 };
 use rta_core::proto::stream::stream_data;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 
 const S: i64 = 1_000_000_000;
 const T0: i64 = 1_700_000_000 * S;
@@ -53,7 +53,9 @@ async fn start(
         tonic::transport::Server::builder()
             .add_service(data_api::data_writer_server(store.clone(), observer))
             .add_service(data_api::data_reader_server(store))
-            .serve_with_incoming(TcpListenerStream::new(grpc_l))
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(grpc_l).with_nodelay(Some(true)),
+            )
             .await
             .unwrap()
     });

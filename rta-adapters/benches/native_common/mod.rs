@@ -19,11 +19,22 @@ pub fn noise(i: u64) -> f64 {
 /// (quantized to 0.01 as converted ADC counts are), odd channels raw u16
 /// counts. Returns the items and the raw little-endian sample bytes.
 pub fn channel(ch: u32, t0: i64, interval: i64, n: usize) -> (Vec<WriteItem>, Vec<u8>) {
+    channel_in(ch, t0, interval, n, RESULT)
+}
+
+/// [`channel`] with `result` samples per item.
+pub fn channel_in(
+    ch: u32,
+    t0: i64,
+    interval: i64,
+    n: usize,
+    result: usize,
+) -> (Vec<WriteItem>, Vec<u8>) {
     let mut items = Vec::new();
     let mut raw = Vec::new();
-    for r in 0..n.div_ceil(RESULT) {
-        let lo = r * RESULT;
-        let hi = (lo + RESULT).min(n);
+    for r in 0..n.div_ceil(result) {
+        let lo = r * result;
+        let hi = (lo + result).min(n);
         let start = t0 + lo as i64 * interval;
         if ch.is_multiple_of(2) {
             let v: Vec<f64> = (lo..hi)
@@ -54,8 +65,20 @@ pub fn channel(ch: u32, t0: i64, interval: i64, n: usize) -> (Vec<WriteItem>, Ve
 /// `channels` channels of `n` samples each, interleaved result by result as
 /// a live writer sends them, and the raw sample bytes of every channel.
 pub fn session(channels: u32, t0: i64, interval: i64, n: usize) -> (Vec<WriteItem>, Vec<Vec<u8>>) {
-    let per: Vec<(Vec<WriteItem>, Vec<u8>)> =
-        (0..channels).map(|c| channel(c, t0, interval, n)).collect();
+    session_in(channels, t0, interval, n, RESULT)
+}
+
+/// [`session`] with `result` samples per item.
+pub fn session_in(
+    channels: u32,
+    t0: i64,
+    interval: i64,
+    n: usize,
+    result: usize,
+) -> (Vec<WriteItem>, Vec<Vec<u8>>) {
+    let per: Vec<(Vec<WriteItem>, Vec<u8>)> = (0..channels)
+        .map(|c| channel_in(c, t0, interval, n, result))
+        .collect();
     let rounds = per.iter().map(|p| p.0.len()).max().unwrap_or(0);
     let mut items = Vec::with_capacity(rounds * channels as usize);
     for r in 0..rounds {

@@ -76,6 +76,9 @@ enum Cmd {
     Finish(String),
 }
 
+/// How long a partial batch waits for more messages while the store is busy.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Batches of decoded messages waiting for the store, per call.
 const PIPELINE_DEPTH: usize = 4;
 
@@ -170,6 +173,19 @@ impl Reader {
             } else {
                 match inbound.next().now_or_never() {
                     Some(m) => m,
+                    None if self.cmds.capacity() < self.cmds.max_capacity() => {
+                        // The store is still busy with earlier batches: keep
+                        // gathering for a moment rather than queue a small one.
+                        match tokio::time::timeout(GATHER_WAIT, inbound.next()).await {
+                            Ok(m) => m,
+                            Err(_) => {
+                                if !self.send_batch().await {
+                                    return Ok(());
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     None => {
                         if !self.send_batch().await {
                             return Ok(());

@@ -786,6 +786,11 @@ fn load(storage: &dyn IdentityStorage, m: &ChunkMeta, channel_ids: &[u32]) -> Re
 }
 
 fn sync(storage: &dyn IdentityStorage, st: &mut State) -> Result<()> {
+    // Every payload appended comes with an index operation, so no pending
+    // operation means nothing appended since the last sync.
+    if st.ops.is_empty() {
+        return Ok(());
+    }
     storage.sync_data()?;
     if !st.ops.is_empty() {
         let rec = IndexRecord {
