@@ -36,7 +36,9 @@ use rta_core::Result;
 mod grpc;
 mod rest;
 
-pub use grpc::{data_reader_server, data_writer_server, DataReaderGrpc, DataWriterGrpc};
+pub use grpc::{
+    data_reader_server, data_writer_server, DataReaderGrpc, DataWriterGrpc, MAX_WRITE_MESSAGE_BYTES,
+};
 pub use rest::{data_router, data_router_with, ChunkedSource, Framed, IdentityCheck};
 
 /// One item written to a data identity.
