@@ -24,7 +24,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
 use crate::options::ServiceOptions;
@@ -75,7 +74,12 @@ pub async fn serve_listeners(
         match grpc {
             Some((listener, routes)) => tonic::transport::Server::builder()
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), wait(rx))
+                // Nagle's algorithm would hold back small responses (flush acks) by
+                // tens of milliseconds; gRPC frames are already batched.
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    wait(rx),
+                )
                 .await
                 .map_err(|e| Error::Server(format!("gRPC server: {e}"))),
             None => Ok(()),
