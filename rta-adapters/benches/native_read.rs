@@ -18,6 +18,8 @@ use rta_core::data::timestamped;
 
 const CHANNELS: u32 = 64;
 const SAMPLES: usize = 32_768;
+/// Frame size of the `in_memory_frames` body.
+const FRAME: usize = 2 * 1024 * 1024;
 const T0: i64 = 1_700_000_000_000_000_000;
 
 async fn fetch(client: &reqwest::Client, url: &str) -> usize {
@@ -80,6 +82,7 @@ fn bench(c: &mut Criterion) {
         };
         let size = body.len();
         let mem: Bytes = body;
+        let mem2 = mem.clone();
         let app = data_api::data_router_with(Arc::new(store.clone()), None)
             .nest("/generic", data_api::data_router(Arc::new(store.clone())))
             .route(
@@ -87,6 +90,23 @@ fn bench(c: &mut Criterion) {
                 get(move || {
                     let b = mem.clone();
                     async move { b }
+                }),
+            )
+            .route(
+                "/mem_frames",
+                get(move || {
+                    let b = mem2.clone();
+                    async move {
+                        let frames: Vec<std::result::Result<Bytes, std::io::Error>> = (0..b.len())
+                            .step_by(FRAME)
+                            .map(|i| Ok(b.slice(i..(i + FRAME).min(b.len()))))
+                            .collect();
+                        let len = b.len().to_string();
+                        (
+                            [(axum::http::header::CONTENT_LENGTH, len)],
+                            axum::body::Body::from_stream(futures::stream::iter(frames)),
+                        )
+                    }
                 }),
             );
         tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -123,6 +143,10 @@ fn bench(c: &mut Criterion) {
     let generic_url = data_url.replace("/rta/v2", "/generic/rta/v2");
     g.bench_function("rest_generic_chunk_stream", |b| {
         b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &generic_url).await, size) }))
+    });
+    let frames_url = mem_url.replace("/mem", "/mem_frames");
+    g.bench_function("in_memory_frames", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &frames_url).await, size) }))
     });
     g.bench_function("in_memory_body", |b| {
         b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &mem_url).await, size) }))

@@ -548,7 +548,14 @@ async fn large_response_is_streamed() {
     store.seal_blocking("big").unwrap();
     let sv = start(store, None, None).await;
     let r = rest(sv.http, "/rta/v2/sessions/big/data/periodic/-").await;
-    assert!(r.headers().get("content-length").is_none());
+    // The store knows the exact length before the first frame and says so
+    // (`Content-Length`), yet the body still streams.
+    let len: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut received = 0usize;
     let mut s = r.bytes_stream();
     let mut dec = ChunkDecoder::new();
     let mut frames = 0;
@@ -557,6 +564,7 @@ async fn large_response_is_streamed() {
     while let Some(b) = s.next().await {
         let b: Bytes = b.unwrap();
         frames += 1;
+        received += b.len();
         dec.push_bytes(b);
         while let Some(c) = dec.next_chunk().unwrap() {
             assert!(c.channel_ids[0] >= last_channel, "channels out of order");
@@ -573,6 +581,7 @@ async fn large_response_is_streamed() {
     dec.finish().unwrap();
     assert_eq!(samples, 50 * 20_000);
     assert!(frames > 10, "{frames} body frames");
+    assert_eq!(received, len);
 }
 
 /// The child half of `kill_9_after_flush_ack_loses_nothing`: serves the data

@@ -44,6 +44,23 @@ pub trait IdentityStorage: Send + Sync + 'static {
     /// Reads `len` bytes of the data log at `offset`.
     fn read_data(&self, offset: u64, len: usize) -> Result<Bytes>;
 
+    /// Reads `buf.len()` bytes of the data log at `offset` into `buf`. The
+    /// default goes through [`IdentityStorage::read_data`]; a backend that
+    /// can read in place should override it (the REST fast path reads
+    /// payload runs into a reused buffer with it).
+    fn read_data_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let data = self.read_data(offset, buf.len())?;
+        if data.len() != buf.len() {
+            return Err(Error::Internal(format!(
+                "short read of the data log: {} of {} bytes at {offset}",
+                data.len(),
+                buf.len()
+            )));
+        }
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
+
     /// Makes every append to the data log durable.
     fn sync_data(&self) -> Result<()>;
 
@@ -228,13 +245,18 @@ impl IdentityStorage for FileStorage {
 
     fn read_data(&self, offset: u64, len: usize) -> Result<Bytes> {
         let mut buf = vec![0u8; len];
-        self.data.read_exact_at(&mut buf, offset).map_err(|e| {
+        self.read_data_into(offset, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    fn read_data_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.data.read_exact_at(buf, offset).map_err(|e| {
             Error::Internal(format!(
-                "reading {len} bytes at {offset} of {}: {e}",
+                "reading {} bytes at {offset} of {}: {e}",
+                buf.len(),
                 self.path.join("data.log").display()
             ))
-        })?;
-        Ok(Bytes::from(buf))
+        })
     }
 
     fn sync_data(&self) -> Result<()> {

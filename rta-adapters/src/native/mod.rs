@@ -50,6 +50,7 @@
 
 mod backend;
 mod format;
+mod frames;
 mod kind;
 mod packer;
 mod store;

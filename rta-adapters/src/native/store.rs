@@ -16,6 +16,7 @@ use rta_core::{Error, Result};
 
 use super::backend::{Backend, FileBackend, IdentityStorage};
 use super::format::{frame, op, parse_log, IndexRecord, Op};
+use super::frames::{FrameBuilder, HeaderWriter, FRAME_BYTES};
 use super::kind::{kind_of_code, StoredItem};
 use super::packer::PackLimits;
 use super::stream::{ChunkMeta, Ctx, Stream, PACK_RUN, TARGET_LIST_BYTES};
@@ -947,6 +948,117 @@ impl DataService for NativeStore {
         });
         Ok(chunks.boxed())
     }
+}
+
+/// Body frames built ahead of the response.
+const FRAMES_AHEAD: usize = 2;
+
+impl NativeStore {
+    /// The body of a REST response to `req` and its exact length: frames of
+    /// wire bytes built straight from the data log on one blocking thread
+    /// (see [`FrameBuilder`]). The length is worked out from the index
+    /// before the first frame (so the response can carry `Content-Length`,
+    /// which HTTP clients read much faster than a chunked transfer). The
+    /// first frame holds one chunk, so the first byte is not held back;
+    /// later ones grow to [`FRAME_BYTES`].
+    pub(crate) async fn read_frames(
+        &self,
+        req: DataRequest,
+    ) -> Result<(
+        u64,
+        futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
+    )> {
+        req.validate()?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(FRAMES_AHEAD);
+        let (len_tx, len_rx) = tokio::sync::oneshot::channel::<Result<u64>>();
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let snap = match store.snapshot(&req) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = len_tx.send(Err(e));
+                    return;
+                }
+            };
+            let Some((storage, streams)) = snap else {
+                let _ = len_tx.send(Ok(0));
+                return;
+            };
+            if len_tx.send(body_len(&streams)).is_err() {
+                return;
+            }
+            if let Err(e) = send_frames(&*storage, &streams, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        let len = len_rx
+            .await
+            .map_err(|_| Error::Internal("read task ended early".into()))??;
+        Ok((len, tokio_stream::wrappers::ReceiverStream::new(rx).boxed()))
+    }
+}
+
+/// Exact wire length of a response made of `streams`.
+fn body_len(streams: &[StreamRead]) -> Result<u64> {
+    let mut sizer = HeaderWriter::default();
+    let mut total = 0u64;
+    for s in streams {
+        for m in &s.stored {
+            total += sizer.wire_len(
+                (m.start, m.end),
+                &s.channel_ids,
+                m.compression,
+                m.unpacked,
+                m.packed as usize,
+            )?;
+        }
+        for c in &s.volatile {
+            total += sizer.wire_len(
+                (c.start, c.end),
+                &c.channel_ids,
+                c.compression,
+                c.unpacked_length,
+                c.payload.len(),
+            )?;
+        }
+    }
+    Ok(total)
+}
+
+/// Builds the frames of a response and sends them (stops when the
+/// response is dropped).
+fn send_frames(
+    storage: &dyn IdentityStorage,
+    streams: &[StreamRead],
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+) -> Result<()> {
+    let channels: Vec<&[u32]> = streams.iter().map(|s| s.channel_ids.as_slice()).collect();
+    let mut fb = FrameBuilder::new();
+    let mut limit = 1usize;
+    for (k, s) in streams.iter().enumerate() {
+        for m in &s.stored {
+            fb.add_stored(m, k);
+            if fb.pending() >= limit {
+                limit = FRAME_BYTES;
+                let frame = fb.finish(storage, &channels, &[])?;
+                if tx.blocking_send(Ok(frame)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !s.volatile.is_empty() {
+            limit = FRAME_BYTES;
+            let frame = fb.finish(storage, &channels, &s.volatile)?;
+            if tx.blocking_send(Ok(frame)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if fb.pending() > 0 {
+        let frame = fb.finish(storage, &channels, &[])?;
+        let _ = tx.blocking_send(Ok(frame));
+    }
+    Ok(())
 }
 
 /// Bytes of chunk payloads read per blocking call.
