@@ -6,7 +6,7 @@
 //! read into a reused buffer and placed after their headers. The payload
 //! bytes are never decoded, and no per-chunk objects are built.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use prost::Message;
 use rta_core::chunk::{Chunk, Compression};
 use rta_core::proto::chunks::ChunkTransferHeader;
@@ -16,7 +16,7 @@ use super::backend::IdentityStorage;
 use super::stream::ChunkMeta;
 
 /// Body frames are cut once they reach this many bytes.
-pub(crate) const FRAME_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const FRAME_BYTES: usize = 512 * 1024;
 
 /// Encodes transfer headers with the delta state of one response (the same
 /// rules as [`rta_core::chunk::ChunkEncoder`], without needing the payload).
@@ -37,7 +37,7 @@ impl HeaderWriter {
         compression: Compression,
         unpacked: u32,
         packed: usize,
-        out: &mut Vec<u8>,
+        out: &mut BytesMut,
     ) -> Result<()> {
         let len = self.next(span, channel_ids, compression, unpacked, packed)?;
         out.reserve(4 + len + packed);
@@ -101,7 +101,13 @@ pub(crate) struct FrameBuilder {
     wire: usize,
     /// Reused buffer the payload runs are read into.
     scratch: Vec<u8>,
+    /// Frame buffers, reused once the HTTP stack has dropped their frames
+    /// (fresh multi-MiB allocations cost a page fault per 4 KiB).
+    pool: Vec<BytesMut>,
 }
+
+/// Frame buffers kept for reuse (frames in flight plus one being built).
+const POOL: usize = 6;
 
 impl FrameBuilder {
     pub(crate) fn new() -> Self {
@@ -110,6 +116,7 @@ impl FrameBuilder {
             metas: Vec::new(),
             wire: 0,
             scratch: Vec::new(),
+            pool: Vec::new(),
         }
     }
 
@@ -135,7 +142,23 @@ impl FrameBuilder {
         volatile: &[Chunk],
     ) -> Result<Bytes> {
         let extra: usize = volatile.iter().map(|c| c.payload.len() + 32).sum();
-        let mut frame = Vec::with_capacity(self.wire + self.metas.len() * 8 + extra);
+        let need = self.wire + self.metas.len() * 8 + extra;
+        let slot = self.pool.iter_mut().position(|b| b.try_reclaim(need));
+        let mut fresh = BytesMut::new();
+        let frame = match slot {
+            Some(i) => &mut self.pool[i],
+            None if self.pool.len() < POOL => {
+                self.pool
+                    .push(BytesMut::with_capacity(need.max(FRAME_BYTES * 2)));
+                let last = self.pool.len() - 1;
+                &mut self.pool[last]
+            }
+            None => {
+                fresh.reserve(need);
+                &mut fresh
+            }
+        };
+        frame.clear();
         let mut i = 0;
         while i < self.metas.len() {
             // One read per run of payloads lying next to each other.
@@ -161,7 +184,7 @@ impl FrameBuilder {
                     m.compression,
                     m.unpacked,
                     packed,
-                    &mut frame,
+                    frame,
                 )?;
                 let at = (m.offset - start) as usize;
                 frame.extend_from_slice(&self.scratch[at..at + packed]);
@@ -175,13 +198,13 @@ impl FrameBuilder {
                 c.compression,
                 c.unpacked_length,
                 c.payload.len(),
-                &mut frame,
+                frame,
             )?;
             frame.extend_from_slice(&c.payload);
         }
         self.metas.clear();
         self.wire = 0;
-        Ok(Bytes::from(frame))
+        Ok(frame.split().freeze())
     }
 }
 
@@ -208,7 +231,7 @@ mod tests {
             .collect();
         let want = ChunkEncoder::encode_all(&chunks).unwrap();
         let mut hw = HeaderWriter::default();
-        let mut got = Vec::new();
+        let mut got = BytesMut::new();
         for c in &chunks {
             hw.write(
                 (c.start, c.end),

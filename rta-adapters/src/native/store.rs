@@ -951,7 +951,7 @@ impl DataService for NativeStore {
 }
 
 /// Body frames built ahead of the response.
-const FRAMES_AHEAD: usize = 2;
+const FRAMES_AHEAD: usize = 4;
 
 impl NativeStore {
     /// The body of a REST response to `req` and its exact length: frames of
