@@ -110,14 +110,22 @@ pub(crate) struct FrameBuilder {
 const POOL: usize = 6;
 
 impl FrameBuilder {
-    pub(crate) fn new() -> Self {
+    /// A builder reusing the frame buffers `pool` (see [`FrameBuilder::into_pool`]).
+    pub(crate) fn with_pool(mut pool: Vec<BytesMut>) -> Self {
+        pool.truncate(POOL);
         Self {
             headers: HeaderWriter::default(),
             metas: Vec::new(),
             wire: 0,
             scratch: Vec::new(),
-            pool: Vec::new(),
+            pool,
         }
+    }
+
+    /// The frame buffers, for a later response (buffers whose frames are
+    /// still in flight are reclaimed once those are dropped).
+    pub(crate) fn into_pool(self) -> Vec<BytesMut> {
+        self.pool
     }
 
     /// Wire bytes laid out so far in the current frame.

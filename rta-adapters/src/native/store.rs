@@ -178,6 +178,8 @@ struct Inner {
     config: NativeConfig,
     identities: Mutex<HashMap<String, Arc<Identity>>>,
     buffered: AtomicI64,
+    /// Body frame buffers of finished REST reads, reused by the next ones.
+    frame_pool: Mutex<Vec<bytes::BytesMut>>,
 }
 
 /// The SDK's own data store: chunks kept in their wire form per data
@@ -316,6 +318,7 @@ impl NativeStore {
                 config,
                 identities: Mutex::new(HashMap::new()),
                 buffered: AtomicI64::new(0),
+                frame_pool: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -987,8 +990,20 @@ impl NativeStore {
             if len_tx.send(body_len(&streams)).is_err() {
                 return;
             }
-            if let Err(e) = send_frames(&*storage, &streams, &tx) {
+            let pool = store
+                .inner
+                .frame_pool
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default();
+            let mut fb = FrameBuilder::with_pool(pool);
+            if let Err(e) = send_frames(&mut fb, &*storage, &streams, &tx) {
                 let _ = tx.blocking_send(Err(e));
+            }
+            if let Ok(mut p) = store.inner.frame_pool.lock() {
+                if p.is_empty() {
+                    *p = fb.into_pool();
+                }
             }
         });
         let len = len_rx
@@ -1028,12 +1043,12 @@ fn body_len(streams: &[StreamRead]) -> Result<u64> {
 /// Builds the frames of a response and sends them (stops when the
 /// response is dropped).
 fn send_frames(
+    fb: &mut FrameBuilder,
     storage: &dyn IdentityStorage,
     streams: &[StreamRead],
     tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
 ) -> Result<()> {
     let channels: Vec<&[u32]> = streams.iter().map(|s| s.channel_ids.as_slice()).collect();
-    let mut fb = FrameBuilder::new();
     let mut limit = 1usize;
     for (k, s) in streams.iter().enumerate() {
         for m in &s.stored {
