@@ -33,10 +33,10 @@ pub trait IdentityCheck: Send + Sync + 'static {
 /// (`[i32 LE header length][ChunkTransferHeader][payload]...`) of the chunks
 /// a request selects, in frames of any size.
 ///
-/// [`Framed`] provides it for any [`DataService`] (and so for the
-/// [native store](crate::native::NativeStore), whose chunks are stored
-/// payloads read in batches, never decoded); a source that can build its
-/// bodies more cheaply implements it directly.
+/// [`Framed`] provides it for any [`DataService`]; a source that can build
+/// its bodies more cheaply implements it directly, as the
+/// [native store](crate::native::NativeStore) does (frames laid out from its
+/// index, stored payloads copied in undecoded, exact length known up front).
 #[async_trait]
 pub trait ChunkedSource: Send + Sync + 'static {
     /// The body of a response to `req` (already validated).
