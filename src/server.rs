@@ -204,8 +204,12 @@ impl RtaServer {
     /// when the session is live: the same path as a `DataWriter` write.
     pub async fn write_data(&self, identity: &str, items: Vec<WriteItem>) -> Result<()> {
         use rta_adapters::data_api::DataSink;
-        self.data.write(identity, items.clone()).await?;
-        self.sessions.live.observe(identity, &items);
+        // Only a live session's items are needed after the write.
+        let live = self.sessions.live.is_live(identity).then(|| items.clone());
+        self.data.write(identity, items).await?;
+        if let Some(items) = live {
+            self.sessions.live.observe(identity, &items);
+        }
         Ok(())
     }
 

@@ -120,8 +120,22 @@ impl Chunk {
         list: &M,
         compression: Compression,
     ) -> Result<Chunk> {
+        // The list is serialized into a buffer this chunk can own, so an
+        // uncompressed chunk keeps it without another copy.
         let raw = list.encode_to_vec();
-        Self::from_serialized(start, end, channel_ids, &raw, compression)
+        let unpacked_length = checked_span(start, end, raw.len())?;
+        let payload = match compression {
+            Compression::None => Bytes::from(raw),
+            Compression::Lz4 => Bytes::from(crate::lz4::compress_block(&raw)),
+        };
+        Ok(Chunk {
+            start,
+            end,
+            channel_ids,
+            compression,
+            unpacked_length,
+            payload,
+        })
     }
 
     /// Builds a chunk from an already serialized list.
@@ -132,15 +146,7 @@ impl Chunk {
         raw: &[u8],
         compression: Compression,
     ) -> Result<Chunk> {
-        if end < start {
-            return Err(Error::Chunk(format!(
-                "chunk end {end} before start {start}"
-            )));
-        }
-        let unpacked_length = u32::try_from(raw.len())
-            .ok()
-            .filter(|n| *n as usize <= i32::MAX as usize)
-            .ok_or_else(|| Error::Chunk(format!("list of {} bytes is too large", raw.len())))?;
+        let unpacked_length = checked_span(start, end, raw.len())?;
         let payload = match compression {
             Compression::None => Bytes::copy_from_slice(raw),
             Compression::Lz4 => Bytes::from(crate::lz4::compress_block(raw)),
@@ -204,6 +210,19 @@ impl Chunk {
     pub fn duration(&self) -> i64 {
         self.end.saturating_sub(self.start)
     }
+}
+
+/// Checks a chunk's span and list size; returns the size as a header field.
+fn checked_span(start: i64, end: i64, list_len: usize) -> Result<u32> {
+    if end < start {
+        return Err(Error::Chunk(format!(
+            "chunk end {end} before start {start}"
+        )));
+    }
+    u32::try_from(list_len)
+        .ok()
+        .filter(|n| *n as usize <= i32::MAX as usize)
+        .ok_or_else(|| Error::Chunk(format!("list of {list_len} bytes is too large")))
 }
 
 /// Writes chunks to the wire, keeping the delta state between them.

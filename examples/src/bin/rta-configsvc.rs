@@ -46,16 +46,5 @@ async fn run() -> rta_adapters::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rta-configsvc: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    rta_examples::run_service("rta-configsvc", run()).await
 }
