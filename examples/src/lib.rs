@@ -21,7 +21,16 @@ pub async fn run_service<E: Display>(
     program: &str,
     service: impl Future<Output = Result<(), E>>,
 ) -> ExitCode {
-    init_tracing("info");
+    run_program(program, "info", service).await
+}
+
+/// [`run_service`] with logging at `default_level` when `RUST_LOG` is unset.
+pub async fn run_program<E: Display>(
+    program: &str,
+    default_level: &str,
+    service: impl Future<Output = Result<(), E>>,
+) -> ExitCode {
+    init_tracing(default_level);
     match service.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,7 +13,12 @@
 //!    `--HttpPort 2650` and `--DataServiceUris:influx URL` are all accepted.
 //!
 //! Names are matched ignoring case, `-` and `_`, so `http-port`, `HTTP_PORT`
-//! and `HttpPort` are the same option. Unknown command-line options are an
+//! and `HttpPort` are the same option. A name may be nested with `:`
+//! (`Trimmer:Interval`): it is then `RTA_Trimmer__Interval`,
+//! `{"Trimmer": {"Interval": 30}}`, and `--trimmer-interval` or
+//! `--Trimmer:Interval` on the command line. An option can have aliases,
+//! other names accepted everywhere its own name is (`--redis` for
+//! `RedisConnectionString`). Unknown command-line options are an
 //! error; unknown environment variables and config-file entries are ignored
 //! (the environment holds other things too).
 //!
@@ -91,12 +96,25 @@ pub struct OptionSpec {
     pub default: Option<String>,
     /// What kind of value it takes.
     pub kind: OptionKind,
+    /// Other names of the option (see [`OptionsParser::alias`]).
+    pub aliases: Vec<String>,
 }
 
 impl OptionSpec {
-    /// The kebab-case flag (`http-port` for `HttpPort`).
+    /// The kebab-case flag (`http-port` for `HttpPort`,
+    /// `trimmer-interval` for `Trimmer:Interval`).
     pub fn flag(&self) -> String {
-        kebab(&self.name)
+        flag_of(&self.name)
+    }
+
+    /// The environment variable (`RTA_HttpPort`, `RTA_Trimmer__Interval`).
+    pub fn env_var(&self) -> String {
+        format!("{ENV_PREFIX}{}", self.name.replace(':', "__"))
+    }
+
+    /// The declared name and the aliases.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
 }
 
@@ -105,13 +123,15 @@ impl OptionSpec {
 pub struct OptionsParser {
     program: String,
     about: String,
+    version: Option<String>,
     specs: Vec<OptionSpec>,
 }
 
 /// The result of parsing: either options, or a help text to print.
 #[derive(Debug, Clone)]
 pub enum Parsed {
-    /// `--help` was given: print this and exit successfully.
+    /// `--help` (or `--version`, see [`OptionsParser::version`]) was given:
+    /// print this and exit successfully.
     Help(String),
     /// The merged options.
     Options(Options),
@@ -175,6 +195,7 @@ impl OptionsParser {
         OptionsParser {
             program: program.into(),
             about: about.into(),
+            version: None,
             specs: Vec::new(),
         }
         .option(
@@ -249,6 +270,36 @@ impl OptionsParser {
         self.declare(name, "VALUE", help, None, OptionKind::Section)
     }
 
+    /// Gives the option declared last another name, accepted on the command
+    /// line, in the environment and in the config file alike. Values are
+    /// still looked up by the declared name.
+    ///
+    /// ```
+    /// use rta_adapters::options::{OptionsParser, Parsed};
+    ///
+    /// let parser = OptionsParser::new("svc", "a service")
+    ///     .option("RedisConnectionString", "URL", "Redis", None)
+    ///     .alias("Redis");
+    /// let Parsed::Options(opts) = parser.parse_from(["--redis", "redis://h"], Vec::new())? else {
+    ///     panic!()
+    /// };
+    /// assert_eq!(opts.get("RedisConnectionString"), Some("redis://h"));
+    /// # Ok::<(), rta_adapters::Error>(())
+    /// ```
+    pub fn alias(mut self, alias: &str) -> Self {
+        if let Some(spec) = self.specs.last_mut() {
+            spec.aliases.push(alias.to_string());
+        }
+        self
+    }
+
+    /// Accepts `--version` (and `-V`), which then answers
+    /// [`Parsed::Help`] with the program name and `version`.
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
     fn declare(
         mut self,
         name: &str,
@@ -265,6 +316,7 @@ impl OptionsParser {
             help: help.to_string(),
             default: default.map(str::to_string),
             kind,
+            aliases: Vec::new(),
         });
         self
     }
@@ -281,6 +333,9 @@ impl OptionsParser {
         let _ = writeln!(out, "Usage: {} [OPTIONS]\n\nOptions:", self.program);
         for spec in &self.specs {
             let mut flag = format!("--{}", spec.flag());
+            for alias in &spec.aliases {
+                let _ = write!(flag, ", --{}", flag_of(alias));
+            }
             match spec.kind {
                 OptionKind::Value => {
                     let _ = write!(flag, " {}", spec.value_name);
@@ -290,17 +345,24 @@ impl OptionsParser {
                     let _ = write!(flag, ":KEY {}", spec.value_name);
                 }
             }
-            let _ = write!(out, "  {flag:<32} {}", spec.help);
+            if flag.len() <= 32 {
+                let _ = write!(out, "  {flag:<32} {}", spec.help);
+            } else {
+                let _ = write!(out, "  {flag}\n  {:<32} {}", "", spec.help);
+            }
             if let Some(d) = &spec.default {
                 let _ = write!(out, " [default: {d}]");
             }
             let env = match spec.kind {
-                OptionKind::Section => format!("{ENV_PREFIX}{}__KEY", spec.name),
-                _ => format!("{ENV_PREFIX}{}", spec.name),
+                OptionKind::Section => format!("{}__KEY", spec.env_var()),
+                _ => spec.env_var(),
             };
             let _ = writeln!(out, "\n  {:<32} env: {env}", "");
         }
         let _ = writeln!(out, "  {:<32} Print this help", "-h, --help");
+        if self.version.is_some() {
+            let _ = writeln!(out, "  {:<32} Print the version", "-V, --version");
+        }
         let _ = writeln!(
             out,
             "\nPrecedence: command line > {ENV_PREFIX}* environment variables (any case, `__` for `:`) \
@@ -336,9 +398,9 @@ impl OptionsParser {
             }
         }
 
-        let cli = self.parse_args(args)?;
-        let Some(cli) = cli else {
-            return Ok(Parsed::Help(self.help_text()));
+        let cli = match self.parse_args(args)? {
+            Cli::Print(text) => return Ok(Parsed::Help(text)),
+            Cli::Pairs(pairs) => pairs,
         };
         let env: Vec<(String, String)> = env
             .into_iter()
@@ -361,14 +423,14 @@ impl OptionsParser {
             .map(|(_, v)| v.clone());
         if let Some(path) = config_file {
             for (k, v) in read_config_file(&path)? {
-                if self.find_spec(&k).is_some() {
-                    opts.insert(&k, v, Source::ConfigFile);
+                if let Some(spec) = self.find_spec(&k) {
+                    opts.insert(&canonical_key(spec, &k), v, Source::ConfigFile);
                 }
             }
         }
         for (k, v) in env {
-            if self.find_spec(&k).is_some() {
-                opts.insert(&k, v, Source::Environment);
+            if let Some(spec) = self.find_spec(&k) {
+                opts.insert(&canonical_key(spec, &k), v, Source::Environment);
             }
         }
         for (k, v) in cli {
@@ -377,26 +439,29 @@ impl OptionsParser {
         Ok(Parsed::Options(opts))
     }
 
-    /// The spec a key (`HttpPort`, `DataServiceUris:influx`) belongs to.
+    /// The spec a key (`HttpPort`, `Trimmer:Interval`, `trimmer-interval`,
+    /// `DataServiceUris:influx`) belongs to: an option by its name or an
+    /// alias, else a section by the part before the first `:`.
     fn find_spec(&self, key: &str) -> Option<&OptionSpec> {
-        let (head, sub) = match key.split_once(':') {
-            Some((h, s)) => (h, Some(s)),
-            None => (key, None),
-        };
-        let norm = normalize_name(head);
-        self.specs.iter().find(|s| {
-            normalize_name(&s.name) == norm
-                && match (s.kind, sub) {
-                    (OptionKind::Section, Some(sub)) => !sub.is_empty(),
-                    (OptionKind::Section, None) => false,
-                    (_, None) => true,
-                    (_, Some(_)) => false,
-                }
-        })
+        let fixed = self
+            .specs
+            .iter()
+            .find(|s| s.kind != OptionKind::Section && s.names().any(|name| same_name(name, key)));
+        if fixed.is_some() {
+            return fixed;
+        }
+        let (head, sub) = key.split_once(':')?;
+        if sub.is_empty() {
+            return None;
+        }
+        self.specs
+            .iter()
+            .find(|s| s.kind == OptionKind::Section && s.names().any(|name| same_name(name, head)))
     }
 
-    /// Command-line pairs, or `None` when help was asked for.
-    fn parse_args<A, S>(&self, args: A) -> Result<Option<Vec<(String, String)>>>
+    /// Command-line pairs (keys as declared), or the text to print for
+    /// `--help` / `--version`.
+    fn parse_args<A, S>(&self, args: A) -> Result<Cli>
     where
         A: IntoIterator<Item = S>,
         S: Into<String>,
@@ -405,7 +470,10 @@ impl OptionsParser {
         let mut args = args.into_iter().map(Into::into).peekable();
         while let Some(arg) = args.next() {
             if arg == "-h" || arg == "--help" || arg == "-?" {
-                return Ok(None);
+                return Ok(Cli::Print(self.help_text()));
+            }
+            if let (Some(version), "-V" | "--version") = (&self.version, arg.as_str()) {
+                return Ok(Cli::Print(format!("{} {version}", self.program)));
             }
             let Some(body) = arg.strip_prefix("--") else {
                 return Err(Error::option(
@@ -433,10 +501,18 @@ impl OptionsParser {
                     Error::option(spec.name.clone(), format!("--{key} needs a value"))
                 })?,
             };
-            out.push((key, value));
+            out.push((canonical_key(spec, &key), value));
         }
-        Ok(Some(out))
+        Ok(Cli::Pairs(out))
     }
+}
+
+/// What the command line asks for.
+enum Cli {
+    /// Print this (help or version) and stop.
+    Print(String),
+    /// These options, keyed as declared.
+    Pairs(Vec<(String, String)>),
 }
 
 impl Options {
@@ -509,8 +585,16 @@ impl Options {
         T: FromStr,
         T::Err: std::fmt::Display,
     {
-        self.parse(name)?
-            .ok_or_else(|| Error::option(name, "is required"))
+        self.parse(name)?.ok_or_else(|| {
+            Error::option(
+                name,
+                format!(
+                    "is required (--{} or {ENV_PREFIX}{})",
+                    flag_of(name),
+                    name.replace(':', "__")
+                ),
+            )
+        })
     }
 
     /// A switch: `true`/`false` in any case, `1`/`0`, `yes`/`no`; absent is `false`.
@@ -535,19 +619,24 @@ impl Options {
             .collect()
     }
 
-    /// The four service options, validated.
-    pub fn service(&self) -> Result<ServiceOptions> {
+    /// The [`BIND`] address: an IP address (`[::1]` too), `localhost`, or
+    /// `*` for every interface; `0.0.0.0` when absent.
+    pub fn bind(&self) -> Result<IpAddr> {
         let bind_text = self.get(BIND).unwrap_or("0.0.0.0");
-        let bind = match bind_text.trim() {
+        Ok(match bind_text.trim() {
             "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
             "*" | "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             other => other
                 .trim_matches(|c| c == '[' || c == ']')
                 .parse()
                 .map_err(|_| Error::option(BIND, format!("{bind_text:?} is not an IP address")))?,
-        };
+        })
+    }
+
+    /// The four service options, validated.
+    pub fn service(&self) -> Result<ServiceOptions> {
         Ok(ServiceOptions {
-            bind,
+            bind: self.bind()?,
             http_port: self.get_or(HTTP_PORT)?,
             grpc_port: self.get_or(GRPC_PORT)?,
             data_dir: PathBuf::from(self.get(DATA_DIR).unwrap_or("data")),
@@ -574,6 +663,34 @@ fn kebab(name: &str) -> String {
         }
     }
     out
+}
+
+/// The flag of a name: `HttpPort` -> `http-port`, `Trimmer:Interval` ->
+/// `trimmer-interval`.
+fn flag_of(name: &str) -> String {
+    name.split(':').map(kebab).collect::<Vec<_>>().join("-")
+}
+
+/// Whether `key` (as given) names the option or alias `name`: ignoring case,
+/// `-` and `_`; a key written without `:` may also leave out the nesting
+/// (`trimmer-interval` for `Trimmer:Interval`).
+fn same_name(name: &str, key: &str) -> bool {
+    let name = normalize_name(name);
+    let key = normalize_name(key);
+    if key.contains(':') {
+        name == key
+    } else {
+        name.replace(':', "") == key
+    }
+}
+
+/// The key an entry is stored under: the declared name of an option, or
+/// `Section:sub` for a section entry (the sub-key as given).
+fn canonical_key(spec: &OptionSpec, key: &str) -> String {
+    match (spec.kind, key.split_once(':')) {
+        (OptionKind::Section, Some((_, sub))) => format!("{}:{sub}", spec.name),
+        _ => spec.name.clone(),
+    }
 }
 
 /// An option name without case, `-` or `_`.
@@ -833,6 +950,113 @@ mod tests {
         assert!(e.to_string().contains("unexpected argument"), "{e}");
         let e = parse(&["--config", "/definitely/missing.json"], &[]).unwrap_err();
         assert!(e.to_string().contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn nested_names_aliases_and_version() {
+        let parser = OptionsParser::new("svc", "test")
+            .version("1.2.3")
+            .option("RedisConnectionString", "URL", "Redis", None)
+            .alias("Redis")
+            .option("Trimmer:Interval", "SECS", "Trim period", Some("30"))
+            .option("Keys:StreamPrefix", "TEXT", "Stream keys", Some("stream:"))
+            .alias("StreamPrefix")
+            .section("DataServiceUris", "uris")
+            .alias("Uris");
+        let parse = |args: &[&str], env: &[(&str, &str)], file: Option<&str>| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            if let Some(text) = file {
+                let path = dir.path().join("opts.json");
+                std::fs::write(&path, text).unwrap();
+                args.extend(["--config".to_string(), path.display().to_string()]);
+            }
+            let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+            match parser.parse_from(args, env).unwrap() {
+                Parsed::Options(o) => o,
+                Parsed::Help(text) => panic!("unexpected help {text}"),
+            }
+        };
+        // defaults, looked up by the declared (nested) name
+        let o = parse(&[], &[], None);
+        assert_eq!(o.get("Trimmer:Interval"), Some("30"));
+        assert_eq!(o.get("Keys:StreamPrefix"), Some("stream:"));
+        assert_eq!(o.get("RedisConnectionString"), None);
+        let e = o.get_or::<String>("RedisConnectionString").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--redis-connection-string or RTA_RedisConnectionString"),
+            "{e}"
+        );
+        // the nested name from each source, flat or with `:` on the command line
+        for args in [["--trimmer-interval", "5"], ["--Trimmer:Interval", "5"]] {
+            assert_eq!(parse(&args, &[], None).get("Trimmer:Interval"), Some("5"));
+        }
+        let o = parse(&[], &[("RTA_TRIMMER__INTERVAL", "6")], None);
+        assert_eq!(o.get("Trimmer:Interval"), Some("6"));
+        assert_eq!(o.source("Trimmer:Interval"), Some(Source::Environment));
+        let o = parse(&[], &[], Some(r#"{"Trimmer": {"Interval": 7}}"#));
+        assert_eq!(o.get("Trimmer:Interval"), Some("7"));
+        // aliases from each source, stored under the declared name
+        let o = parse(&["--redis", "a"], &[], None);
+        assert_eq!(o.get("RedisConnectionString"), Some("a"));
+        let o = parse(
+            &["--stream-prefix=b"],
+            &[("RTA_Keys__StreamPrefix", "c")],
+            None,
+        );
+        assert_eq!(o.get("Keys:StreamPrefix"), Some("b"));
+        assert_eq!(o.source("Keys:StreamPrefix"), Some(Source::CommandLine));
+        let o = parse(&[], &[("RTA_REDIS", "d")], Some(r#"{"StreamPrefix": "e"}"#));
+        assert_eq!(o.get("RedisConnectionString"), Some("d"));
+        assert_eq!(o.get("Keys:StreamPrefix"), Some("e"));
+        let o = parse(&["--uris:influx", "http://x"], &[], None);
+        let uris = o.section("DataServiceUris");
+        assert_eq!(uris.get("influx").map(String::as_str), Some("http://x"));
+        // a nested name is not a section, and a section needs a sub-key
+        for bad in [["--trimmer", "1"], ["--Keys:Other", "1"], ["--uris", "1"]] {
+            let e = parser.parse_from(bad, Vec::new()).unwrap_err();
+            assert!(e.to_string().contains("unknown option"), "{e}");
+        }
+        // --version, and help showing flags, aliases and nested variables
+        for v in ["--version", "-V"] {
+            let Parsed::Help(text) = parser.parse_from([v], Vec::new()).unwrap() else {
+                panic!("no version")
+            };
+            assert_eq!(text, "svc 1.2.3");
+        }
+        let help = parser.help_text();
+        for part in [
+            "--redis-connection-string, --redis URL",
+            "--trimmer-interval SECS",
+            "env: RTA_Trimmer__Interval",
+            "--keys-stream-prefix, --stream-prefix TEXT",
+            "--data-service-uris, --uris:KEY VALUE",
+            "-V, --version",
+        ] {
+            assert!(help.contains(part), "{part} missing from\n{help}");
+        }
+        // without a version, --version is an unknown option
+        let e = OptionsParser::new("svc", "test")
+            .parse_from(["--version"], Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown option --version"), "{e}");
+    }
+
+    #[test]
+    fn bind_alone() {
+        let parser = OptionsParser::new("svc", "test").option(BIND, "HOST", "bind", None);
+        let bind = |args: &[&str]| match parser.parse_from(args.iter().copied(), Vec::new()) {
+            Ok(Parsed::Options(o)) => o.bind(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bind(&[]).unwrap(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(bind(&["--bind", "localhost"]).unwrap(), Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            bind(&["--bind", "[::1]"]).unwrap(),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        );
+        assert!(bind(&["--bind", "nowhere"]).is_err());
     }
 
     #[test]

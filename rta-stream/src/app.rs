@@ -69,19 +69,3 @@ pub async fn run_stream_service(
     served?;
     Ok(())
 }
-
-/// Makes `RTA_` environment variables case-insensitive for the given
-/// canonical names: a variable such as `RTA_REDISCONNECTIONSTRING` is copied
-/// to `RTA_RedisConnectionString` when the latter is not set. Call it at the
-/// very start of `main`, before any thread is started.
-pub fn normalize_env(canonical: &[&str]) {
-    let vars: Vec<(String, String)> = std::env::vars().collect();
-    for name in canonical {
-        if std::env::var_os(name).is_some() {
-            continue;
-        }
-        if let Some((_, v)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            std::env::set_var(name, v);
-        }
-    }
-}

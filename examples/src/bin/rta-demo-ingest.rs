@@ -8,77 +8,67 @@
 //! rta-demo-ingest --redis redis://localhost:6379 --stream demo --duration-secs 60
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use rta_stream::app::normalize_env;
+use rta_adapters::options::OptionsParser;
 use rta_stream::demo::{self, DemoOptions};
 use rta_stream::writer::{StreamBuffer, WriterOptions};
 
-/// Options; each flag can also be set with the `RTA_` variable shown (any case).
-#[derive(Debug, Parser)]
-#[command(
-    name = "rta-demo-ingest",
-    version,
-    about = "Writes a live demo session to Redis"
-)]
-struct Args {
-    /// Redis connection string: a `redis://` / `rediss://` URL or `host[:port][,password=..]`.
-    #[arg(
-        long = "redis",
-        env = "RTA_RedisConnectionString",
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    redis: String,
-    /// Redis database number.
-    #[arg(long, env = "RTA_RedisDb")]
-    redis_db: Option<i64>,
-    /// Stream name (without the `stream:` prefix).
-    #[arg(long, default_value = "demo")]
-    stream: String,
-    /// Session identity (a random UUID when absent).
-    #[arg(long)]
-    session: Option<String>,
-    /// Session length in seconds.
-    #[arg(long, default_value_t = 60)]
-    duration_secs: u64,
-    /// Write as fast as possible instead of in real time.
-    #[arg(long)]
-    fast: bool,
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    normalize_env(&["RTA_RedisConnectionString", "RTA_RedisDb"]);
-    let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+async fn run() -> rta::Result<()> {
+    let opts = OptionsParser::new("rta-demo-ingest", "Writes a live demo session to Redis")
+        .version(env!("CARGO_PKG_VERSION"))
+        .option(
+            "RedisConnectionString",
+            "URL",
+            "Redis: a redis:// or rediss:// URL, or host[:port][,password=..]",
+            Some("redis://127.0.0.1:6379"),
         )
-        .init();
-    let identity = args
-        .session
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    println!("{identity}");
-    let start_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as i64;
-    let opts = DemoOptions {
+        .alias("Redis")
+        .option("RedisDb", "N", "Redis database number", None)
+        .option(
+            "Stream",
+            "NAME",
+            "Stream name (without the stream: prefix)",
+            Some("demo"),
+        )
+        .option(
+            "Session",
+            "ID",
+            "Session identity (a random UUID when absent)",
+            None,
+        )
+        .option(
+            "DurationSecs",
+            "SECS",
+            "Session length in seconds",
+            Some("60"),
+        )
+        .switch("Fast", "Write as fast as possible instead of in real time")
+        .parse_env()?;
+    let redis: String = opts.get_or("RedisConnectionString")?;
+    let redis_db: Option<i64> = opts.parse("RedisDb")?;
+    let identity = opts
+        .get("Session")
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let demo = DemoOptions {
         identity,
-        stream: args.stream,
-        duration: Duration::from_secs(args.duration_secs),
-        fast: args.fast,
-        start_ns,
+        stream: opts.get_or("Stream")?,
+        duration: Duration::from_secs(opts.get_or("DurationSecs")?),
+        fast: opts.switch("Fast")?,
+        start_ns: rta_core::time::Timestamp::now().nanos(),
     };
-    let rt = tokio::runtime::Runtime::new()?;
-    let summary = rt.block_on(async {
-        let buffer =
-            StreamBuffer::connect(&args.redis, args.redis_db, WriterOptions::default()).await?;
-        demo::run(&buffer, &opts).await
-    })?;
+    println!("{}", demo.identity);
+    let buffer = StreamBuffer::connect(&redis, redis_db, WriterOptions::default()).await?;
+    let summary = demo::run(&buffer, &demo).await?;
     eprintln!(
         "wrote {} timestamped samples, {} periodic samples, {} events in {} steps",
         summary.timestamped_samples, summary.periodic_samples, summary.events, summary.steps
     );
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    rta_examples::run_program("rta-demo-ingest", "warn", run()).await
 }
