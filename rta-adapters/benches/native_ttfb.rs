@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rta_adapters::data_api::{self, WriteItem};
+use rta_adapters::data_api;
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
@@ -38,16 +38,6 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn to_msg(it: WriteItem) -> WriteDataStreamMessage {
-    let t = match it {
-        WriteItem::Timestamped(d) => W::TimestampedData(d),
-        WriteItem::Periodic(d) => W::PeriodicData(d),
-        WriteItem::Row(d) => W::RowData(d),
-        WriteItem::Event(d) => W::Event(d),
-    };
-    WriteDataStreamMessage { r#type: Some(t) }
 }
 
 async fn ttfb(client: &reqwest::Client, url: &str) -> (Duration, usize) {
@@ -207,7 +197,7 @@ async fn ingest_run(store: NativeStore, secs: u64) {
                 native_common::channel(ch, t0, 100_000, 10_000)
                     .0
                     .into_iter()
-                    .map(to_msg),
+                    .map(WriteDataStreamMessage::from),
             );
         }
         for m in msgs {

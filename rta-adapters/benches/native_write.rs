@@ -16,6 +16,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use futures::StreamExt;
 use rta_adapters::data_api::{self, WriteItem};
 use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_core::encoded::EncodedSeries;
 use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
 
@@ -24,16 +25,6 @@ const SAMPLES: usize = 16_384;
 const T0: i64 = 1_700_000_000_000_000_000;
 /// HTTP/2 flow-control window of both ends (the default 64 KiB throttles bulk writes).
 const WINDOW: u32 = 8 * 1024 * 1024;
-
-fn to_msg(it: WriteItem) -> WriteDataStreamMessage {
-    let t = match it {
-        WriteItem::Timestamped(d) => W::TimestampedData(d),
-        WriteItem::Periodic(d) => W::PeriodicData(d),
-        WriteItem::Row(d) => W::RowData(d),
-        WriteItem::Event(d) => W::Event(d),
-    };
-    WriteDataStreamMessage { r#type: Some(t) }
-}
 
 /// A sink that drops everything: the cost of the gRPC transport alone.
 struct NullSink;
@@ -47,13 +38,20 @@ impl data_api::DataSink for NullSink {
     async fn flush(&self, _: &str) -> rta_core::Result<()> {
         Ok(())
     }
+    fn accepts_encoded(&self) -> bool {
+        true
+    }
 }
 
 fn bench(c: &mut Criterion) {
-    let (items, raw) = native_common::session(CHANNELS, T0, 1_000_000, SAMPLES);
+    let samples: usize = std::env::var("RTA_WRITE_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SAMPLES);
+    let (items, raw) = native_common::session(CHANNELS, T0, 1_000_000, samples);
     // The same samples in items of 1024 samples (fewer, larger messages).
-    let (items_1024, _) = native_common::session_in(CHANNELS, T0, 1_000_000, SAMPLES, 1024);
-    let total = (CHANNELS as usize * SAMPLES) as u64;
+    let (items_1024, _) = native_common::session_in(CHANNELS, T0, 1_000_000, samples, 1024);
+    let total = (CHANNELS as usize * samples) as u64;
     let dir = tempfile::tempdir().unwrap();
     let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
     let n = AtomicUsize::new(0);
@@ -82,6 +80,27 @@ fn bench(c: &mut Criterion) {
             || items.clone(),
             |items| {
                 let id = format!("n{}", n.fetch_add(1, Ordering::Relaxed));
+                store.write_blocking(&id, items).unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    // The same items as the gRPC service hands them to the store: still
+    // encoded, as they arrived.
+    let encoded: Vec<WriteItem> = items
+        .iter()
+        .map(|it| match it {
+            WriteItem::Timestamped(d) => WriteItem::Encoded(EncodedSeries::from_item(d).unwrap()),
+            WriteItem::Periodic(d) => WriteItem::Encoded(EncodedSeries::from_item(d).unwrap()),
+            other => other.clone(),
+        })
+        .collect();
+    g.bench_function("store_write_encoded_no_sync", |b| {
+        b.iter_batched(
+            || encoded.clone(),
+            |items| {
+                let id = format!("e{}", n.fetch_add(1, Ordering::Relaxed));
                 store.write_blocking(&id, items).unwrap();
             },
             BatchSize::LargeInput,
@@ -165,7 +184,7 @@ fn bench(c: &mut Criterion) {
                 let mut msgs = vec![WriteDataStreamMessage {
                     r#type: Some(W::DataIdentity(id)),
                 }];
-                msgs.extend(items.iter().cloned().map(to_msg));
+                msgs.extend(items.iter().cloned().map(WriteDataStreamMessage::from));
                 msgs.push(WriteDataStreamMessage {
                     r#type: Some(W::FlushMarker("end".into())),
                 });
@@ -192,7 +211,7 @@ fn bench(c: &mut Criterion) {
                 let mut msgs = vec![WriteDataStreamMessage {
                     r#type: Some(W::DataIdentity(id)),
                 }];
-                msgs.extend(items.iter().cloned().map(to_msg));
+                msgs.extend(items.iter().cloned().map(WriteDataStreamMessage::from));
                 msgs.push(WriteDataStreamMessage {
                     r#type: Some(W::FlushMarker("end".into())),
                 });
@@ -219,7 +238,7 @@ fn bench(c: &mut Criterion) {
                 let mut msgs = vec![WriteDataStreamMessage {
                     r#type: Some(W::DataIdentity(id)),
                 }];
-                msgs.extend(items_1024.iter().cloned().map(to_msg));
+                msgs.extend(items_1024.iter().cloned().map(WriteDataStreamMessage::from));
                 msgs.push(WriteDataStreamMessage {
                     r#type: Some(W::FlushMarker("end".into())),
                 });

@@ -18,6 +18,7 @@ pub mod channels;
 pub mod chunk;
 pub mod config;
 pub mod data;
+pub mod encoded;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -29,19 +29,27 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rta_core::data::{DataItem, DataKind};
+use rta_core::encoded::EncodedSeries;
 use rta_core::proto::data::{Event, PeriodicData, RowData, TimestampedData};
+use rta_core::proto::data_service::{write_data_stream_message, WriteDataStreamMessage};
 use rta_core::proto::stream::{stream_data, StreamData};
 use rta_core::Result;
 
 mod grpc;
 mod rest;
+mod writer;
 
-pub use grpc::{
-    data_reader_server, data_writer_server, DataReaderGrpc, DataWriterGrpc, MAX_WRITE_MESSAGE_BYTES,
-};
+pub use grpc::{data_reader_server, DataReaderGrpc};
 pub use rest::{data_router, data_router_with, ChunkedSource, Framed, IdentityCheck};
+pub use writer::{data_writer_server, DataWriterGrpc, MAX_WRITE_MESSAGE_BYTES};
 
 /// One item written to a data identity.
+///
+/// The `DataWriter` service hands timestamped and periodic items to sinks
+/// that [accept them encoded](DataSink::accepts_encoded) as
+/// [`WriteItem::Encoded`]: the bytes as they arrived and the facts read off
+/// them, so a store that keeps the wire form never decodes the samples.
+/// [`WriteItem::decoded`] turns any item into one of the typed variants.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteItem {
     /// Timestamped data of one channel.
@@ -52,6 +60,8 @@ pub enum WriteItem {
     Row(RowData),
     /// One event.
     Event(Event),
+    /// Timestamped or periodic data of one channel, still encoded.
+    Encoded(EncodedSeries),
 }
 
 impl WriteItem {
@@ -62,6 +72,30 @@ impl WriteItem {
             WriteItem::Periodic(_) => DataKind::Periodic,
             WriteItem::Row(_) => DataKind::Row,
             WriteItem::Event(_) => DataKind::Events,
+            WriteItem::Encoded(e) => e.kind(),
+        }
+    }
+
+    /// The item with its samples decoded: an [`WriteItem::Encoded`] item
+    /// becomes [`WriteItem::Timestamped`] or [`WriteItem::Periodic`]; other
+    /// items are returned as they are.
+    ///
+    /// ```
+    /// use rta_adapters::data_api::WriteItem;
+    /// use rta_core::data::periodic;
+    /// use rta_core::encoded::EncodedSeries;
+    ///
+    /// let item = periodic(1, 0, 10, &[1u16, 2]).unwrap();
+    /// let encoded = WriteItem::Encoded(EncodedSeries::from_item(&item).unwrap());
+    /// assert_eq!(encoded.decoded().unwrap(), WriteItem::Periodic(item));
+    /// ```
+    pub fn decoded(self) -> Result<WriteItem> {
+        match self {
+            WriteItem::Encoded(e) => match e.kind() {
+                DataKind::Timestamped => e.decode().map(WriteItem::Timestamped),
+                _ => e.decode().map(WriteItem::Periodic),
+            },
+            other => Ok(other),
         }
     }
 
@@ -72,6 +106,7 @@ impl WriteItem {
             WriteItem::Periodic(d) => d.time_bounds(),
             WriteItem::Row(d) => d.time_bounds(),
             WriteItem::Event(d) => d.time_bounds(),
+            WriteItem::Encoded(e) => Some((e.start(), e.end())),
         }
     }
 
@@ -82,19 +117,45 @@ impl WriteItem {
             WriteItem::Periodic(d) => d.sample_count(),
             WriteItem::Row(d) => d.sample_count(),
             WriteItem::Event(d) => d.sample_count(),
+            WriteItem::Encoded(e) => e.samples(),
         }
     }
 
-    /// The item as a live-stream message.
+    /// The item as a live-stream message. An encoded item is decoded; one
+    /// that does not decode (never the case for what
+    /// [`EncodedSeries::scan`] accepted) gives a message without data.
     pub fn to_stream_data(&self) -> StreamData {
         StreamData {
-            data: Some(match self {
-                WriteItem::Timestamped(d) => stream_data::Data::TimestampedData(d.clone()),
-                WriteItem::Periodic(d) => stream_data::Data::PeriodicData(d.clone()),
-                WriteItem::Row(d) => stream_data::Data::RowData(d.clone()),
-                WriteItem::Event(d) => stream_data::Data::Event(d.clone()),
-            }),
+            data: match self {
+                WriteItem::Timestamped(d) => Some(stream_data::Data::TimestampedData(d.clone())),
+                WriteItem::Periodic(d) => Some(stream_data::Data::PeriodicData(d.clone())),
+                WriteItem::Row(d) => Some(stream_data::Data::RowData(d.clone())),
+                WriteItem::Event(d) => Some(stream_data::Data::Event(d.clone())),
+                WriteItem::Encoded(e) => match e.kind() {
+                    DataKind::Timestamped => {
+                        e.decode().ok().map(stream_data::Data::TimestampedData)
+                    }
+                    _ => e.decode().ok().map(stream_data::Data::PeriodicData),
+                },
+            },
         }
+    }
+}
+
+/// The item as a `WriteDataStream` message (what a client sends). An
+/// encoded item is decoded; one that does not decode (never the case for
+/// what [`EncodedSeries::scan`] accepted) gives an empty message.
+impl From<WriteItem> for WriteDataStreamMessage {
+    fn from(item: WriteItem) -> Self {
+        use write_data_stream_message::Type;
+        let t = match item.decoded() {
+            Ok(WriteItem::Timestamped(d)) => Some(Type::TimestampedData(d)),
+            Ok(WriteItem::Periodic(d)) => Some(Type::PeriodicData(d)),
+            Ok(WriteItem::Row(d)) => Some(Type::RowData(d)),
+            Ok(WriteItem::Event(d)) => Some(Type::Event(d)),
+            Ok(WriteItem::Encoded(_)) | Err(_) => None,
+        };
+        WriteDataStreamMessage { r#type: t }
     }
 }
 
@@ -135,6 +196,13 @@ pub trait DataSink: Send + Sync + 'static {
     async fn finish(&self, identity: &str) -> Result<()> {
         self.flush(identity).await
     }
+
+    /// Whether [`DataSink::write`] takes [`WriteItem::Encoded`] items.
+    /// Defaults to `false`: the `DataWriter` service then decodes them
+    /// first, so the sink only ever sees the typed variants.
+    fn accepts_encoded(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -148,6 +216,9 @@ impl<T: DataSink + ?Sized> DataSink for Arc<T> {
     async fn finish(&self, identity: &str) -> Result<()> {
         (**self).finish(identity).await
     }
+    fn accepts_encoded(&self) -> bool {
+        (**self).accepts_encoded()
+    }
 }
 
 /// Sees every batch the `DataWriter` service has stored, in write order per
@@ -158,6 +229,14 @@ impl<T: DataSink + ?Sized> DataSink for Arc<T> {
 pub trait DataObserver: Send + Sync + 'static {
     /// `items` were stored for `identity`.
     fn observe(&self, identity: &str, items: &[WriteItem]);
+
+    /// Whether batches of `identity` are wanted at all; when not, the
+    /// writer does not keep a copy of them for [`DataObserver::observe`].
+    /// Defaults to `true`.
+    fn wants(&self, identity: &str) -> bool {
+        let _ = identity;
+        true
+    }
 }
 
 /// A [`DataObserver`] that publishes every batch on a Tokio broadcast

@@ -6,6 +6,9 @@
 //! read into a reused buffer and placed after their headers. The payload
 //! bytes are never decoded, and no per-chunk objects are built.
 
+use std::io::IoSliceMut;
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use prost::Message;
 use rta_core::chunk::{Chunk, Compression};
@@ -37,10 +40,10 @@ impl HeaderWriter {
         compression: Compression,
         unpacked: u32,
         packed: usize,
-        out: &mut BytesMut,
+        out: &mut Vec<u8>,
     ) -> Result<()> {
         let len = self.next(span, channel_ids, compression, unpacked, packed)?;
-        out.reserve(4 + len + packed);
+        out.reserve(4 + len);
         out.extend_from_slice(&(len as i32).to_le_bytes());
         self.h
             .encode(out)
@@ -92,128 +95,235 @@ impl HeaderWriter {
     }
 }
 
-/// Builds the frames of one response.
-pub(crate) struct FrameBuilder {
+/// Largest number of buffers handed to one vectored read (Linux allows 1024).
+const MAX_IOV: usize = 512;
+
+/// One stream's part of a response: its channel ids, the stored chunks
+/// selected (in order) and the chunks packed from memory that follow them.
+pub(crate) struct Part {
+    pub channel_ids: Vec<u32>,
+    pub stored: Vec<ChunkMeta>,
+    pub volatile: Vec<Chunk>,
+}
+
+/// Exact wire length of a response made of `parts`.
+pub(crate) fn body_len(parts: &[Part]) -> Result<u64> {
+    let mut sizer = HeaderWriter::default();
+    let mut total = 0u64;
+    for p in parts {
+        for m in &p.stored {
+            total += sizer.wire_len(
+                (m.start, m.end),
+                &p.channel_ids,
+                m.compression,
+                m.unpacked,
+                m.packed as usize,
+            )?;
+        }
+        for c in &p.volatile {
+            total += sizer.wire_len(
+                (c.start, c.end),
+                &c.channel_ids,
+                c.compression,
+                c.unpacked_length,
+                c.payload.len(),
+            )?;
+        }
+    }
+    Ok(total)
+}
+
+/// The frames of one response, built on demand: each frame is laid out from
+/// the index (transfer headers encoded first, so its exact size is known),
+/// then the stored payloads are read from the data log straight into their
+/// places in the frame, one vectored read per run of payloads lying next to
+/// each other in the log. The first frame holds one chunk (the first byte is
+/// not held back); later ones are cut once they reach [`FRAME_BYTES`].
+pub(crate) struct Frames {
+    storage: Arc<dyn IdentityStorage>,
+    parts: Vec<Part>,
+    /// Next part to lay out, and next stored chunk of it.
+    part: usize,
+    next: usize,
+    /// Size at which the current frame is cut.
+    limit: usize,
     headers: HeaderWriter,
-    /// Stored chunks of the frame being laid out.
-    metas: Vec<(ChunkMeta, usize)>,
-    /// Wire bytes of the frame being laid out.
-    wire: usize,
-    /// Reused buffer the payload runs are read into.
-    scratch: Vec<u8>,
-    /// Frame buffers, reused once the HTTP stack has dropped their frames
-    /// (fresh multi-MiB allocations cost a page fault per 4 KiB).
-    pool: Vec<BytesMut>,
+    /// Stored chunks of the frame being laid out, as (part, chunk) indexes.
+    metas: Vec<(usize, usize)>,
+    /// Payload bytes laid out so far in the current frame.
+    payload: usize,
+    /// Encoded headers of the current frame, and where each one ends.
+    head: Vec<u8>,
+    head_ends: Vec<usize>,
+    /// Frame buffers (whole, initialized), reused once the HTTP stack has
+    /// dropped every frame sliced from them.
+    pool: Vec<Bytes>,
 }
 
 /// Frame buffers kept for reuse (frames in flight plus one being built).
-const POOL: usize = 6;
+const POOL: usize = 8;
 
-impl FrameBuilder {
-    /// A builder reusing the frame buffers `pool` (see [`FrameBuilder::into_pool`]).
-    pub(crate) fn with_pool(mut pool: Vec<BytesMut>) -> Self {
-        pool.truncate(POOL);
+impl Frames {
+    /// The frames of a response made of `parts`, reusing the frame buffers
+    /// `pool` (see [`Frames::into_pool`]).
+    pub(crate) fn new(
+        storage: Arc<dyn IdentityStorage>,
+        parts: Vec<Part>,
+        pool: Vec<Bytes>,
+    ) -> Self {
         Self {
+            storage,
+            parts,
+            part: 0,
+            next: 0,
+            limit: 1,
             headers: HeaderWriter::default(),
             metas: Vec::new(),
-            wire: 0,
-            scratch: Vec::new(),
+            payload: 0,
+            head: Vec::new(),
+            head_ends: Vec::new(),
             pool,
         }
     }
 
     /// The frame buffers, for a later response (buffers whose frames are
-    /// still in flight are reclaimed once those are dropped).
-    pub(crate) fn into_pool(self) -> Vec<BytesMut> {
+    /// still in flight are reused once those are dropped).
+    pub(crate) fn into_pool(mut self) -> Vec<Bytes> {
+        self.pool.truncate(POOL);
         self.pool
     }
 
-    /// Wire bytes laid out so far in the current frame.
-    pub(crate) fn pending(&self) -> usize {
-        self.wire
-    }
-
-    /// Adds a stored chunk to the current frame; `stream` indexes the
-    /// channel ids passed to [`FrameBuilder::finish`].
-    pub(crate) fn add_stored(&mut self, m: &ChunkMeta, stream: usize) {
-        // 20-odd bytes of prefix and header: an estimate is enough for cutting.
-        self.wire += m.packed as usize + 24;
-        self.metas.push((m.clone(), stream));
-    }
-
-    /// Encodes the laid-out stored chunks, then the in-memory chunks
-    /// `volatile`, into one frame.
-    pub(crate) fn finish(
-        &mut self,
-        storage: &dyn IdentityStorage,
-        channels: &[&[u32]],
-        volatile: &[Chunk],
-    ) -> Result<Bytes> {
-        let extra: usize = volatile.iter().map(|c| c.payload.len() + 32).sum();
-        let need = self.wire + self.metas.len() * 8 + extra;
-        let slot = self.pool.iter_mut().position(|b| b.try_reclaim(need));
-        let mut fresh = BytesMut::new();
-        let frame = match slot {
-            Some(i) => &mut self.pool[i],
-            None if self.pool.len() < POOL => {
-                self.pool
-                    .push(BytesMut::with_capacity(need.max(FRAME_BYTES * 2)));
-                let last = self.pool.len() - 1;
-                &mut self.pool[last]
+    /// The next frame of the body, `None` at its end.
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            let Some(p) = self.parts.get(self.part) else {
+                if self.metas.is_empty() {
+                    return Ok(None);
+                }
+                return self.finish(None).map(Some);
+            };
+            if let Some(m) = p.stored.get(self.next) {
+                self.metas.push((self.part, self.next));
+                self.next += 1;
+                // 20-odd bytes of prefix and header per chunk: an estimate
+                // is enough for cutting.
+                self.payload += m.packed as usize;
+                if self.payload + 24 * self.metas.len() >= self.limit {
+                    self.limit = FRAME_BYTES;
+                    return self.finish(None).map(Some);
+                }
+                continue;
             }
-            None => {
-                fresh.reserve(need);
-                &mut fresh
+            let k = self.part;
+            self.part += 1;
+            self.next = 0;
+            if !p.volatile.is_empty() {
+                self.limit = FRAME_BYTES;
+                return self.finish(Some(k)).map(Some);
             }
-        };
-        frame.clear();
-        let mut i = 0;
-        while i < self.metas.len() {
-            // One read per run of payloads lying next to each other.
-            let start = self.metas[i].0.offset;
-            let mut end = start + u64::from(self.metas[i].0.packed);
-            let mut j = i + 1;
-            while j < self.metas.len() && self.metas[j].0.offset == end {
-                end += u64::from(self.metas[j].0.packed);
-                j += 1;
-            }
-            let len = usize::try_from(end - start)
-                .map_err(|_| Error::Internal("read run too large".into()))?;
-            if self.scratch.len() < len {
-                self.scratch.resize(len, 0);
-            }
-            storage.read_data_into(start, &mut self.scratch[..len])?;
-            for (m, s) in &self.metas[i..j] {
-                let ids = channels.get(*s).copied().unwrap_or(&[]);
-                let packed = m.packed as usize;
-                self.headers.write(
-                    (m.start, m.end),
-                    ids,
-                    m.compression,
-                    m.unpacked,
-                    packed,
-                    frame,
-                )?;
-                let at = (m.offset - start) as usize;
-                frame.extend_from_slice(&self.scratch[at..at + packed]);
-            }
-            i = j;
         }
-        for c in volatile {
+    }
+
+    /// Encodes the laid-out stored chunks, then the in-memory chunks of part
+    /// `volatile`, into one frame.
+    fn finish(&mut self, volatile: Option<usize>) -> Result<Bytes> {
+        self.head.clear();
+        self.head_ends.clear();
+        let mut payload = 0usize;
+        for &(k, i) in &self.metas {
+            let p = &self.parts[k];
+            let m = &p.stored[i];
+            let packed = m.packed as usize;
+            self.headers.write(
+                (m.start, m.end),
+                &p.channel_ids,
+                m.compression,
+                m.unpacked,
+                packed,
+                &mut self.head,
+            )?;
+            self.head_ends.push(self.head.len());
+            payload += packed;
+        }
+        let vol: &[Chunk] = volatile.map_or(&[], |k| &self.parts[k].volatile);
+        for c in vol {
             self.headers.write(
                 (c.start, c.end),
                 &c.channel_ids,
                 c.compression,
                 c.unpacked_length,
                 c.payload.len(),
-                frame,
+                &mut self.head,
             )?;
-            frame.extend_from_slice(&c.payload);
+            self.head_ends.push(self.head.len());
+            payload += c.payload.len();
+        }
+        let need = self.head.len() + payload;
+        let mut buf = take_buf(&mut self.pool, need);
+        {
+            let mut rest: &mut [u8] = &mut buf[..need];
+            let mut hpos = 0;
+            let mut ends = self.head_ends.iter().copied();
+            let mut iov: Vec<IoSliceMut<'_>> = Vec::new();
+            let (mut run_start, mut run_end) = (0u64, 0u64);
+            for &(k, i) in &self.metas {
+                let m = &self.parts[k].stored[i];
+                if !iov.is_empty() && (m.offset != run_end || iov.len() >= MAX_IOV) {
+                    self.storage.read_data_vectored(run_start, &mut iov)?;
+                    iov.clear();
+                }
+                if iov.is_empty() {
+                    run_start = m.offset;
+                    run_end = m.offset;
+                }
+                let hend = ends.next().unwrap_or(hpos);
+                let slot = place(&mut rest, &self.head[hpos..hend], m.packed as usize);
+                hpos = hend;
+                iov.push(IoSliceMut::new(slot));
+                run_end += u64::from(m.packed);
+            }
+            if !iov.is_empty() {
+                self.storage.read_data_vectored(run_start, &mut iov)?;
+            }
+            drop(iov);
+            for c in vol {
+                let hend = ends.next().unwrap_or(hpos);
+                place(&mut rest, &self.head[hpos..hend], c.payload.len())
+                    .copy_from_slice(&c.payload);
+                hpos = hend;
+            }
         }
         self.metas.clear();
-        self.wire = 0;
-        Ok(frame.split().freeze())
+        self.payload = 0;
+        let whole = buf.freeze();
+        let frame = whole.slice(..need);
+        if self.pool.len() < POOL {
+            self.pool.push(whole);
+        }
+        Ok(frame)
     }
+}
+
+/// A buffer of at least `need` initialized bytes: a pooled one none of
+/// whose frames is still in flight, else a new one.
+fn take_buf(pool: &mut Vec<Bytes>, need: usize) -> BytesMut {
+    let free = pool.iter().position(|b| b.len() >= need && b.is_unique());
+    if let Some(i) = free {
+        if let Ok(b) = pool.swap_remove(i).try_into_mut() {
+            return b;
+        }
+    }
+    BytesMut::zeroed(need.max(FRAME_BYTES * 2))
+}
+
+/// Copies `header` to the front of `rest` and splits off the `len` bytes
+/// after it (the payload's place); `rest` keeps what follows.
+fn place<'a>(rest: &mut &'a mut [u8], header: &[u8], len: usize) -> &'a mut [u8] {
+    let (h, r) = std::mem::take(rest).split_at_mut(header.len());
+    h.copy_from_slice(header);
+    let (body, r) = r.split_at_mut(len);
+    *rest = r;
+    body
 }
 
 #[cfg(test)]
@@ -239,7 +349,7 @@ mod tests {
             .collect();
         let want = ChunkEncoder::encode_all(&chunks).unwrap();
         let mut hw = HeaderWriter::default();
-        let mut got = BytesMut::new();
+        let mut got = Vec::new();
         for c in &chunks {
             hw.write(
                 (c.start, c.end),

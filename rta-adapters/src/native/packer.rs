@@ -24,7 +24,8 @@ pub(crate) struct Built {
     pub samples: u64,
 }
 
-/// The open chunk of a stream.
+/// The open chunk of a stream. Its list is kept serialized: typed items are
+/// encoded as they come, encoded items copied as they are.
 #[derive(Debug)]
 pub(crate) struct Packer<T: StoredItem> {
     pub grid: ChunkGrid,
@@ -32,10 +33,12 @@ pub(crate) struct Packer<T: StoredItem> {
     channel_ids: Vec<u32>,
     cell: Option<i64>,
     first_start: i64,
-    items: Vec<T>,
-    bytes: usize,
+    /// The serialized list (field 1 of the list message, repeated).
+    list: Vec<u8>,
+    count: usize,
     samples: u64,
     last_end: Option<i64>,
+    kind: std::marker::PhantomData<fn() -> T>,
 }
 
 /// Splits an item at the grid cell boundaries it crosses.
@@ -66,21 +69,31 @@ impl<T: StoredItem> Packer<T> {
             channel_ids,
             cell: None,
             first_start: 0,
-            items: Vec::new(),
-            bytes: 0,
+            list: Vec::new(),
+            count: 0,
             samples: 0,
             last_end: None,
+            kind: std::marker::PhantomData,
         }
     }
 
-    /// Items of the open chunk.
-    pub fn items(&self) -> &[T] {
-        &self.items
+    /// Items of the open chunk, decoded from its list.
+    pub fn items(&self) -> Result<Vec<T>> {
+        if self.count == 0 {
+            return Ok(Vec::new());
+        }
+        let list = <T::List as prost::Message>::decode(self.list.as_slice()).map_err(|source| {
+            rta_core::Error::Decode {
+                what: "open chunk list",
+                source,
+            }
+        })?;
+        Ok(list.into_items())
     }
 
     /// Serialized bytes buffered.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.list.len()
     }
 
     /// Adds an item lying within one cell (see [`split_cells`]), closing the
@@ -115,22 +128,63 @@ impl<T: StoredItem> Packer<T> {
         Ok(())
     }
 
-    fn add(&mut self, h: T, (hs, he): (i64, i64), out: &mut Vec<Built>) -> Result<()> {
-        let len = prost::Message::encoded_len(&h) + 4;
+    fn add(&mut self, h: T, bounds: (i64, i64), out: &mut Vec<Built>) -> Result<()> {
+        let len = prost::encoding::message::encoded_len(1, &h);
+        self.admit(len, bounds, h.sample_count(), out)?;
+        prost::encoding::message::encode(1, &h, &mut self.list);
+        Ok(())
+    }
+
+    /// Makes room for an item of `len` list bytes: closes the open chunk
+    /// when the item would take it past the target size (unless the item
+    /// touches the previous one's time), then counts the item in.
+    fn admit(
+        &mut self,
+        len: usize,
+        (hs, he): (i64, i64),
+        samples: usize,
+        out: &mut Vec<Built>,
+    ) -> Result<()> {
         let touches_previous = self.last_end.is_some_and(|le| hs <= le);
-        if !self.items.is_empty()
+        if self.count > 0
             && !touches_previous
-            && self.bytes + len > self.limits.target_list_bytes
+            && self.list.len() + len > self.limits.target_list_bytes
         {
             out.extend(self.close()?);
         }
-        if self.items.is_empty() {
+        if self.count == 0 {
             self.first_start = hs;
         }
-        self.bytes += len;
-        self.samples += h.sample_count() as u64;
+        self.count += 1;
+        self.samples += samples as u64;
         self.last_end = Some(self.last_end.map_or(he, |le| le.max(he)));
-        self.items.push(h);
+        Ok(())
+    }
+
+    /// Adds an encoded item lying within one cell with at most
+    /// `max_result_samples` samples (the caller checks both), as it is.
+    pub fn push_encoded(
+        &mut self,
+        raw: &[u8],
+        bounds: (i64, i64),
+        samples: usize,
+        out: &mut Vec<Built>,
+    ) -> Result<()> {
+        let cell = self.grid.cell_start(bounds.0);
+        if self.cell != Some(cell) {
+            out.extend(self.finish()?);
+            self.cell = Some(cell);
+        }
+        let body = raw.len();
+        let len = 1 + prost::encoding::encoded_len_varint(body as u64) + body;
+        self.admit(len, bounds, samples, out)?;
+        prost::encoding::encode_key(
+            1,
+            prost::encoding::WireType::LengthDelimited,
+            &mut self.list,
+        );
+        prost::encoding::encode_varint(body as u64, &mut self.list);
+        self.list.extend_from_slice(raw);
         Ok(())
     }
 
@@ -144,29 +198,35 @@ impl<T: StoredItem> Packer<T> {
         Ok(())
     }
 
+    /// Closes the open chunk; its list buffer is kept for the next one.
     fn close(&mut self) -> Result<Option<Built>> {
-        if self.items.is_empty() {
+        if self.count == 0 {
             return Ok(None);
         }
-        let list = T::List::from_items(std::mem::take(&mut self.items));
         let samples = std::mem::take(&mut self.samples);
-        self.bytes = 0;
+        self.count = 0;
         let end = self.last_end.unwrap_or(self.first_start);
-        let chunk = Chunk::encode(
+        let chunk = Chunk::from_serialized(
             self.first_start,
             end,
             self.channel_ids.clone(),
-            &list,
+            &self.list,
             self.limits.compression,
-        )?;
-        Ok(Some(Built { chunk, samples }))
+        );
+        self.list.clear();
+        Ok(Some(Built {
+            chunk: chunk?,
+            samples,
+        }))
     }
 
-    /// Closes the open chunk, if any, and forgets the cell.
+    /// Closes the open chunk, if any, forgets the cell and frees the list
+    /// buffer (a stream may be idle for a while).
     pub fn finish(&mut self) -> Result<Option<Built>> {
         let b = self.close()?;
         self.cell = None;
         self.last_end = None;
+        self.list = Vec::new();
         Ok(b)
     }
 

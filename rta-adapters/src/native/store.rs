@@ -16,7 +16,7 @@ use rta_core::{Error, Result};
 
 use super::backend::{Backend, FileBackend, IdentityStorage};
 use super::format::{frame, op, parse_log, IndexRecord, Op};
-use super::frames::{FrameBuilder, HeaderWriter, FRAME_BYTES};
+use super::frames::{body_len, Frames, Part};
 use super::kind::{kind_of_code, StoredItem};
 use super::packer::PackLimits;
 use super::stream::{ChunkMeta, Ctx, Stream, PACK_RUN, TARGET_LIST_BYTES};
@@ -179,7 +179,7 @@ struct Inner {
     identities: Mutex<HashMap<String, Arc<Identity>>>,
     buffered: AtomicI64,
     /// Body frame buffers of finished REST reads, reused by the next ones.
-    frame_pool: Mutex<Vec<bytes::BytesMut>>,
+    frame_pool: Mutex<Vec<bytes::Bytes>>,
 }
 
 /// The SDK's own data store: chunks kept in their wire form per data
@@ -294,6 +294,8 @@ fn validate_item(item: &WriteItem, max_unit: usize) -> Result<()> {
             d.validate()?;
             (StoredItem::unit_bytes(d), "event")
         }
+        // Checked when it was scanned.
+        WriteItem::Encoded(e) => (e.width(), "sample"),
     };
     if unit > max_unit {
         return Err(Error::InvalidArgument(format!(
@@ -537,6 +539,23 @@ impl NativeStore {
                     if s.has_late() {
                         late.push(StreamKey::Ev);
                     }
+                }
+                WriteItem::Encoded(e) => {
+                    let ch = e.channel_id();
+                    let late_key = if e.kind() == DataKind::Timestamped {
+                        let s = ts
+                            .entry(ch)
+                            .or_insert_with(|| Stream::new(new_id(StreamKey::Ts(ch)), vec![ch]));
+                        s.write_encoded(&e, &mut ctx)?;
+                        s.has_late().then_some(StreamKey::Ts(ch))
+                    } else {
+                        let s = pd
+                            .entry(ch)
+                            .or_insert_with(|| Stream::new(new_id(StreamKey::Pd(ch)), vec![ch]));
+                        s.write_encoded(&e, &mut ctx)?;
+                        s.has_late().then_some(StreamKey::Pd(ch))
+                    };
+                    late.extend(late_key);
                 }
             }
         }
@@ -845,6 +864,18 @@ fn check_widths(st: &State, items: &[WriteItem]) -> Result<()> {
                 StoredItem::width(d),
                 st.pd.get(&d.channel_id).map(|s| s.width),
             ),
+            WriteItem::Encoded(e) => {
+                let ch = e.channel_id();
+                if e.kind() == DataKind::Timestamped {
+                    ((true, ch), Some(e.width()), st.ts.get(&ch).map(|s| s.width))
+                } else {
+                    (
+                        (false, ch),
+                        Some(e.width()),
+                        st.pd.get(&ch).map(|s| s.width),
+                    )
+                }
+            }
             _ => continue,
         };
         let Some(w) = w else { continue };
@@ -958,12 +989,10 @@ const FRAMES_AHEAD: usize = 4;
 
 impl NativeStore {
     /// The body of a REST response to `req` and its exact length: frames of
-    /// wire bytes built straight from the data log on one blocking thread
-    /// (see [`FrameBuilder`]). The length is worked out from the index
-    /// before the first frame (so the response can carry `Content-Length`,
-    /// which HTTP clients read much faster than a chunked transfer). The
-    /// first frame holds one chunk, so the first byte is not held back;
-    /// later ones grow to [`FRAME_BYTES`].
+    /// wire bytes built straight from the data log (see [`Frames`]). The
+    /// length is worked out from the index before the first frame (so the
+    /// response can carry `Content-Length`, which HTTP clients read much
+    /// faster than a chunked transfer).
     pub(crate) async fn read_frames(
         &self,
         req: DataRequest,
@@ -972,108 +1001,101 @@ impl NativeStore {
         futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
     )> {
         req.validate()?;
+        if std::env::var_os("RTA_FAST_INLINE").is_some() {
+            let Some((len, frames)) = self.frames(&req)? else {
+                return Ok((0, futures::stream::empty().boxed()));
+            };
+            let store = self.clone();
+            let s = futures::stream::unfold(Some(frames), move |f| {
+                let store = store.clone();
+                async move {
+                    let mut f = f?;
+                    match f.next_frame() {
+                        Ok(Some(b)) => Some((Ok(b), Some(f))),
+                        Ok(None) => {
+                            store.return_pool(f);
+                            None
+                        }
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }
+            });
+            return Ok((len, s.boxed()));
+        }
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(FRAMES_AHEAD);
         let (len_tx, len_rx) = tokio::sync::oneshot::channel::<Result<u64>>();
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let snap = match store.snapshot(&req) {
-                Ok(s) => s,
+            let mut frames = match store.frames(&req) {
+                Ok(Some((len, f))) => {
+                    if len_tx.send(Ok(len)).is_err() {
+                        return;
+                    }
+                    f
+                }
+                Ok(None) => {
+                    let _ = len_tx.send(Ok(0));
+                    return;
+                }
                 Err(e) => {
                     let _ = len_tx.send(Err(e));
                     return;
                 }
             };
-            let Some((storage, streams)) = snap else {
-                let _ = len_tx.send(Ok(0));
-                return;
-            };
-            if len_tx.send(body_len(&streams)).is_err() {
-                return;
-            }
-            let pool = store
-                .inner
-                .frame_pool
-                .lock()
-                .map(|mut p| std::mem::take(&mut *p))
-                .unwrap_or_default();
-            let mut fb = FrameBuilder::with_pool(pool);
-            if let Err(e) = send_frames(&mut fb, &*storage, &streams, &tx) {
-                let _ = tx.blocking_send(Err(e));
-            }
-            if let Ok(mut p) = store.inner.frame_pool.lock() {
-                if p.is_empty() {
-                    *p = fb.into_pool();
+            loop {
+                match frames.next_frame() {
+                    Ok(Some(f)) => {
+                        if tx.blocking_send(Ok(f)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        break;
+                    }
                 }
             }
+            store.return_pool(frames);
         });
         let len = len_rx
             .await
             .map_err(|_| Error::Internal("read task ended early".into()))??;
         Ok((len, tokio_stream::wrappers::ReceiverStream::new(rx).boxed()))
     }
-}
 
-/// Exact wire length of a response made of `streams`.
-fn body_len(streams: &[StreamRead]) -> Result<u64> {
-    let mut sizer = HeaderWriter::default();
-    let mut total = 0u64;
-    for s in streams {
-        for m in &s.stored {
-            total += sizer.wire_len(
-                (m.start, m.end),
-                &s.channel_ids,
-                m.compression,
-                m.unpacked,
-                m.packed as usize,
-            )?;
-        }
-        for c in &s.volatile {
-            total += sizer.wire_len(
-                (c.start, c.end),
-                &c.channel_ids,
-                c.compression,
-                c.unpacked_length,
-                c.payload.len(),
-            )?;
-        }
+    /// The frames of a response to `req` and their total length (blocking:
+    /// takes the read snapshot; no payload is read yet).
+    fn frames(&self, req: &DataRequest) -> Result<Option<(u64, Frames)>> {
+        let Some((storage, streams)) = self.snapshot(req)? else {
+            return Ok(None);
+        };
+        let parts: Vec<Part> = streams
+            .into_iter()
+            .map(|s| Part {
+                channel_ids: s.channel_ids,
+                stored: s.stored,
+                volatile: s.volatile,
+            })
+            .collect();
+        let len = body_len(&parts)?;
+        let pool = self
+            .inner
+            .frame_pool
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        Ok(Some((len, Frames::new(storage, parts, pool))))
     }
-    Ok(total)
-}
 
-/// Builds the frames of a response and sends them (stops when the
-/// response is dropped).
-fn send_frames(
-    fb: &mut FrameBuilder,
-    storage: &dyn IdentityStorage,
-    streams: &[StreamRead],
-    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
-) -> Result<()> {
-    let channels: Vec<&[u32]> = streams.iter().map(|s| s.channel_ids.as_slice()).collect();
-    let mut limit = 1usize;
-    for (k, s) in streams.iter().enumerate() {
-        for m in &s.stored {
-            fb.add_stored(m, k);
-            if fb.pending() >= limit {
-                limit = FRAME_BYTES;
-                let frame = fb.finish(storage, &channels, &[])?;
-                if tx.blocking_send(Ok(frame)).is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        if !s.volatile.is_empty() {
-            limit = FRAME_BYTES;
-            let frame = fb.finish(storage, &channels, &s.volatile)?;
-            if tx.blocking_send(Ok(frame)).is_err() {
-                return Ok(());
+    /// Keeps the frame buffers of a finished read for the next one.
+    fn return_pool(&self, frames: Frames) {
+        if let Ok(mut p) = self.inner.frame_pool.lock() {
+            if p.is_empty() {
+                *p = frames.into_pool();
             }
         }
     }
-    if fb.pending() > 0 {
-        let frame = fb.finish(storage, &channels, &[])?;
-        let _ = tx.blocking_send(Ok(frame));
-    }
-    Ok(())
 }
 
 /// Bytes of chunk payloads read per blocking call.
@@ -1140,5 +1162,9 @@ impl DataSink for NativeStore {
         let s = self.clone();
         let identity = identity.to_string();
         blocking(move || s.seal_blocking(&identity)).await
+    }
+
+    fn accepts_encoded(&self) -> bool {
+        true
     }
 }

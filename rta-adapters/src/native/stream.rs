@@ -12,6 +12,7 @@
 
 use rta_core::chunk::{Chunk, ChunkGrid, Compression, PREFERRED_LIST_BYTES};
 use rta_core::data::{DataItem, DataList};
+use rta_core::encoded::EncodedSeries;
 use rta_core::{Error, Result};
 
 use super::backend::IdentityStorage;
@@ -199,6 +200,31 @@ impl<T: StoredItem> Stream<T> {
         self.route(item, bounds, ctx)
     }
 
+    /// Adds one encoded item. In the usual case (after everything stored,
+    /// within one grid cell, no longer than a result) its bytes go into the
+    /// open chunk's list as they are; otherwise it is decoded and written
+    /// like a typed item.
+    pub fn write_encoded(&mut self, e: &EncodedSeries, ctx: &mut Ctx<'_>) -> Result<()> {
+        let bounds = (e.start(), e.end());
+        let fast = self.width as usize == e.width()
+            && self.hwm.is_some_and(|h| bounds.0 > h)
+            && e.samples() <= ctx.limits.max_result_samples
+            && self
+                .grid()
+                .is_some_and(|g| bounds.1 <= g.cell_end(bounds.0));
+        if !fast {
+            return self.write(e.decode::<T>()?, ctx);
+        }
+        let Some(grid) = self.grid() else {
+            return Err(Error::Internal("stream without grid".into()));
+        };
+        self.pack_in_cell(grid.cell_start(bounds.0), ctx, |p, out| {
+            p.push_encoded(e.raw(), bounds, e.samples(), out)
+        })?;
+        self.hwm = Some(self.hwm.map_or(bounds.1, |h| h.max(bounds.1)));
+        Ok(())
+    }
+
     fn estimate_grid(&self, limits: PackLimits, force: bool) -> Option<ChunkGrid> {
         if self.pre.is_empty() {
             return None;
@@ -273,7 +299,20 @@ impl<T: StoredItem> Stream<T> {
         bounds: (i64, i64),
         ctx: &mut Ctx<'_>,
     ) -> Result<()> {
-        let cell = grid.cell_start(bounds.0);
+        self.pack_in_cell(grid.cell_start(bounds.0), ctx, |p, out| {
+            p.push_in_cell(piece, bounds, out)
+        })
+    }
+
+    /// Runs `add` on the packer for an item of grid cell `cell`: a new cell
+    /// first completes the open chunk and packs the previous cell's
+    /// fragments again. Chunks the packer closes are stored.
+    fn pack_in_cell(
+        &mut self,
+        cell: i64,
+        ctx: &mut Ctx<'_>,
+        add: impl FnOnce(&mut Packer<T>, &mut Vec<Built>) -> Result<()>,
+    ) -> Result<()> {
         if self.cur_cell != Some(cell) {
             self.complete_open(ctx, false)?;
             if let Some(prev) = self.cur_cell {
@@ -284,7 +323,7 @@ impl<T: StoredItem> Stream<T> {
         let mut out = Vec::new();
         if let Some(p) = self.packer.as_mut() {
             let before = p.bytes();
-            p.push_in_cell(piece, bounds, &mut out)?;
+            add(p, &mut out)?;
             ctx.add_buffered(p.bytes());
             ctx.sub_buffered(before);
         }
@@ -507,7 +546,7 @@ impl<T: StoredItem> Stream<T> {
         let stored = self.chunks[lo..hi].to_vec();
         let mut volatile = Vec::new();
         let (grid, mut items): (ChunkGrid, Vec<T>) = match &self.packer {
-            Some(p) => (p.grid, p.items().to_vec()),
+            Some(p) => (p.grid, p.items()?),
             None => (ChunkGrid::new(DEFAULT_PERIOD_NS)?, self.pre.clone()),
         };
         if items.is_empty() {
