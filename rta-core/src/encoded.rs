@@ -283,6 +283,24 @@ mod tests {
         assert!(EncodedSeries::scan(DataKind::Row, Bytes::new()).is_none());
     }
 
+    #[test]
+    fn fuzz_seeds_scan() {
+        // The seeds of the fuzz target are valid items: the fuzzer starts
+        // from inputs that reach the end of the scanner.
+        let ts = include_bytes!("../../fuzz/corpus/encoded_series/timestamped");
+        let e = EncodedSeries::scan(DataKind::Timestamped, Bytes::from_static(&ts[1..])).unwrap();
+        assert_eq!(
+            (e.channel_id(), e.start(), e.end(), e.samples()),
+            (7, 1_000, 4_000, 3)
+        );
+        let pd = include_bytes!("../../fuzz/corpus/encoded_series/periodic");
+        let e = EncodedSeries::scan(DataKind::Periodic, Bytes::from_static(&pd[1..])).unwrap();
+        assert_eq!(
+            (e.channel_id(), e.start(), e.end(), e.samples()),
+            (3, -5, 745, 4)
+        );
+    }
+
     proptest! {
         /// Whatever scans decodes, to an item with the same facts.
         #[test]

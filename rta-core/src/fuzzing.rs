@@ -61,3 +61,38 @@ pub fn query(data: &[u8]) {
         let _ = crate::query::SortKey::parse(s);
     }
 }
+
+/// Scans an encoded timestamped or periodic item (the first byte picks the
+/// kind) and, when it scans, checks it decodes to an item with the same
+/// facts: a disagreement panics.
+pub fn encoded_series(data: &[u8]) {
+    use crate::data::{DataItem, DataKind};
+    use crate::encoded::EncodedSeries;
+    use crate::proto::data::{PeriodicData, TimestampedData};
+    fn check<T: DataItem>(e: &EncodedSeries) {
+        let item: T = match e.decode() {
+            Ok(item) => item,
+            Err(err) => panic!("scanned item does not decode: {err}"),
+        };
+        assert!(item.validate().is_ok(), "scanned item is not valid");
+        let facts = item
+            .time_bounds()
+            .map(|(s, end)| (item.channel_ids()[0], s, end, item.sample_count()));
+        assert_eq!(
+            facts,
+            Some((e.channel_id(), e.start(), e.end(), e.samples())),
+            "scanned facts differ from the decoded item"
+        );
+    }
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let raw = bytes::Bytes::copy_from_slice(rest);
+    if first & 1 == 0 {
+        if let Some(e) = EncodedSeries::scan(DataKind::Timestamped, raw) {
+            check::<TimestampedData>(&e);
+        }
+    } else if let Some(e) = EncodedSeries::scan(DataKind::Periodic, raw) {
+        check::<PeriodicData>(&e);
+    }
+}

@@ -16,6 +16,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("session_json", fuzzing::session_json),
     ("config_json", fuzzing::config_json),
     ("query", fuzzing::query),
+    ("encoded_series", fuzzing::encoded_series),
 ];
 
 /// xorshift64*: deterministic, so a failure reproduces.
