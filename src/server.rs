@@ -405,7 +405,17 @@ pub struct LiveSessionStore<S> {
 }
 
 impl<S: SessionStore> LiveSessionStore<S> {
-    async fn after_update(&self, identity: &str) -> rta_core::Result<()> {
+    /// Follows an update whose resulting state is `state` (`None`: unknown).
+    /// The session is read back only when its JSON is published: when it is
+    /// (or may be) live, or was live and has just closed.
+    async fn after_update(
+        &self,
+        identity: &str,
+        state: Option<SessionState>,
+    ) -> rta_core::Result<()> {
+        if state.is_some_and(|s| !is_live_state(s)) && !self.live.is_live(identity) {
+            return Ok(());
+        }
         let elements = ss::SessionElements {
             json: true,
             ..Default::default()
@@ -414,8 +424,7 @@ impl<S: SessionStore> LiveSessionStore<S> {
             return Ok(());
         };
         let parsed = rta_core::session::Session::from_json(&sess.json)?;
-        let live = matches!(parsed.state, SessionState::Open | SessionState::Waiting);
-        if live {
+        if is_live_state(parsed.state) {
             self.live.set_live(identity, true);
             let mut items = vec![json_item(sess.json)];
             if let (Some(s), Some(e)) = (&parsed.start_timestamp, &parsed.end_timestamp) {
@@ -446,13 +455,19 @@ impl<S: SessionStore> SessionStore for LiveSessionStore<S> {
         &self,
         req: ss::CreateOrUpdateSessionRequest,
     ) -> rta_core::Result<()> {
+        self.create_or_update_state(req).await.map(|_| ())
+    }
+    async fn create_or_update_state(
+        &self,
+        req: ss::CreateOrUpdateSessionRequest,
+    ) -> rta_core::Result<Option<SessionState>> {
         let identity = req.identity.clone();
-        self.inner.create_or_update(req).await?;
+        let state = self.inner.create_or_update_state(req).await?;
         // The update is stored; a failure to notify live clients is logged, not returned.
-        if let Err(e) = self.after_update(&identity).await {
+        if let Err(e) = self.after_update(&identity, state).await {
             tracing::warn!(%identity, error = %e, "live session update failed");
         }
-        Ok(())
+        Ok(state)
     }
     async fn get(
         &self,
@@ -500,6 +515,11 @@ impl<S: SessionStore> SessionStore for LiveSessionStore<S> {
     }
 }
 
+/// Whether sessions in `state` stream live (open, or waiting for data).
+fn is_live_state(state: SessionState) -> bool {
+    matches!(state, SessionState::Open | SessionState::Waiting)
+}
+
 /// The data API's check that a session exists (unknown sessions are 404).
 struct SessionExists<S>(Arc<S>);
 
@@ -545,4 +565,159 @@ pub async fn serve_https(
         .serve(router.into_make_service())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rta_core::proto::session_service::session_update::Op;
+
+    use super::*;
+
+    /// A session store counting its reads; it tells the state after an
+    /// update only when `tells_state` (otherwise the trait's default, `None`).
+    struct Counting {
+        inner: SqliteSessionStore,
+        gets: AtomicUsize,
+        tells_state: bool,
+    }
+
+    #[async_trait]
+    impl SessionStore for Counting {
+        async fn create_or_update(
+            &self,
+            req: ss::CreateOrUpdateSessionRequest,
+        ) -> rta_core::Result<()> {
+            self.inner.create_or_update(req).await
+        }
+        async fn create_or_update_state(
+            &self,
+            req: ss::CreateOrUpdateSessionRequest,
+        ) -> rta_core::Result<Option<SessionState>> {
+            if self.tells_state {
+                self.inner.create_or_update_state(req).await
+            } else {
+                self.inner.create_or_update(req).await.map(|()| None)
+            }
+        }
+        async fn get(
+            &self,
+            identity: &str,
+            elements: &ss::SessionElements,
+        ) -> rta_core::Result<Option<ss::Session>> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            self.inner.get(identity, elements).await
+        }
+        async fn list(&self, req: &ss::ListSessionsRequest) -> rta_core::Result<Vec<ss::Session>> {
+            self.inner.list(req).await
+        }
+        async fn delete(&self, identities: &[String]) -> rta_core::Result<()> {
+            self.inner.delete(identities).await
+        }
+        async fn folders(&self, parent: &str) -> rta_core::Result<Vec<ss::SessionFolder>> {
+            self.inner.folders(parent).await
+        }
+        async fn put_folder(&self, req: ss::PutSessionFolderRequest) -> rta_core::Result<()> {
+            self.inner.put_folder(req).await
+        }
+        async fn delete_folders(&self, identities: &[String]) -> rta_core::Result<()> {
+            self.inner.delete_folders(identities).await
+        }
+        async fn metamodel(
+            &self,
+            folder_subtree: &str,
+            json_properties: &[String],
+        ) -> rta_core::Result<serde_json::Value> {
+            self.inner.metamodel(folder_subtree, json_properties).await
+        }
+        async fn query_properties(
+            &self,
+            partial_match: &str,
+            folder_subtree: &str,
+        ) -> rta_core::Result<Vec<ss::PropertySummary>> {
+            self.inner
+                .query_properties(partial_match, folder_subtree)
+                .await
+        }
+    }
+
+    fn update(
+        identity: &str,
+        sequence: Option<i64>,
+        ops: Vec<Op>,
+    ) -> ss::CreateOrUpdateSessionRequest {
+        ss::CreateOrUpdateSessionRequest {
+            identity: identity.into(),
+            sequence,
+            updates: ops
+                .into_iter()
+                .map(|op| ss::SessionUpdate { op: Some(op) })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Runs the same updates through a store that tells the state and one
+    /// that does not: the live set follows them identically, and the session
+    /// is read back only when its JSON is published.
+    #[tokio::test]
+    async fn sessions_are_read_back_only_to_publish_them() {
+        let range = |end| {
+            Op::SetTimeRange(ss::TimeRange {
+                start_time: 0,
+                end_time: end,
+            })
+        };
+        let open = SessionState::Open.as_i32();
+        let closed = SessionState::Closed.as_i32();
+        // (request, live afterwards, read back when the store tells the state)
+        let steps = [
+            (
+                update("a", None, vec![Op::SetType("t".into())]),
+                false,
+                false,
+            ),
+            (update("a", None, vec![Op::SetState(open)]), true, true),
+            (update("a", None, vec![range(10)]), true, true),
+            (update("a", None, vec![Op::SetState(closed)]), false, true),
+            (update("a", None, vec![range(20)]), false, false),
+            (
+                update("b", None, vec![Op::SetState(open), Op::SetState(closed)]),
+                false,
+                false,
+            ),
+            (
+                update("c", Some(2), vec![Op::SetState(closed)]),
+                false,
+                false,
+            ),
+            // stale: skipped by the store, so the state is unknown
+            (update("c", Some(1), vec![Op::SetState(open)]), false, true),
+        ];
+        for tells_state in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = LiveSessionStore {
+                inner: Arc::new(Counting {
+                    inner: SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap(),
+                    gets: AtomicUsize::new(0),
+                    tells_state,
+                }),
+                live: Arc::new(LiveSet {
+                    out: LiveOut::Hub(LiveHub::new(HubOptions::default())),
+                    open: Mutex::new(HashSet::new()),
+                }),
+                data: NativeStore::open(NativeConfig::new(dir.path().join("data"))).unwrap(),
+            };
+            for (i, (req, live, read)) in steps.iter().enumerate() {
+                let identity = req.identity.clone();
+                let before = store.inner.gets.load(Ordering::SeqCst);
+                store.create_or_update(req.clone()).await.unwrap();
+                let reads = store.inner.gets.load(Ordering::SeqCst) - before;
+                assert_eq!(store.live.is_live(&identity), *live, "step {i}");
+                let expected = if tells_state { usize::from(*read) } else { 1 };
+                assert_eq!(reads, expected, "step {i}, tells_state {tells_state}");
+            }
+        }
+    }
 }

@@ -226,6 +226,16 @@ pub trait SchemaMappingStore: Send + Sync + 'static {
 pub trait SessionStore: Send + Sync + 'static {
     /// Creates the session if needed, then applies the updates atomically, in order.
     async fn create_or_update(&self, req: ss::CreateOrUpdateSessionRequest) -> Result<()>;
+    /// [`create_or_update`](Self::create_or_update), also telling the
+    /// session's state once the request is applied, when the store knows it
+    /// without another read; `None` means unknown (read the session to find
+    /// out). Layers that follow state changes use it to skip that read.
+    async fn create_or_update_state(
+        &self,
+        req: ss::CreateOrUpdateSessionRequest,
+    ) -> Result<Option<crate::session::SessionState>> {
+        self.create_or_update(req).await.map(|()| None)
+    }
     /// One session with the selected elements, or `None`.
     async fn get(
         &self,

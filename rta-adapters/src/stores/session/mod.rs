@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use rta_core::proto::session_service as pb;
 use rta_core::query::{Query, SortOrder};
 use rta_core::service::SessionStore;
+use rta_core::session::SessionState;
 use rta_core::time::Timestamp;
 use rta_core::{Error, Result};
 use rusqlite::functions::FunctionFlags;
@@ -382,8 +383,17 @@ impl crate::data_api::IdentityCheck for SqliteSessionStore {
 #[async_trait]
 impl SessionStore for SqliteSessionStore {
     async fn create_or_update(&self, req: pb::CreateOrUpdateSessionRequest) -> Result<()> {
+        self.create_or_update_state(req).await.map(|_| ())
+    }
+
+    /// The state comes from the update's own transaction; `None` when the
+    /// request was skipped because its `sequence` is stale.
+    async fn create_or_update_state(
+        &self,
+        req: pb::CreateOrUpdateSessionRequest,
+    ) -> Result<Option<SessionState>> {
         let now = Timestamp::now();
-        self.write(move |tx| update::create_or_update(tx, &req, &now).map(|_| ()))
+        self.write(move |tx| update::create_or_update(tx, &req, &now))
             .await
     }
 

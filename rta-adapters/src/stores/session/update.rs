@@ -35,13 +35,14 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
 }
 
-/// Creates the session if needed and applies the updates. Returns `false`
-/// when the request was skipped because its `sequence` is stale.
+/// Creates the session if needed and applies the updates. Returns the
+/// session's state afterwards, or `None` when the request was skipped
+/// because its `sequence` is stale.
 pub(crate) fn create_or_update(
     tx: &Transaction<'_>,
     req: &pb::CreateOrUpdateSessionRequest,
     now: &Timestamp,
-) -> Result<bool> {
+) -> Result<Option<SessionState>> {
     if req.identity.is_empty() {
         return Err(invalid("session identity must not be empty"));
     }
@@ -55,7 +56,7 @@ pub(crate) fn create_or_update(
         .map_err(sql_err)?;
     if let (Some((_, Some(last))), Some(seq)) = (existing, req.sequence) {
         if seq <= last {
-            return Ok(false);
+            return Ok(None);
         }
     }
     let id = match existing {
@@ -73,7 +74,7 @@ pub(crate) fn create_or_update(
         })?;
     }
     store_core(tx, id, &core, req.sequence)?;
-    Ok(true)
+    Ok(Some(core.state))
 }
 
 fn insert_new(
