@@ -383,6 +383,10 @@ impl LiveSet {
 }
 
 impl DataObserver for LiveSet {
+    fn wants(&self, identity: &str) -> bool {
+        self.is_live(identity)
+    }
+
     fn observe(&self, identity: &str, items: &[WriteItem]) {
         if !self.is_live(identity) || items.is_empty() {
             return;

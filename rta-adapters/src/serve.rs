@@ -29,6 +29,19 @@ use tonic::service::Routes;
 use crate::options::ServiceOptions;
 use crate::{Error, Result};
 
+/// HTTP/2 flow-control window per gRPC stream (8 MiB). h2's default of
+/// 64 KiB lets a `WriteDataStream` client send only 64 KiB per round trip,
+/// which caps bulk writes long before the store does.
+pub const GRPC_STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+
+/// HTTP/2 flow-control window per gRPC connection (16 MiB).
+pub const GRPC_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+
+/// Largest HTTP/2 frame a gRPC client may send (1 MiB rather than 16 KiB):
+/// bulk writes cross in fewer frames, which saved about an eighth of the
+/// CPU of a `WriteDataStream` call on loopback.
+pub const GRPC_MAX_FRAME: u32 = 1024 * 1024;
+
 /// Serves `http` on the HTTP port and, if given, `grpc` on the gRPC port of
 /// `opts`, until Ctrl-C or SIGTERM; then finishes in-flight requests.
 pub async fn serve(opts: &ServiceOptions, http: Router, grpc: Option<Routes>) -> Result<()> {
@@ -73,6 +86,9 @@ pub async fn serve_listeners(
     let grpc_task = async move {
         match grpc {
             Some((listener, routes)) => tonic::transport::Server::builder()
+                .initial_stream_window_size(Some(GRPC_STREAM_WINDOW))
+                .initial_connection_window_size(Some(GRPC_CONNECTION_WINDOW))
+                .max_frame_size(Some(GRPC_MAX_FRAME))
                 .add_routes(routes)
                 // Nagle's algorithm would hold back small responses (flush acks) by
                 // tens of milliseconds; gRPC frames are already batched.
