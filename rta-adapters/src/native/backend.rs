@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -30,6 +30,45 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Deletes everything stored for an identity (succeeds when absent).
     fn delete(&self, identity: &str) -> Result<()>;
+
+    /// Starts writing a new generation of an identity's logs (compaction,
+    /// see [`LogRewrite`]). `None` when the identity does not exist, or when
+    /// the backend cannot rewrite (the default: compaction is then skipped
+    /// and superseded payloads stay until the identity is deleted).
+    fn rewrite(&self, identity: &str) -> Result<Option<Box<dyn LogRewrite>>> {
+        let _ = identity;
+        Ok(None)
+    }
+}
+
+/// A new generation of one identity's logs, being written by a compaction.
+///
+/// The compaction appends the live chunk payloads to a fresh data log, then
+/// [`LogRewrite::commit`] stores an index naming them (with their new
+/// offsets) and switches the identity to the new logs in one atomic step:
+/// after a crash at any point, the identity opens either wholly as before or
+/// wholly rewritten, and leftovers of the other generation are cleaned up
+/// when it is next opened. Storage handles obtained before the switch keep
+/// reading the old data log until they are dropped, so reads already under
+/// way are not disturbed. Dropping a rewrite without committing abandons it.
+///
+/// An object store can implement it by writing the new data and index
+/// objects under a new generation prefix and replacing a small manifest
+/// object that names the current generation last.
+pub trait LogRewrite: Send {
+    /// Appends bytes to the new data log and returns their offset in it.
+    fn append_data(&mut self, data: &[u8]) -> Result<u64>;
+
+    /// Makes the appends so far durable ([`LogRewrite::commit`] does it
+    /// too; syncing most of the data earlier keeps the commit short).
+    fn sync_data(&mut self) -> Result<()>;
+
+    /// Makes the new data log durable, stores `index` (framed index
+    /// records) as the new index log, and switches the identity over. Fails
+    /// without switching when the identity was deleted (or another rewrite
+    /// committed) since this one began. Returns the storage of the new
+    /// generation, which later appends go to.
+    fn commit(self: Box<Self>, index: &[u8]) -> Result<Arc<dyn IdentityStorage>>;
 }
 
 /// The two logs of one data identity.
@@ -95,7 +134,11 @@ pub trait IdentityStorage: Send + Sync + 'static {
 }
 
 /// The native store on a local directory: one sub-directory per identity,
-/// holding `data.log` and `index.log`.
+/// holding `data.log` and `index.log`. A compaction writes the next
+/// generation as `data.<n>.log` and `index.<n>.log` (the index is written
+/// as `index.<n>.tmp` and renamed last, which is the switch); the highest
+/// generation with an index is the current one, and opening an identity
+/// removes the files of any other.
 ///
 /// Identity names made only of ASCII letters, digits, `-`, `_` and `.`
 /// (up to 200 characters) are kept readable (`i-<identity>`); any other
@@ -103,8 +146,11 @@ pub trait IdentityStorage: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct FileBackend {
     root: PathBuf,
-    open: Mutex<HashMap<String, Arc<FileStorage>>>,
+    open: OpenMap,
 }
+
+/// Storage handles of the identities opened, shared with rewrites.
+type OpenMap = Arc<Mutex<HashMap<String, Arc<FileStorage>>>>;
 
 impl FileBackend {
     /// A backend rooted at `root` (created if missing).
@@ -113,7 +159,7 @@ impl FileBackend {
         std::fs::create_dir_all(&root)?;
         Ok(Self {
             root,
-            open: Mutex::new(HashMap::new()),
+            open: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -167,6 +213,100 @@ fn sync_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// File name of the data log of a generation.
+fn data_name(gen: u64) -> String {
+    if gen == 0 {
+        "data.log".into()
+    } else {
+        format!("data.{gen}.log")
+    }
+}
+
+/// File name of the index log of a generation.
+fn index_name(gen: u64) -> String {
+    if gen == 0 {
+        "index.log".into()
+    } else {
+        format!("index.{gen}.log")
+    }
+}
+
+/// A file of an identity's directory, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogFile {
+    Data(u64),
+    Index(u64),
+    /// An index being written by a rewrite (`index.<n>.tmp`).
+    Temp,
+}
+
+fn log_file(name: &str) -> Option<LogFile> {
+    match name {
+        "data.log" => return Some(LogFile::Data(0)),
+        "index.log" => return Some(LogFile::Index(0)),
+        _ => {}
+    }
+    let mut parts = name.split('.');
+    let (kind, n, ext) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let gen = n
+        .parse::<u64>()
+        .ok()
+        .filter(|g| *g > 0 && g.to_string() == n)?;
+    match (kind, ext) {
+        ("data", "log") => Some(LogFile::Data(gen)),
+        ("index", "log") => Some(LogFile::Index(gen)),
+        ("index", "tmp") => Some(LogFile::Temp),
+        _ => None,
+    }
+}
+
+/// The current generation of an identity's directory: the highest one with
+/// an index log (`None` when there is none, or no directory).
+fn generation(dir: &Path) -> Result<Option<u64>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut gen = None;
+    for entry in entries {
+        let entry = entry?;
+        if let Some(LogFile::Index(g)) = entry.file_name().to_str().and_then(log_file) {
+            gen = gen.max(Some(g));
+        }
+    }
+    Ok(gen)
+}
+
+/// Removes what a compaction cut short left behind: the logs of every
+/// generation but `gen`, and unfinished index files.
+fn remove_other_generations(dir: &Path, gen: u64) -> Result<()> {
+    let mut removed = false;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let stale = match entry.file_name().to_str().and_then(log_file) {
+            Some(LogFile::Data(g) | LogFile::Index(g)) => g != gen,
+            Some(LogFile::Temp) => true,
+            None => false,
+        };
+        if stale {
+            tracing::info!(
+                file = %entry.path().display(),
+                "native store: removing a file left by an earlier compaction"
+            );
+            std::fs::remove_file(entry.path())?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 impl Backend for FileBackend {
     fn identities(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
@@ -176,7 +316,7 @@ impl Backend for FileBackend {
                 continue;
             }
             if let Some(id) = entry.file_name().to_str().and_then(Self::identity_of) {
-                if entry.path().join("index.log").exists() {
+                if generation(&entry.path())?.is_some() {
                     out.push(id);
                 }
             }
@@ -191,11 +331,14 @@ impl Backend for FileBackend {
             return Ok(Some(s.clone() as Arc<dyn IdentityStorage>));
         }
         let dir = self.root.join(Self::dir_name(identity));
-        let exists = dir.join("index.log").exists();
-        if !exists && !create {
+        let current = generation(&dir)?;
+        if current.is_none() && !create {
             return Ok(None);
         }
-        if !exists {
+        let gen = current.unwrap_or(0);
+        if current.is_some() {
+            remove_other_generations(&dir, gen)?;
+        } else {
             std::fs::create_dir_all(&dir)?;
         }
         let data = OpenOptions::new()
@@ -203,13 +346,13 @@ impl Backend for FileBackend {
             .write(true)
             .create(true)
             .truncate(false)
-            .open(dir.join("data.log"))?;
+            .open(dir.join(data_name(gen)))?;
         let index = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(dir.join("index.log"))?;
-        if !exists {
+            .open(dir.join(index_name(gen)))?;
+        if current.is_none() {
             // Make the new directory entries themselves durable.
             data.sync_all()?;
             index.sync_all()?;
@@ -217,12 +360,7 @@ impl Backend for FileBackend {
             sync_dir(&self.root)?;
         }
         let data_len = data.metadata()?.len();
-        let storage = Arc::new(FileStorage {
-            data,
-            index: Mutex::new(index),
-            data_len: AtomicU64::new(data_len),
-            path: dir,
-        });
+        let storage = Arc::new(FileStorage::new(dir, gen, data, index, data_len));
         open.insert(identity.to_string(), storage.clone());
         Ok(Some(storage as Arc<dyn IdentityStorage>))
     }
@@ -237,6 +375,59 @@ impl Backend for FileBackend {
             Err(e) => Err(e.into()),
         }
     }
+
+    fn rewrite(&self, identity: &str) -> Result<Option<Box<dyn LogRewrite>>> {
+        if self.open(identity, false)?.is_none() {
+            return Ok(None);
+        }
+        let open = self.lock()?;
+        let Some(base) = open.get(identity).cloned() else {
+            return Ok(None);
+        };
+        if base.rewriting.swap(true, Ordering::AcqRel) {
+            return Err(Error::Internal(format!(
+                "a rewrite of identity {identity:?} is already under way"
+            )));
+        }
+        let mut rw = FileRewrite {
+            open: self.open.clone(),
+            identity: identity.to_string(),
+            dir: base.path.clone(),
+            gen: base.gen,
+            base,
+            data: None,
+            len: 0,
+            committed: false,
+        };
+        // A generation whose data log this rewrite creates, so that it owns
+        // the name (one left by an abandoned rewrite is skipped; it is
+        // removed when the identity is next opened).
+        for _ in 0..1000 {
+            rw.gen += 1;
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(rw.dir.join(data_name(rw.gen)))
+            {
+                Ok(f) => {
+                    rw.data = Some(f);
+                    return Ok(Some(Box::new(rw)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    // Nothing created: nothing for the drop to remove.
+                    rw.committed = true;
+                    return Err(e.into());
+                }
+            }
+        }
+        rw.committed = true;
+        Err(Error::Internal(format!(
+            "no free log generation in {}",
+            rw.dir.display()
+        )))
+    }
 }
 
 /// The logs of one identity on the local file system.
@@ -245,7 +436,33 @@ struct FileStorage {
     data: File,
     index: Mutex<File>,
     data_len: AtomicU64,
+    /// The identity's directory.
     path: PathBuf,
+    /// Generation of the logs (0: `data.log` and `index.log`).
+    gen: u64,
+    /// True while a rewrite of these logs is under way.
+    rewriting: AtomicBool,
+    /// The directory may not yet be durable after the switch to these logs:
+    /// synced again before the next index record.
+    dir_unsynced: AtomicBool,
+}
+
+impl FileStorage {
+    fn new(path: PathBuf, gen: u64, data: File, index: File, data_len: u64) -> Self {
+        Self {
+            data,
+            index: Mutex::new(index),
+            data_len: AtomicU64::new(data_len),
+            path,
+            gen,
+            rewriting: AtomicBool::new(false),
+            dir_unsynced: AtomicBool::new(false),
+        }
+    }
+
+    fn data_path(&self) -> PathBuf {
+        self.path.join(data_name(self.gen))
+    }
 }
 
 impl IdentityStorage for FileStorage {
@@ -268,7 +485,7 @@ impl IdentityStorage for FileStorage {
             Error::Internal(format!(
                 "reading {} bytes at {offset} of {}: {e}",
                 buf.len(),
-                self.path.join("data.log").display()
+                self.data_path().display()
             ))
         })
     }
@@ -284,7 +501,7 @@ impl IdentityStorage for FileStorage {
                 Ok(0) => {
                     return Err(Error::Internal(format!(
                         "short read of {} at {at}",
-                        self.path.join("data.log").display()
+                        self.data_path().display()
                     )))
                 }
                 Ok(n) => {
@@ -295,7 +512,7 @@ impl IdentityStorage for FileStorage {
                 Err(e) => {
                     return Err(Error::Internal(format!(
                         "reading at {at} of {}: {e}",
-                        self.path.join("data.log").display()
+                        self.data_path().display()
                     )))
                 }
             }
@@ -305,6 +522,10 @@ impl IdentityStorage for FileStorage {
 
     fn sync_data(&self) -> Result<()> {
         self.data.sync_data()?;
+        if self.dir_unsynced.load(Ordering::Acquire) {
+            sync_dir(&self.path)?;
+            self.dir_unsynced.store(false, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -352,6 +573,129 @@ impl IdentityStorage for FileStorage {
             .and_then(|f| f.metadata().ok())
             .map_or(0, |m| m.len());
         self.data_len() + index
+    }
+}
+
+/// The next generation of an identity's logs on the local file system.
+struct FileRewrite {
+    open: OpenMap,
+    identity: String,
+    /// The storage being replaced.
+    base: Arc<FileStorage>,
+    dir: PathBuf,
+    gen: u64,
+    data: Option<File>,
+    len: u64,
+    committed: bool,
+}
+
+impl FileRewrite {
+    fn temp_index(&self) -> PathBuf {
+        self.dir.join(format!("index.{}.tmp", self.gen))
+    }
+
+    fn data(&self) -> Result<&File> {
+        self.data
+            .as_ref()
+            .ok_or_else(|| Error::Internal("rewrite already committed".into()))
+    }
+}
+
+impl LogRewrite for FileRewrite {
+    fn append_data(&mut self, data: &[u8]) -> Result<u64> {
+        let offset = self.len;
+        self.data()?.write_all_at(data, offset)?;
+        self.len += data.len() as u64;
+        Ok(offset)
+    }
+
+    fn sync_data(&mut self) -> Result<()> {
+        self.data()?.sync_data()?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, index: &[u8]) -> Result<Arc<dyn IdentityStorage>> {
+        self.data()?.sync_all()?;
+        let temp = self.temp_index();
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&temp)?;
+            f.write_all(index)?;
+            f.sync_all()?;
+        }
+        // The handle later index records are appended with; it stays valid
+        // across the rename.
+        let index_file = OpenOptions::new().read(true).append(true).open(&temp)?;
+        let map = self.open.clone();
+        let mut open = map
+            .lock()
+            .map_err(|_| Error::Internal("file backend lock poisoned".into()))?;
+        if !open
+            .get(&self.identity)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.base))
+        {
+            return Err(Error::Internal(format!(
+                "identity {:?} changed during its compaction",
+                self.identity
+            )));
+        }
+        // The new data log's entry must be durable before the index naming it.
+        sync_dir(&self.dir)?;
+        std::fs::rename(&temp, self.dir.join(index_name(self.gen)))?;
+        // Switched: from here on the new generation is the identity.
+        self.committed = true;
+        let data = self
+            .data
+            .take()
+            .ok_or_else(|| Error::Internal("rewrite already committed".into()))?;
+        let storage = Arc::new(FileStorage::new(
+            self.dir.clone(),
+            self.gen,
+            data,
+            index_file,
+            self.len,
+        ));
+        if let Err(e) = sync_dir(&self.dir) {
+            tracing::warn!(error = %e, "native store: syncing a directory after a compaction");
+            storage.dir_unsynced.store(true, Ordering::Release);
+        }
+        open.insert(self.identity.clone(), storage.clone());
+        drop(open);
+        // The old logs: open handles keep reading them until dropped.
+        let old = [data_name(self.base.gen), index_name(self.base.gen)];
+        let removed = old
+            .iter()
+            .try_for_each(|name| std::fs::remove_file(self.dir.join(name)))
+            .map_err(Error::from)
+            .and_then(|()| sync_dir(&self.dir));
+        if let Err(e) = removed {
+            // Removed when the identity is next opened.
+            tracing::warn!(error = %e, "native store: removing logs replaced by a compaction");
+        }
+        Ok(storage)
+    }
+}
+
+impl Drop for FileRewrite {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Only while the identity is still the one this rewrite began
+            // from: once deleted (and perhaps created again) the names may
+            // belong to someone else, and leftovers go at the next open.
+            if let Ok(open) = self.open.lock() {
+                if open
+                    .get(&self.identity)
+                    .is_some_and(|s| Arc::ptr_eq(s, &self.base))
+                {
+                    let _ = std::fs::remove_file(self.temp_index());
+                    let _ = std::fs::remove_file(self.dir.join(data_name(self.gen)));
+                }
+            }
+        }
+        self.base.rewriting.store(false, Ordering::Release);
     }
 }
 

@@ -56,5 +56,5 @@ mod packer;
 mod store;
 mod stream;
 
-pub use backend::{Backend, FileBackend, IdentityStorage};
-pub use store::{NativeConfig, NativeStore, StoreStats};
+pub use backend::{Backend, FileBackend, IdentityStorage, LogRewrite};
+pub use store::{CompactionReport, NativeConfig, NativeStore, StoreStats};

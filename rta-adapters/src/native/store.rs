@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -42,6 +42,13 @@ pub struct NativeConfig {
     /// Index operations kept in memory before they are written out with a
     /// sync even without a flush request (default 8192).
     pub checkpoint_ops: usize,
+    /// Share of an identity's stored bytes taken by superseded payloads
+    /// above which sealing it starts a compaction in the background
+    /// (default 0.25; 1.0 or more never compacts automatically).
+    pub compact_dead_fraction: f64,
+    /// Fewest superseded bytes for which a compaction is started
+    /// automatically (default 1 MiB).
+    pub compact_min_dead_bytes: u64,
 }
 
 impl NativeConfig {
@@ -55,7 +62,18 @@ impl NativeConfig {
             compression: Compression::Lz4,
             max_unit_bytes: 1024 * 1024,
             checkpoint_ops: 8192,
+            compact_dead_fraction: 0.25,
+            compact_min_dead_bytes: 1024 * 1024,
         }
+    }
+
+    /// Sets when sealing an identity compacts it automatically: once
+    /// superseded payloads exceed both `dead_fraction` of its stored bytes
+    /// and `min_dead_bytes` (a fraction of 1.0 or more turns it off).
+    pub fn with_compaction(mut self, dead_fraction: f64, min_dead_bytes: u64) -> Self {
+        self.compact_dead_fraction = dead_fraction;
+        self.compact_min_dead_bytes = min_dead_bytes;
+        self
     }
 
     /// Sets the write buffer budget.
@@ -161,8 +179,13 @@ macro_rules! each_stream {
 }
 
 struct Identity {
-    storage: Arc<dyn IdentityStorage>,
+    /// The identity's logs. A compaction replaces them, only while `state`
+    /// is locked, so a handle taken under that lock matches the chunk
+    /// offsets read with it (and keeps reading the logs it was taken from).
+    storage: RwLock<Arc<dyn IdentityStorage>>,
     state: Mutex<State>,
+    /// Held by a compaction of the identity, so that only one runs.
+    compacting: Mutex<()>,
 }
 
 impl Identity {
@@ -171,7 +194,21 @@ impl Identity {
             .lock()
             .map_err(|_| Error::Internal("identity lock poisoned".into()))
     }
+
+    /// The current logs (see `storage`).
+    fn storage(&self) -> Arc<dyn IdentityStorage> {
+        self.storage
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
+
+// Compaction of the data log, a child module so that it can reach the
+// identities' state (the file lives next to this one).
+#[path = "compact.rs"]
+mod compact;
+pub use compact::CompactionReport;
 
 struct Inner {
     backend: Arc<dyn Backend>,
@@ -180,6 +217,8 @@ struct Inner {
     buffered: AtomicI64,
     /// Body frame buffers of finished REST reads, reused by the next ones.
     frame_pool: Mutex<Vec<bytes::Bytes>>,
+    /// Background compactions after seals.
+    compactor: compact::Compactor,
 }
 
 /// The SDK's own data store: chunks kept in their wire form per data
@@ -321,6 +360,7 @@ impl NativeStore {
                 identities: Mutex::new(HashMap::new()),
                 buffered: AtomicI64::new(0),
                 frame_pool: Mutex::new(Vec::new()),
+                compactor: compact::Compactor::default(),
             }),
         }
     }
@@ -364,8 +404,9 @@ impl NativeStore {
         };
         let state = self.load_state(&*storage)?;
         let id = Arc::new(Identity {
-            storage,
+            storage: RwLock::new(storage),
             state: Mutex::new(state),
+            compacting: Mutex::new(()),
         });
         map.insert(identity.to_string(), id.clone());
         Ok(Some(id))
@@ -452,7 +493,7 @@ impl NativeStore {
             let d = self.settle(&mut st);
             r?;
             if st.ops.len() >= self.inner.config.checkpoint_ops {
-                sync(&*id.storage, &mut st)?;
+                sync(&*id.storage(), &mut st)?;
             }
             d
         };
@@ -484,8 +525,9 @@ impl NativeStore {
             late,
             ..
         } = st;
+        let storage = id.storage();
         let mut ctx = Ctx {
-            storage: &*id.storage,
+            storage: &*storage,
             ops,
             limits,
             merge_run: PACK_RUN,
@@ -618,8 +660,9 @@ impl NativeStore {
             ops,
             ..
         } = st;
+        let storage = id.storage();
         let mut ctx = Ctx {
-            storage: &*id.storage,
+            storage: &*storage,
             ops,
             limits,
             merge_run: PACK_RUN,
@@ -651,8 +694,15 @@ impl NativeStore {
     /// left by earlier flushes in each stream's last cell. Call it when a
     /// writer has finished (a session closed); later writes are still
     /// accepted and merged.
+    ///
+    /// When superseded payloads then make up more than
+    /// [`NativeConfig::compact_dead_fraction`] of the identity's stored
+    /// bytes, a compaction is started in the background (see
+    /// [`NativeStore::compact_blocking`]).
     pub fn seal_blocking(&self, identity: &str) -> Result<()> {
-        self.finish_identity(identity, true)
+        self.finish_identity(identity, true)?;
+        self.compact_if_worthwhile(identity);
+        Ok(())
     }
 
     fn finish_identity(&self, identity: &str, seal: bool) -> Result<()> {
@@ -674,7 +724,7 @@ impl NativeStore {
         let d = self.settle(&mut st);
         self.inner.buffered.fetch_add(d, Ordering::Relaxed);
         r?;
-        sync(&*id.storage, &mut st)
+        sync(&*id.storage(), &mut st)
     }
 
     /// Flushes every identity written since opening (blocking); for shutdown.
@@ -705,7 +755,7 @@ impl NativeStore {
         };
         let mut st = id.lock()?;
         let mut out = StoreStats {
-            stored_bytes: id.storage.stored_bytes(),
+            stored_bytes: id.storage().stored_bytes(),
             ..Default::default()
         };
         each_stream!(st, s => {
@@ -778,7 +828,7 @@ impl NativeStore {
                 }
             }
         }
-        Ok(Some((id.storage.clone(), out)))
+        Ok(Some((id.storage(), out)))
     }
 
     /// Reads the chunks of a request into memory (blocking). Chunks come

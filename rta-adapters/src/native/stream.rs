@@ -345,6 +345,20 @@ impl<T: StoredItem> Stream<T> {
         Ok(())
     }
 
+    /// The stream's declaration as the index holds it; `None` until it has
+    /// been declared (with its first stored chunk). Compaction writes it
+    /// into the new index.
+    pub fn definition(&self) -> Option<StreamDef> {
+        let grid = self.grid().filter(|_| self.defined)?;
+        Some(StreamDef {
+            stream_id: self.id,
+            kind: T::CODE,
+            channel_ids: self.channel_ids.clone(),
+            grid_period: grid.period(),
+            width: self.width,
+        })
+    }
+
     fn define(&mut self, ctx: &mut Ctx<'_>) {
         if self.defined {
             return;
