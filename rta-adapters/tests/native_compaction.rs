@@ -257,6 +257,64 @@ fn sealing_compacts_in_the_background() {
     );
 }
 
+#[test]
+fn writes_and_reads_go_on_during_compactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = manual(dir.path());
+    let mut exp = BTreeMap::new();
+    write_seconds(&st, "w", 0, 10, &mut exp);
+    let writer = {
+        let st = st.clone();
+        std::thread::spawn(move || {
+            // Writes, merges and flushes land between and inside compactions.
+            for k in 10..40 {
+                write_seconds(&st, "w", k, k + 1, &mut exp);
+            }
+            exp
+        })
+    };
+    let mut compactions = 0;
+    while !writer.is_finished() {
+        st.compact_blocking("w").unwrap().unwrap();
+        compactions += 1;
+        // Every read sees whole, well-formed chunks.
+        let _ = channels_1_2(&st, "w");
+    }
+    let exp = writer.join().unwrap();
+    assert!(compactions >= 2, "{compactions} compactions");
+    assert_eq!(channels_1_2(&st, "w"), exp);
+    st.seal_blocking("w").unwrap();
+    st.compact_blocking("w").unwrap().unwrap();
+    let chunks = read_all(&st, "w");
+    drop(st);
+    let st = manual(dir.path());
+    assert_eq!(read_all(&st, "w"), chunks);
+    assert_eq!(channels_1_2(&st, "w"), exp);
+    let s = st.identity_stats("w").unwrap();
+    assert!(
+        s.stored_bytes < s.payload_bytes + 64 * s.chunks as u64 + 256,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_store_opened_again_waits_for_the_background_compaction_of_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || NativeConfig::new(dir.path()).with_compaction(0.1, 0);
+    let mut exp = BTreeMap::new();
+    for round in 0..3i64 {
+        let st = NativeStore::open(config()).unwrap();
+        write_seconds(&st, "d", round * 20, round * 20 + 20, &mut exp);
+        st.seal_blocking("d").unwrap();
+        // Dropped while its compaction has just started (or not yet).
+        drop(st);
+        let st = NativeStore::open(config()).unwrap();
+        assert_eq!(channels_1_2(&st, "d"), exp, "round {round}");
+        let files = log_files(dir.path(), "d");
+        assert_eq!(files.len(), 2, "round {round}: {files:?}");
+    }
+}
+
 /// One channel of `n` samples at 10 kHz that do not compress (random
 /// finite values), written in 1-second items with a flush after each of the
 /// first 20 (superseded fragments at the start of the log).

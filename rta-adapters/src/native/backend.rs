@@ -8,13 +8,13 @@
 //! trait (for example by uploading the appended range of the data log as one
 //! object per sync, and each index record as its own object).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 use rta_core::{Error, Result};
@@ -146,7 +146,27 @@ pub trait IdentityStorage: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct FileBackend {
     root: PathBuf,
+    /// `root` made absolute, naming identity directories in [`REWRITING`].
+    canonical_root: PathBuf,
     open: OpenMap,
+}
+
+/// Identity directories being rewritten in this process, over all file
+/// backends, with the backend rewriting each (the address of its `open`
+/// map). Another backend opening one waits until the rewrite is over, so
+/// that it never opens logs that a rewrite by another store on the same
+/// directory (such as one dropped a moment ago, whose background compaction
+/// is stopping) is about to replace. The rewriting backend itself does not
+/// wait: it opens an identity only after it was deleted, and then the
+/// rewrite cannot commit.
+static REWRITING: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
+/// Signalled when a directory leaves [`REWRITING`].
+static REWRITE_ENDED: Condvar = Condvar::new();
+
+fn rewriting() -> std::sync::MutexGuard<'static, BTreeMap<PathBuf, usize>> {
+    REWRITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Storage handles of the identities opened, shared with rewrites.
@@ -158,6 +178,7 @@ impl FileBackend {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
         Ok(Self {
+            canonical_root: root.canonicalize()?,
             root,
             open: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -326,9 +347,26 @@ impl Backend for FileBackend {
     }
 
     fn open(&self, identity: &str, create: bool) -> Result<Option<Arc<dyn IdentityStorage>>> {
+        let key = self.canonical_root.join(Self::dir_name(identity));
+        let me = Arc::as_ptr(&self.open) as usize;
+        let by_other = |busy: &BTreeMap<PathBuf, usize>| busy.get(&key).is_some_and(|b| *b != me);
         let mut open = self.lock()?;
-        if let Some(s) = open.get(identity) {
-            return Ok(Some(s.clone() as Arc<dyn IdentityStorage>));
+        loop {
+            if let Some(s) = open.get(identity) {
+                return Ok(Some(s.clone() as Arc<dyn IdentityStorage>));
+            }
+            if !by_other(&rewriting()) {
+                break;
+            }
+            drop(open);
+            let mut busy = rewriting();
+            while by_other(&busy) {
+                busy = REWRITE_ENDED
+                    .wait(busy)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            drop(busy);
+            open = self.lock()?;
         }
         let dir = self.root.join(Self::dir_name(identity));
         let current = generation(&dir)?;
@@ -384,13 +422,23 @@ impl Backend for FileBackend {
         let Some(base) = open.get(identity).cloned() else {
             return Ok(None);
         };
-        if base.rewriting.swap(true, Ordering::AcqRel) {
+        let key = self.canonical_root.join(Self::dir_name(identity));
+        let me = Arc::as_ptr(&self.open) as usize;
+        let taken = match rewriting().entry(key.clone()) {
+            std::collections::btree_map::Entry::Occupied(_) => true,
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(me);
+                false
+            }
+        };
+        if taken {
             return Err(Error::Internal(format!(
                 "a rewrite of identity {identity:?} is already under way"
             )));
         }
         let mut rw = FileRewrite {
             open: self.open.clone(),
+            key,
             identity: identity.to_string(),
             dir: base.path.clone(),
             gen: base.gen,
@@ -440,8 +488,6 @@ struct FileStorage {
     path: PathBuf,
     /// Generation of the logs (0: `data.log` and `index.log`).
     gen: u64,
-    /// True while a rewrite of these logs is under way.
-    rewriting: AtomicBool,
     /// The directory may not yet be durable after the switch to these logs:
     /// synced again before the next index record.
     dir_unsynced: AtomicBool,
@@ -455,7 +501,6 @@ impl FileStorage {
             data_len: AtomicU64::new(data_len),
             path,
             gen,
-            rewriting: AtomicBool::new(false),
             dir_unsynced: AtomicBool::new(false),
         }
     }
@@ -579,6 +624,8 @@ impl IdentityStorage for FileStorage {
 /// The next generation of an identity's logs on the local file system.
 struct FileRewrite {
     open: OpenMap,
+    /// The identity's directory in [`REWRITING`].
+    key: PathBuf,
     identity: String,
     /// The storage being replaced.
     base: Arc<FileStorage>,
@@ -695,7 +742,8 @@ impl Drop for FileRewrite {
                 }
             }
         }
-        self.base.rewriting.store(false, Ordering::Release);
+        rewriting().remove(&self.key);
+        REWRITE_ENDED.notify_all();
     }
 }
 

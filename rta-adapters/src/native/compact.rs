@@ -82,15 +82,20 @@ fn streams(st: &mut State) -> Vec<&mut dyn LiveChunks> {
 
 /// Copies the payloads `plan` names (`(offset, length)` in the old data
 /// log) to the end of the new one, recording where each went.
+/// Returns false, having copied only part, as soon as `go_on` does.
 fn copy(
     old: &dyn IdentityStorage,
     rw: &mut dyn LogRewrite,
     plan: &[(u64, u32)],
     moved: &mut HashMap<u64, u64>,
-) -> Result<()> {
+    go_on: &dyn Fn() -> bool,
+) -> Result<bool> {
     let mut buf = Vec::new();
     let mut i = 0;
     while i < plan.len() {
+        if !go_on() {
+            return Ok(false);
+        }
         let start = plan[i].0;
         let mut end = start + u64::from(plan[i].1);
         let mut j = i + 1;
@@ -108,7 +113,7 @@ fn copy(
         }
         i = j;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Frames index operations as records for a new index log.
@@ -163,6 +168,16 @@ impl NativeStore {
     /// assert!(stats.stored_bytes < stats.payload_bytes + 200);
     /// ```
     pub fn compact_blocking(&self, identity: &str) -> Result<Option<CompactionReport>> {
+        self.compact(identity, &|| true)
+    }
+
+    /// The compaction; abandoned (`None`, nothing changed) as soon as
+    /// `go_on` returns false.
+    fn compact(
+        &self,
+        identity: &str,
+        go_on: &dyn Fn() -> bool,
+    ) -> Result<Option<CompactionReport>> {
         let Some(id) = self.identity(identity, false)? else {
             return Ok(None);
         };
@@ -189,7 +204,9 @@ impl NativeStore {
 
         // 2. The copy, while writers go on.
         let mut moved = HashMap::with_capacity(plan.len());
-        copy(&*old, &mut *rw, &plan, &mut moved)?;
+        if !copy(&*old, &mut *rw, &plan, &mut moved, go_on)? {
+            return Ok(None);
+        }
         rw.sync_data()?;
 
         // 3. The switch.
@@ -213,7 +230,9 @@ impl NativeStore {
             .filter(|c| c.offset >= cut)
             .map(|c| (c.offset, c.packed))
             .collect();
-        copy(&*old, &mut *rw, &tail, &mut moved)?;
+        if !copy(&*old, &mut *rw, &tail, &mut moved, go_on)? || !go_on() {
+            return Ok(None);
+        }
         let mut ops = Vec::new();
         let mut offsets: Vec<Vec<u64>> = Vec::with_capacity(streams.len());
         for s in &streams {
@@ -367,7 +386,11 @@ fn compact_queue(
         if !store.worth_compacting(&identity) {
             continue;
         }
-        match store.compact_blocking(&identity) {
+        // Once every other handle of the store is dropped, the store is
+        // closed: stop rather than keep its files busy behind the back of
+        // a store opened again on the same directory.
+        let open = || Arc::strong_count(&store.inner) > 1;
+        match store.compact(&identity, &open) {
             Ok(Some(r)) => tracing::info!(
                 identity = %identity,
                 chunks = r.chunks,

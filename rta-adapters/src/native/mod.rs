@@ -45,8 +45,19 @@
 //! The [`Backend`] trait is the storage interface; [`FileBackend`] keeps one
 //! directory per identity with an append-only data log and an index log.
 //! Superseded payloads (replaced by merges and packing) stay in the data log
-//! until the identity is deleted; [`StoreStats`] reports both the live
+//! until the identity is compacted; [`StoreStats`] reports both the live
 //! payload bytes per sample and the bytes used on disk.
+//!
+//! A compaction ([`NativeStore::compact_blocking`], started in the
+//! background when a sealed identity's superseded share exceeds
+//! [`NativeConfig::compact_dead_fraction`]) copies the live payloads into a
+//! new generation of the logs, stream by stream in time order, with an
+//! index holding only the live chunks, and switches over atomically
+//! ([`LogRewrite`]): the new index is renamed into place last, so a crash
+//! leaves the identity as before or as after, and opening it removes the
+//! other generation's files. Writers wait only for the final step; a read
+//! under way keeps the storage handle it started with, which goes on
+//! reading the old data log until it is dropped.
 
 mod backend;
 mod format;

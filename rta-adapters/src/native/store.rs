@@ -44,7 +44,9 @@ pub struct NativeConfig {
     pub checkpoint_ops: usize,
     /// Share of an identity's stored bytes taken by superseded payloads
     /// above which sealing it starts a compaction in the background
-    /// (default 0.25; 1.0 or more never compacts automatically).
+    /// (default 0.1; 1.0 or more never compacts automatically). A writer
+    /// flushing every second leaves about a fifth of the data log
+    /// superseded.
     pub compact_dead_fraction: f64,
     /// Fewest superseded bytes for which a compaction is started
     /// automatically (default 1 MiB).
@@ -62,7 +64,7 @@ impl NativeConfig {
             compression: Compression::Lz4,
             max_unit_bytes: 1024 * 1024,
             checkpoint_ops: 8192,
-            compact_dead_fraction: 0.25,
+            compact_dead_fraction: 0.1,
             compact_min_dead_bytes: 1024 * 1024,
         }
     }
