@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rta_adapters::data_api::{self, WriteItem};
-use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_adapters::native::{Backend, FileBackend, IdentityStorage, NativeConfig, NativeStore};
 use rta_core::chunk::Chunk;
 use rta_core::data::{periodic, read_samples, read_timestamps, row, timestamped, DataKind};
 use rta_core::proto::data::{Event, TimestampedDataList};
@@ -313,6 +313,42 @@ fn a_store_opened_again_waits_for_the_background_compaction_of_the_old_one() {
         let files = log_files(dir.path(), "d");
         assert_eq!(files.len(), 2, "round {round}: {files:?}");
     }
+}
+
+/// A backend that cannot rewrite logs (the trait's default).
+struct NoRewrite(FileBackend);
+
+impl Backend for NoRewrite {
+    fn identities(&self) -> rta_core::Result<Vec<String>> {
+        self.0.identities()
+    }
+    fn open(
+        &self,
+        identity: &str,
+        create: bool,
+    ) -> rta_core::Result<Option<Arc<dyn IdentityStorage>>> {
+        self.0.open(identity, create)
+    }
+    fn delete(&self, identity: &str) -> rta_core::Result<()> {
+        self.0.delete(identity)
+    }
+}
+
+#[test]
+fn backends_without_rewrite_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(NoRewrite(FileBackend::new(dir.path()).unwrap()));
+    let config = NativeConfig::new(dir.path()).with_compaction(0.0, 0);
+    let st = NativeStore::with_backend(backend, config);
+    let mut exp = BTreeMap::new();
+    write_seconds(&st, "n", 0, 10, &mut exp);
+    st.seal_blocking("n").unwrap();
+    assert_eq!(st.compact_blocking("n").unwrap(), None);
+    assert_eq!(channels_1_2(&st, "n"), exp);
+    assert_eq!(
+        log_files(dir.path(), "n"),
+        names(&["data.log", "index.log"])
+    );
 }
 
 /// One channel of `n` samples at 10 kHz that do not compress (random

@@ -761,6 +761,26 @@ mod tests {
     }
 
     #[test]
+    fn log_file_names() {
+        for gen in [0, 1, 2, 17, u64::MAX] {
+            assert_eq!(log_file(&data_name(gen)), Some(LogFile::Data(gen)));
+            assert_eq!(log_file(&index_name(gen)), Some(LogFile::Index(gen)));
+        }
+        assert_eq!(log_file("index.3.tmp"), Some(LogFile::Temp));
+        for other in [
+            "data.0.log",
+            "data.01.log",
+            "index.1.log.bak",
+            "index.x.log",
+            "data.2.tmp",
+            "notes.txt",
+            "index",
+        ] {
+            assert_eq!(log_file(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn append_read_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let b = FileBackend::new(dir.path()).unwrap();
