@@ -6,7 +6,8 @@
 //! records. The store only needs to append, read ranges back, and make
 //! appends durable in order, so an object store can implement the same
 //! trait (for example by uploading the appended range of the data log as one
-//! object per sync, and each index record as its own object).
+//! object per sync, and each index record as its own object). Compaction
+//! replaces both logs by a new generation as a whole ([`LogRewrite`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
