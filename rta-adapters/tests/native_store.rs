@@ -263,6 +263,26 @@ fn flush_fragments_are_packed_once_the_cell_is_done() {
     assert_eq!(ts_samples(&chunks).len(), 6000);
     // 60 flushes, but the store holds full-size chunks, not one per flush.
     assert!(chunks.len() <= 6, "{} chunks", chunks.len());
+    // Fragments are kept uncompressed only until they are packed.
+    assert!(chunks
+        .iter()
+        .all(|c| c.compression == rta_core::chunk::Compression::Lz4));
+    // Written in one go, the same samples take the same payload bytes.
+    let st2 = store(&dir.path().join("once"));
+    st2.write_blocking("f", vec![timestamped(1, &t, &v).unwrap().into()])
+        .unwrap();
+    st2.seal_blocking("f").unwrap();
+    let (a, b) = (
+        st.identity_stats("f").unwrap(),
+        st2.identity_stats("f").unwrap(),
+    );
+    assert_eq!(a.samples, b.samples);
+    assert!(
+        a.bytes_per_sample() <= b.bytes_per_sample() * 1.05,
+        "{} against {} bytes/sample",
+        a.bytes_per_sample(),
+        b.bytes_per_sample()
+    );
 }
 
 #[test]

@@ -227,6 +227,41 @@ impl EncodedSeries {
     }
 }
 
+/// The items of a serialized list message (`TimestampedDataList`,
+/// `PeriodicDataList`, ...: field 1, repeated), each as its encoded bytes
+/// sharing `list`'s buffer. `None` unless every field is field 1,
+/// length-delimited, as a list encoded by prost is.
+///
+/// ```
+/// use prost::Message;
+/// use rta_core::data::timestamped;
+/// use rta_core::encoded::list_items;
+/// use rta_core::proto::data::TimestampedDataList;
+///
+/// let a = timestamped(1, &[10], &[1.0f64]).unwrap();
+/// let b = timestamped(1, &[20], &[2.0f64]).unwrap();
+/// let list = TimestampedDataList { timestamped_data: vec![a.clone(), b] };
+/// let items = list_items(&bytes::Bytes::from(list.encode_to_vec())).unwrap();
+/// assert_eq!(items.len(), 2);
+/// assert_eq!(items[0], a.encode_to_vec());
+/// ```
+pub fn list_items(list: &Bytes) -> Option<Vec<Bytes>> {
+    let mut buf = list.clone();
+    let mut out = Vec::new();
+    while buf.has_remaining() {
+        let (tag, wt) = decode_key(&mut buf).ok()?;
+        if tag != 1 || wt != WireType::LengthDelimited {
+            return None;
+        }
+        let len = usize::try_from(decode_varint(&mut buf).ok()?).ok()?;
+        if len > buf.remaining() {
+            return None;
+        }
+        out.push(buf.split_to(len));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +334,14 @@ mod tests {
             (e.channel_id(), e.start(), e.end(), e.samples()),
             (3, -5, 745, 4)
         );
+    }
+
+    #[test]
+    fn list_items_refuses_other_fields() {
+        assert_eq!(list_items(&Bytes::new()), Some(vec![]));
+        // Field 2, and a length past the end.
+        assert_eq!(list_items(&Bytes::from_static(&[0x12, 0x00])), None);
+        assert_eq!(list_items(&Bytes::from_static(&[0x0a, 0x05, 0x01])), None);
     }
 
     proptest! {

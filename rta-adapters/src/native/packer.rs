@@ -5,6 +5,7 @@
 
 use rta_core::chunk::{Chunk, ChunkGrid, Compression};
 use rta_core::data::DataList;
+use rta_core::encoded::EncodedSeries;
 use rta_core::Result;
 
 use super::kind::StoredItem;
@@ -200,6 +201,10 @@ impl<T: StoredItem> Packer<T> {
 
     /// Closes the open chunk; its list buffer is kept for the next one.
     fn close(&mut self) -> Result<Option<Built>> {
+        self.close_as(self.limits.compression)
+    }
+
+    fn close_as(&mut self, compression: Compression) -> Result<Option<Built>> {
         if self.count == 0 {
             return Ok(None);
         }
@@ -211,7 +216,7 @@ impl<T: StoredItem> Packer<T> {
             end,
             self.channel_ids.clone(),
             &self.list,
-            self.limits.compression,
+            compression,
         );
         self.list.clear();
         Ok(Some(Built {
@@ -223,11 +228,54 @@ impl<T: StoredItem> Packer<T> {
     /// Closes the open chunk, if any, forgets the cell and frees the list
     /// buffer (a stream may be idle for a while).
     pub fn finish(&mut self) -> Result<Option<Built>> {
-        let b = self.close()?;
+        self.finish_as(self.limits.compression)
+    }
+
+    /// [`Packer::finish`] with the given compression: a fragment, which is
+    /// packed again later, is stored uncompressed so that its samples are
+    /// compressed once, when the fragments are packed.
+    pub fn finish_as(&mut self, compression: Compression) -> Result<Option<Built>> {
+        let b = self.close_as(compression)?;
         self.cell = None;
         self.last_end = None;
         self.list = Vec::new();
         Ok(b)
+    }
+
+    /// Adds the items of a serialized list of this stream (time-ordered,
+    /// within one cell): timestamped and periodic items that scan are
+    /// copied as they are, anything else is decoded and pushed.
+    pub fn push_list(&mut self, list: &bytes::Bytes, out: &mut Vec<Built>) -> Result<()> {
+        let Some(items) = rta_core::encoded::list_items(list) else {
+            let decoded = <T::List as prost::Message>::decode(list.clone()).map_err(|source| {
+                rta_core::Error::Decode {
+                    what: "stored chunk list",
+                    source,
+                }
+            })?;
+            for it in decoded.into_items() {
+                self.push(it, out)?;
+            }
+            return Ok(());
+        };
+        for body in items {
+            match EncodedSeries::scan(T::KIND, body.clone()) {
+                Some(e)
+                    if e.samples() <= self.limits.max_result_samples
+                        && e.end() <= self.grid.cell_end(e.start()) =>
+                {
+                    self.push_encoded(e.raw(), (e.start(), e.end()), e.samples(), out)?;
+                }
+                _ => {
+                    let item = T::decode(body).map_err(|source| rta_core::Error::Decode {
+                        what: "stored chunk item",
+                        source,
+                    })?;
+                    self.push(item, out)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Packs a whole sorted list of items.

@@ -339,7 +339,12 @@ impl<T: StoredItem> Stream<T> {
             return Ok(());
         };
         ctx.sub_buffered(p.bytes());
-        if let Some(b) = p.finish()? {
+        let built = if fragment {
+            p.finish_as(Compression::None)?
+        } else {
+            p.finish()?
+        };
+        if let Some(b) = built {
             self.append_chunk(b, fragment, ctx)?;
         }
         Ok(())
@@ -475,11 +480,21 @@ impl<T: StoredItem> Stream<T> {
         let run = &self.chunks[first..hi];
         let bytes: usize = run.iter().map(|c| c.unpacked as usize).sum();
         let needed = bytes.div_ceil(ctx.limits.target_list_bytes.max(1)).max(1);
-        if run.len() <= needed {
+        // Fragments are stored uncompressed: pack them even when there are
+        // no more chunks than needed, so that they end up compressed.
+        let raw = run.iter().any(|c| c.compression != ctx.limits.compression);
+        if run.len() <= needed && !raw {
             return Ok(());
         }
-        let items = self.load_items(first..hi, ctx)?;
-        let built = Packer::pack_all(grid, ctx.limits, &self.channel_ids, items)?;
+        // The chunks' lists, concatenated, are the cell's items in time
+        // order: packed again without decoding what scans.
+        let mut p = Packer::<T>::new(grid, ctx.limits, self.channel_ids.clone());
+        let mut built = Vec::new();
+        for meta in run {
+            let list = self.load_chunk(meta, ctx.storage)?.unpacked()?;
+            p.push_list(&list, &mut built)?;
+        }
+        built.extend(p.finish()?);
         self.replace(first..hi, built, ctx)
     }
 
