@@ -280,6 +280,7 @@ fn write_data_stream<S: DataSink + ?Sized>(
             batch: Vec::new(),
             batch_bytes: 0,
             cmds: cmd_tx,
+            ahead: None,
         };
         let read = reader.run(inbound).await;
         drop(reader);
@@ -300,6 +301,8 @@ enum Cmd {
     Write(String, Vec<WriteItem>),
     Flush(String, String),
     Finish(String),
+    /// A flush marker that was the last message: finish, then acknowledge.
+    FinishAck(String, String),
 }
 
 type Acks = mpsc::Sender<Result<WriteDataStreamResponseMessage, Status>>;
@@ -322,6 +325,8 @@ struct Reader {
     batch: Vec<WriteItem>,
     batch_bytes: usize,
     cmds: mpsc::Sender<Cmd>,
+    /// A message read ahead (see [`Reader::flush_or_finish`]).
+    ahead: Option<Option<Result<Incoming, Status>>>,
 }
 
 impl Reader {
@@ -379,12 +384,40 @@ impl Reader {
         Ok(true)
     }
 
+    /// A flush marker: when the client has already ended the call after it
+    /// (the usual end of a writer), the sink is told the writer finished
+    /// and the marker is acknowledged after that, which makes the data
+    /// durable once instead of twice. Returns `false` when the call is over.
+    async fn flush_or_finish(
+        &mut self,
+        marker: String,
+        inbound: &mut Streaming<Incoming>,
+    ) -> Result<bool, Status> {
+        let Some(identity) = self.identity.clone() else {
+            return self.handle(Incoming::Flush(marker)).await;
+        };
+        match inbound.next().now_or_never() {
+            Some(None) => {
+                if self.send_batch().await {
+                    let _ = self.cmds.send(Cmd::FinishAck(identity, marker)).await;
+                }
+                Ok(false)
+            }
+            peeked => {
+                self.ahead = peeked;
+                self.handle(Incoming::Flush(marker)).await
+            }
+        }
+    }
+
     /// Reads the call to its end. Returns an error for the client, if any.
     async fn run(&mut self, mut inbound: Streaming<Incoming>) -> Result<(), Status> {
         loop {
             // Gather what has already arrived into one batch; pass it on as
             // soon as the client has nothing more ready.
-            let next = if self.batch.is_empty() {
+            let next = if let Some(m) = self.ahead.take() {
+                m
+            } else if self.batch.is_empty() {
                 inbound.next().await
             } else {
                 match inbound.next().now_or_never() {
@@ -424,6 +457,11 @@ impl Reader {
                     self.send_batch().await;
                     return Err(status);
                 }
+                Some(Ok(Incoming::Flush(marker))) => {
+                    if !self.flush_or_finish(marker, &mut inbound).await? {
+                        return Ok(());
+                    }
+                }
                 Some(Ok(msg)) => {
                     if !self.handle(msg).await? {
                         return Ok(());
@@ -431,6 +469,14 @@ impl Reader {
                 }
             }
         }
+    }
+}
+
+fn flush_completed(marker: String) -> WriteDataStreamResponseMessage {
+    WriteDataStreamResponseMessage {
+        r#type: Some(write_data_stream_response_message::Type::FlushCompleted(
+            marker,
+        )),
     }
 }
 
@@ -453,15 +499,14 @@ async fn store_cmds<S: DataSink + ?Sized>(
             },
             Cmd::Flush(identity, marker) => {
                 sink.flush(&identity).await?;
-                let ack = WriteDataStreamResponseMessage {
-                    r#type: Some(write_data_stream_response_message::Type::FlushCompleted(
-                        marker,
-                    )),
-                };
                 // The client may have stopped listening; the data is durable anyway.
-                let _ = acks.send(Ok(ack)).await;
+                let _ = acks.send(Ok(flush_completed(marker))).await;
             }
             Cmd::Finish(identity) => sink.finish(&identity).await?,
+            Cmd::FinishAck(identity, marker) => {
+                sink.finish(&identity).await?;
+                let _ = acks.send(Ok(flush_completed(marker))).await;
+            }
         }
     }
     Ok(())

@@ -544,19 +544,27 @@ impl<T: StoredItem> Stream<T> {
 
     /// Makes everything buffered part of a stored chunk (for a flush).
     pub fn flush(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        self.settle_buffers(ctx)?;
+        self.complete_open(ctx, true)
+    }
+
+    /// Places items kept before a grid was chosen and merges late items.
+    fn settle_buffers(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
         if self.packer.is_none() && !self.pre.is_empty() {
             if let Some(grid) = self.estimate_grid(ctx.limits, true) {
                 self.start_grid(grid, ctx)?;
             }
         }
-        self.process_late(ctx)?;
-        self.complete_open(ctx, true)
+        self.process_late(ctx)
     }
 
-    /// Flushes and packs the fragments of the current cell: what a stream
-    /// looks like once its writer has finished.
+    /// What a stream looks like once its writer has finished: the open
+    /// chunk is closed as a final chunk (not a fragment: it is not packed
+    /// again), and fragments of the current cell left by earlier flushes
+    /// are packed.
     pub fn seal(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
-        self.flush(ctx)?;
+        self.settle_buffers(ctx)?;
+        self.complete_open(ctx, false)?;
         if let Some(cell) = self.cur_cell {
             self.compact_cell(cell, ctx)?;
         }
