@@ -2,7 +2,20 @@
 //! the same HTTP stack (axum on loopback, reqwest client) serving an
 //! in-memory body of the same size.
 //!
+//! The session is read twice over: `closed`, its data log as the writer
+//! left it (one append per chunk), and `compacted`, the same chunks after
+//! `compact_blocking` (the log rewritten in multi-MiB appends). Both give the
+//! same body; reads of the second are cheaper because the page cache holds
+//! the log in larger folios (the fast path's one copy, page cache to frame,
+//! is the cost that separates it from the in-memory body).
+//!
+//! After the criterion group, a paired run alternates short blocks of
+//! requests (fast path, then in-memory body, and the other way round) and
+//! prints the median of the block-by-block ratios, which moves much less
+//! with load from other processes than ratios of separate criterion runs.
+//!
 //! `cargo bench -p rta-adapters --bench native_read`
+//! (`-- zzz` skips the criterion group and runs only the paired figures)
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -34,23 +47,27 @@ async fn fetch(client: &reqwest::Client, url: &str) -> usize {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
-    for ch in 0..CHANNELS {
-        let items: Vec<WriteItem> = (0..SAMPLES / 128)
-            .map(|r| {
-                let t: Vec<i64> = (0..128)
-                    .map(|i| T0 + ((r * 128 + i) as i64) * 1_000_000)
-                    .collect();
-                let v: Vec<f64> = (0..128)
-                    .map(|i| {
-                        (((r * 128 + i) as f64 * 0.003 + f64::from(ch)).sin() * 1e4).round() / 100.0
-                    })
-                    .collect();
-                timestamped(ch, &t, &v).unwrap().into()
-            })
-            .collect();
-        store.write_blocking("closed", items).unwrap();
+    for id in ["closed", "compacted"] {
+        for ch in 0..CHANNELS {
+            let items: Vec<WriteItem> = (0..SAMPLES / 128)
+                .map(|r| {
+                    let t: Vec<i64> = (0..128)
+                        .map(|i| T0 + ((r * 128 + i) as i64) * 1_000_000)
+                        .collect();
+                    let v: Vec<f64> = (0..128)
+                        .map(|i| {
+                            (((r * 128 + i) as f64 * 0.003 + f64::from(ch)).sin() * 1e4).round()
+                                / 100.0
+                        })
+                        .collect();
+                    timestamped(ch, &t, &v).unwrap().into()
+                })
+                .collect();
+            store.write_blocking(id, items).unwrap();
+        }
+        store.seal_blocking(id).unwrap();
     }
-    store.seal_blocking("closed").unwrap();
+    store.compact_blocking("compacted").unwrap();
     let samples = u64::from(CHANNELS) * SAMPLES as u64;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -122,6 +139,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("rest_fast_path", |b| {
         b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &data_url).await, size) }))
     });
+    let compacted_url = data_url.replace("/closed/", "/compacted/");
+    g.bench_function("rest_fast_path_compacted_log", |b| {
+        b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &compacted_url).await, size) }))
+    });
     let req = rta_core::service::DataRequest::channels(
         rta_core::data::DataKind::Timestamped,
         "closed",
@@ -152,6 +173,84 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(async { assert_eq!(fetch(&client, &mem_url).await, size) }))
     });
     g.finish();
+
+    paired(
+        &rt,
+        &client,
+        &mem_url,
+        &[
+            ("rest_fast_path", &data_url),
+            ("rest_fast_path_compacted_log", &compacted_url),
+            ("rest_generic_chunk_stream", &generic_url),
+        ],
+        size,
+    );
+}
+
+/// CPU time (user + system) of this process so far, in clock ticks
+/// (1/100 s on Linux); 0 where `/proc` is not available.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
+}
+
+/// Paired figures: for each target, rounds of a block of requests to it and
+/// a block to `base_url` (in alternating order); prints the median and
+/// quartiles of the block-by-block byte-rate ratios, the mean times per
+/// request and the ratio of CPU time (the whole process: server and client).
+fn paired(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    base_url: &str,
+    targets: &[(&str, &str)],
+    size: usize,
+) {
+    const ROUNDS: usize = 24;
+    const PER_BLOCK: usize = 16;
+    let block = |url: &str| -> (f64, u64) {
+        let cpu = cpu_ticks();
+        let t = std::time::Instant::now();
+        rt.block_on(async {
+            for _ in 0..PER_BLOCK {
+                assert_eq!(fetch(client, url).await, size);
+            }
+        });
+        (t.elapsed().as_secs_f64(), cpu_ticks() - cpu)
+    };
+    for (name, url) in targets {
+        let mut ratios = Vec::new();
+        let (mut wall_b, mut wall_t, mut cpu_b, mut cpu_t) = (0.0, 0.0, 0u64, 0u64);
+        for r in 0..ROUNDS {
+            let ((tb, cb), (tt, ct)) = if r % 2 == 0 {
+                let b = block(base_url);
+                (b, block(url))
+            } else {
+                let t = block(url);
+                (block(base_url), t)
+            };
+            ratios.push(tb / tt);
+            (wall_b, wall_t, cpu_b, cpu_t) = (wall_b + tb, wall_t + tt, cpu_b + cb, cpu_t + ct);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let n = (ROUNDS * PER_BLOCK) as f64;
+        println!(
+            "paired {name} / in_memory_body: byte-rate ratio median {:.2} (quartiles {:.2}-{:.2}, \
+             {ROUNDS} rounds of {PER_BLOCK} requests); per request {:.2} ms against {:.2} ms; \
+             CPU time ratio {:.2}",
+            ratios[ROUNDS / 2],
+            ratios[ROUNDS / 4],
+            ratios[3 * ROUNDS / 4],
+            wall_t / n * 1e3,
+            wall_b / n * 1e3,
+            cpu_b as f64 / cpu_t.max(1) as f64,
+        );
+    }
 }
 
 criterion_group!(benches, bench);

@@ -1,10 +1,13 @@
 //! Response bodies of the REST fast path, built straight from the data log.
 //!
-//! A body frame is laid out from the index alone: the transfer header of
-//! each chunk is encoded first, and then the stored payloads of the frame
-//! (usually one contiguous run of the data log) are read with one positioned
-//! read into a reused buffer and placed after their headers. The payload
-//! bytes are never decoded, and no per-chunk objects are built.
+//! A body frame is laid out from the index alone: the transfer headers of
+//! its chunks are encoded first (so the frame's exact size is known), each
+//! is copied to its place in a frame buffer, and the stored payloads are
+//! then read from the data log straight into the gaps between them, with
+//! one vectored positioned read per run of payloads lying next to each
+//! other in the log. Payload bytes are copied once (page cache to frame),
+//! never decoded, and no per-chunk objects are built. Frame buffers are
+//! reused once the HTTP stack has dropped every frame cut from them.
 
 use std::io::IoSliceMut;
 use std::sync::Arc;
@@ -329,7 +332,251 @@ fn place<'a>(rest: &mut &'a mut [u8], header: &[u8], len: usize) -> &'a mut [u8]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::backend::{Backend, FileBackend};
+    use proptest::prelude::*;
     use rta_core::chunk::ChunkEncoder;
+    use std::sync::Mutex;
+
+    /// A data log in memory that keeps the trait's default vectored read.
+    #[derive(Default)]
+    struct MemLog(Mutex<Vec<u8>>);
+
+    impl IdentityStorage for MemLog {
+        fn append_data(&self, data: &[u8]) -> Result<u64> {
+            let mut v = self.0.lock().unwrap();
+            v.extend_from_slice(data);
+            Ok((v.len() - data.len()) as u64)
+        }
+        fn read_data(&self, offset: u64, len: usize) -> Result<Bytes> {
+            let v = self.0.lock().unwrap();
+            let at = offset as usize;
+            v.get(at..at + len)
+                .map(Bytes::copy_from_slice)
+                .ok_or_else(|| Error::Internal("read past the end".into()))
+        }
+        fn sync_data(&self) -> Result<()> {
+            Ok(())
+        }
+        fn append_index(&self, _record: &[u8]) -> Result<()> {
+            Ok(())
+        }
+        fn load_index(&self) -> Result<Vec<u8>> {
+            Ok(Vec::new())
+        }
+        fn truncate_index(&self, _len: u64) -> Result<()> {
+            Ok(())
+        }
+        fn data_len(&self) -> u64 {
+            self.0.lock().unwrap().len() as u64
+        }
+        fn stored_bytes(&self) -> u64 {
+            self.data_len()
+        }
+    }
+
+    /// One stored chunk of a generated response: payload size and fill.
+    #[derive(Debug, Clone)]
+    struct Gen {
+        size: usize,
+        fill: u8,
+        lz4: bool,
+    }
+
+    /// A response in parts over `storage`: payloads are appended in the
+    /// order `order` gives (so runs are broken wherever it is not the
+    /// response order), with `gap` junk bytes before each one. Returns the
+    /// parts and the chunks the body must carry, in order.
+    fn layout(
+        storage: &dyn IdentityStorage,
+        parts: &[(Vec<u32>, Vec<Gen>, usize)],
+        order: &[usize],
+        gap: usize,
+    ) -> (Vec<Part>, Vec<Chunk>) {
+        let flat: Vec<(usize, usize)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(k, p)| (0..p.1.len()).map(move |i| (k, i)))
+            .collect();
+        let payload = |k: usize, i: usize| {
+            let g = &parts[k].1[i];
+            (0..g.size)
+                .map(|j| g.fill.wrapping_add((j % 251) as u8))
+                .collect::<Vec<u8>>()
+        };
+        let mut offsets = vec![0u64; flat.len()];
+        let mut rank: Vec<usize> = (0..flat.len()).collect();
+        rank.sort_by_key(|&n| order.get(n).copied().unwrap_or(n));
+        for n in rank {
+            let (k, i) = flat[n];
+            storage.append_data(&vec![0xEE; gap]).unwrap();
+            offsets[n] = storage.append_data(&payload(k, i)).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut want = Vec::new();
+        let mut n = 0;
+        for (k, (ids, gens, volatile)) in parts.iter().enumerate() {
+            let mut stored = Vec::new();
+            for (i, g) in gens.iter().enumerate() {
+                let (start, end) = (1_000 * n as i64, 1_000 * n as i64 + 999);
+                let compression = if g.lz4 {
+                    Compression::Lz4
+                } else {
+                    Compression::None
+                };
+                let unpacked = g.size as u32 * 2 + 1;
+                stored.push(ChunkMeta {
+                    start,
+                    end,
+                    offset: offsets[n],
+                    packed: g.size as u32,
+                    unpacked,
+                    compression,
+                    samples: 1,
+                    fragment: false,
+                });
+                want.push(Chunk {
+                    start,
+                    end,
+                    channel_ids: ids.clone(),
+                    compression,
+                    unpacked_length: unpacked,
+                    payload: Bytes::from(payload(k, i)),
+                });
+                n += 1;
+            }
+            let vol: Vec<Chunk> = (0..*volatile)
+                .map(|v| Chunk {
+                    start: 5_000_000 + v as i64,
+                    end: 5_000_010 + v as i64,
+                    channel_ids: ids.clone(),
+                    compression: Compression::None,
+                    unpacked_length: 7,
+                    payload: Bytes::from(vec![k as u8 ^ 0x5A; 7 + v]),
+                })
+                .collect();
+            want.extend(vol.iter().cloned());
+            out.push(Part {
+                channel_ids: ids.clone(),
+                stored,
+                volatile: vol,
+            });
+        }
+        (out, want)
+    }
+
+    fn all_frames(f: &mut Frames) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Some(b) = f.next_frame().unwrap() {
+            assert!(!b.is_empty());
+            out.push(b);
+        }
+        out
+    }
+
+    fn joined(frames: &[Bytes]) -> Vec<u8> {
+        frames.iter().flat_map(|b| b.iter().copied()).collect()
+    }
+
+    fn gen_parts() -> impl Strategy<Value = Vec<(Vec<u32>, Vec<Gen>, usize)>> {
+        let chunk = (0usize..90_000, any::<u8>(), any::<bool>())
+            .prop_map(|(size, fill, lz4)| Gen { size, fill, lz4 });
+        let part = (
+            prop::collection::vec(0u32..40, 0..3),
+            prop::collection::vec(chunk, 0..24),
+            0usize..3,
+        );
+        prop::collection::vec(part, 1..5)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Frames carry exactly what the chunk encoder makes of the same
+        /// chunks, whatever the frame cuts and the layout of the log (runs
+        /// broken or not), over the trait's default vectored read and the
+        /// file backend's; buffers of frames still held are never reused.
+        #[test]
+        fn frames_match_the_chunk_encoder(
+            parts in gen_parts(),
+            order in prop::collection::vec(0usize..1000, 0..100),
+            gap in prop::sample::select(vec![0usize, 0, 3]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let files = FileBackend::new(dir.path()).unwrap();
+            let backends: Vec<Arc<dyn IdentityStorage>> = vec![
+                Arc::new(MemLog::default()),
+                files.open("s", true).unwrap().unwrap(),
+            ];
+            for storage in backends {
+                let (p, want) = layout(&*storage, &parts, &order, gap);
+                let want = ChunkEncoder::encode_all(&want).unwrap();
+                prop_assert_eq!(body_len(&p).unwrap(), want.len() as u64);
+                let mut f = Frames::new(storage.clone(), p, Vec::new());
+                let first = all_frames(&mut f);
+                prop_assert_eq!(&joined(&first)[..], &want[..]);
+                let biggest = parts
+                    .iter()
+                    .flat_map(|p| p.1.iter().map(|g| g.size))
+                    .max()
+                    .unwrap_or(0);
+                for b in &first {
+                    prop_assert!(b.len() <= FRAME_BYTES + biggest + 4096, "{}", b.len());
+                }
+                // Again with the first response's buffers, its frames still held.
+                let (p, _) = layout(&*storage, &parts, &order, gap);
+                let mut f = Frames::new(storage.clone(), p, f.into_pool());
+                let second = all_frames(&mut f);
+                prop_assert_eq!(&joined(&first)[..], &want[..]);
+                prop_assert_eq!(&joined(&second)[..], &want[..]);
+                drop(first);
+                drop(second);
+                // And once they are dropped, reusing them.
+                let (p, _) = layout(&*storage, &parts, &order, gap);
+                let mut f = Frames::new(storage.clone(), p, f.into_pool());
+                prop_assert_eq!(&joined(&all_frames(&mut f))[..], &want[..]);
+            }
+        }
+    }
+
+    /// The first frame holds only the first chunk (its bytes go out before
+    /// more is read); later frames are cut at about `FRAME_BYTES`.
+    #[test]
+    fn first_frame_is_one_chunk() {
+        let log = Arc::new(MemLog::default());
+        let gens = vec![
+            Gen {
+                size: 10_000,
+                fill: 1,
+                lz4: true
+            };
+            200
+        ];
+        let (p, want) = layout(&*log, &[(vec![3], gens, 0)], &[], 0);
+        let mut f = Frames::new(log, p, Vec::new());
+        let frames = all_frames(&mut f);
+        let one = ChunkEncoder::encode_all(&want[..1]).unwrap();
+        assert_eq!(frames[0], one);
+        assert!(frames.len() >= 4, "{} frames", frames.len());
+        for b in &frames[1..frames.len() - 1] {
+            assert!(b.len() >= FRAME_BYTES && b.len() < FRAME_BYTES + 10_100);
+        }
+    }
+
+    /// A read past the end of the data log is an error, not a short frame.
+    #[test]
+    fn reading_past_the_log_end_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileBackend::new(dir.path()).unwrap();
+        let log = files.open("s", true).unwrap().unwrap();
+        log.append_data(&[7u8; 100]).unwrap();
+        let (mut a, mut b) = ([0u8; 60], [0u8; 60]);
+        let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+        assert!(log.read_data_vectored(0, &mut bufs).is_err());
+        let (mut a, mut b) = ([0u8; 60], [0u8; 40]);
+        let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+        log.read_data_vectored(0, &mut bufs).unwrap();
+        assert_eq!((a, b), ([7u8; 60], [7u8; 40]));
+    }
 
     #[test]
     fn headers_match_the_chunk_encoder() {

@@ -1053,27 +1053,6 @@ impl NativeStore {
         futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
     )> {
         req.validate()?;
-        if std::env::var_os("RTA_FAST_INLINE").is_some() {
-            let Some((len, frames)) = self.frames(&req)? else {
-                return Ok((0, futures::stream::empty().boxed()));
-            };
-            let store = self.clone();
-            let s = futures::stream::unfold(Some(frames), move |f| {
-                let store = store.clone();
-                async move {
-                    let mut f = f?;
-                    match f.next_frame() {
-                        Ok(Some(b)) => Some((Ok(b), Some(f))),
-                        Ok(None) => {
-                            store.return_pool(f);
-                            None
-                        }
-                        Err(e) => Some((Err(e), None)),
-                    }
-                }
-            });
-            return Ok((len, s.boxed()));
-        }
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(FRAMES_AHEAD);
         let (len_tx, len_rx) = tokio::sync::oneshot::channel::<Result<u64>>();
         let store = self.clone();
