@@ -4,7 +4,9 @@
 //! (`rta_adapters::serve`).
 //!
 //! Every iteration writes the next 16 s of one long session (so the figures
-//! are for sustained writing, not for creating sessions). The gRPC rows run
+//! are for sustained writing, not for creating sessions); `grpc_write_sustained`
+//! streams eight such spans in one call, a flush marker after each, without
+//! waiting for the acknowledgements in between. The gRPC rows run
 //! client and server in this process; after the criterion group the bench
 //! also runs the server in a child process (this executable, started again)
 //! and reports the server's own CPU time per sample, the figure that says
@@ -41,7 +43,9 @@ const SPAN: i64 = SAMPLES as i64 * INTERVAL;
 /// cross-process figure.
 const SERVER_ENV: &str = "RTA_NATIVE_WRITE_BENCH_SERVER";
 /// Calls timed for the cross-process figure.
-const CROSS_CALLS: usize = 40;
+const CROSS_CALLS: usize = 10;
+/// Spans (each followed by a flush marker) in one sustained call.
+const SEGMENTS: i64 = 8;
 
 /// A sink that drops everything: the cost of the gRPC transport alone.
 struct NullSink;
@@ -106,14 +110,44 @@ fn call(identity: &str, items: Vec<WriteItem>) -> Vec<WriteDataStreamMessage> {
     msgs
 }
 
+/// One call of `segments` spans, each followed by a flush marker: a
+/// writer streaming without waiting for its acknowledgements, as a live
+/// logger does.
+fn sustained_call(
+    identity: &str,
+    items: &[WriteItem],
+    first: i64,
+    segments: i64,
+) -> Vec<WriteDataStreamMessage> {
+    let mut msgs = vec![WriteDataStreamMessage {
+        r#type: Some(W::DataIdentity(identity.into())),
+    }];
+    for k in first..first + segments {
+        msgs.extend(
+            shifted(items, k)
+                .into_iter()
+                .map(WriteDataStreamMessage::from),
+        );
+        msgs.push(WriteDataStreamMessage {
+            r#type: Some(W::FlushMarker(k.to_string())),
+        });
+    }
+    msgs
+}
+
+/// Sends one call and waits for every flush marker's acknowledgement.
 async fn send(mut client: DataWriterClient<Channel>, msgs: Vec<WriteDataStreamMessage>) {
+    let markers = msgs
+        .iter()
+        .filter(|m| matches!(m.r#type, Some(W::FlushMarker(_))))
+        .count();
     let resp = client
         .write_data_stream(futures::stream::iter(msgs))
         .await
         .unwrap();
     let acks: Vec<_> = resp.into_inner().collect().await;
-    assert_eq!(acks.len(), 1);
-    assert!(acks[0].is_ok());
+    assert_eq!(acks.len(), markers);
+    assert!(acks.iter().all(Result::is_ok));
 }
 
 async fn connect(uri: String) -> DataWriterClient<Channel> {
@@ -269,6 +303,14 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    g.throughput(Throughput::Elements(total * SEGMENTS as u64));
+    g.bench_function("grpc_write_sustained", |b| {
+        b.iter_batched(
+            || sustained_call("sustained", &items, step() * SEGMENTS, SEGMENTS),
+            |msgs| rt.block_on(send(client.clone(), msgs)),
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 
     let stats = store.stats().unwrap();
@@ -302,12 +344,13 @@ fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u
         .unwrap();
     let client = rt.block_on(connect(line.trim().to_string()));
     // Warm up, then time the calls.
-    for k in 0..5 {
-        rt.block_on(send(client.clone(), call("x", shifted(items, k))));
-    }
+    rt.block_on(send(
+        client.clone(),
+        sustained_call("x", items, 0, SEGMENTS),
+    ));
     let (mut wall, mut server_cpu) = (Duration::ZERO, 0u64);
-    for k in 5..5 + CROSS_CALLS as i64 {
-        let msgs = call("x", shifted(items, k));
+    for k in 1..=CROSS_CALLS as i64 {
+        let msgs = sustained_call("x", items, k * SEGMENTS, SEGMENTS);
         let c0 = process_cpu_ns(child.id());
         let t0 = Instant::now();
         rt.block_on(send(client.clone(), msgs));
@@ -317,20 +360,21 @@ fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u
     drop(child.stdin.take());
     child.wait().unwrap();
 
+    let calls = (CROSS_CALLS as i64 * SEGMENTS) as f64;
     let c0 = thread_cpu_ns();
-    for _ in 0..CROSS_CALLS {
+    for _ in 0..CROSS_CALLS as i64 * SEGMENTS {
         black_box(lz4_raw(raw));
     }
     let lz4_cpu = thread_cpu_ns() - c0;
 
-    let calls = CROSS_CALLS as f64;
     let per_core = |ns: u64| total as f64 * calls / (ns as f64 / 1e9) / 1e6;
     let wall_rate = total as f64 * calls / wall.as_secs_f64() / 1e6;
     println!(
-        "cross-process WriteDataStream ({CROSS_CALLS} calls of {total} samples, flush marker each):\n  \
+        "cross-process WriteDataStream ({CROSS_CALLS} calls of {SEGMENTS} x {total} samples, \
+         a flush marker after each {total}):\n  \
          client wall rate {wall_rate:.1} M samples/s ({:.2}x lz4_raw_samples per core)\n  \
-         server CPU {:.2} ms per call = {:.1} M samples per server core-second\n  \
-         lz4_raw_samples CPU {:.2} ms per call = {:.1} M samples per core-second\n  \
+         server CPU {:.2} ms per {total} samples = {:.1} M samples per server core-second\n  \
+         lz4_raw_samples CPU {:.2} ms per {total} samples = {:.1} M samples per core-second\n  \
          server CPU ratio {:.2}",
         wall_rate / per_core(lz4_cpu),
         server_cpu as f64 / calls / 1e6,
