@@ -15,7 +15,8 @@
 //! with load from other processes than ratios of separate criterion runs.
 //!
 //! `cargo bench -p rta-adapters --bench native_read`
-//! (`-- zzz` skips the criterion group and runs only the paired figures)
+//! (`-- zzz` skips the criterion group and runs only the paired figures;
+//! `RTA_BENCH_PAIRED=0` skips the paired figures, e.g. for profiling)
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -223,6 +224,9 @@ fn paired(
         });
         (t.elapsed().as_secs_f64(), cpu_ticks() - cpu)
     };
+    if std::env::var("RTA_BENCH_PAIRED").is_ok_and(|v| v == "0") {
+        return;
+    }
     for (name, url) in targets {
         let mut ratios = Vec::new();
         let (mut wall_b, mut wall_t, mut cpu_b, mut cpu_t) = (0.0, 0.0, 0u64, 0u64);
