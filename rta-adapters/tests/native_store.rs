@@ -263,10 +263,6 @@ fn flush_fragments_are_packed_once_the_cell_is_done() {
     assert_eq!(ts_samples(&chunks).len(), 6000);
     // 60 flushes, but the store holds full-size chunks, not one per flush.
     assert!(chunks.len() <= 6, "{} chunks", chunks.len());
-    // Fragments are kept uncompressed only until they are packed.
-    assert!(chunks
-        .iter()
-        .all(|c| c.compression == rta_core::chunk::Compression::Lz4));
     // Written in one go, the same samples take the same payload bytes.
     let st2 = store(&dir.path().join("once"));
     st2.write_blocking("f", vec![timestamped(1, &t, &v).unwrap().into()])

@@ -201,10 +201,6 @@ impl<T: StoredItem> Packer<T> {
 
     /// Closes the open chunk; its list buffer is kept for the next one.
     fn close(&mut self) -> Result<Option<Built>> {
-        self.close_as(self.limits.compression)
-    }
-
-    fn close_as(&mut self, compression: Compression) -> Result<Option<Built>> {
         if self.count == 0 {
             return Ok(None);
         }
@@ -216,7 +212,7 @@ impl<T: StoredItem> Packer<T> {
             end,
             self.channel_ids.clone(),
             &self.list,
-            compression,
+            self.limits.compression,
         );
         self.list.clear();
         Ok(Some(Built {
@@ -228,14 +224,7 @@ impl<T: StoredItem> Packer<T> {
     /// Closes the open chunk, if any, forgets the cell and frees the list
     /// buffer (a stream may be idle for a while).
     pub fn finish(&mut self) -> Result<Option<Built>> {
-        self.finish_as(self.limits.compression)
-    }
-
-    /// [`Packer::finish`] with the given compression: a fragment, which is
-    /// packed again later, is stored uncompressed so that its samples are
-    /// compressed once, when the fragments are packed.
-    pub fn finish_as(&mut self, compression: Compression) -> Result<Option<Built>> {
-        let b = self.close_as(compression)?;
+        let b = self.close()?;
         self.cell = None;
         self.last_end = None;
         self.list = Vec::new();

@@ -339,12 +339,7 @@ impl<T: StoredItem> Stream<T> {
             return Ok(());
         };
         ctx.sub_buffered(p.bytes());
-        let built = if fragment {
-            p.finish_as(Compression::None)?
-        } else {
-            p.finish()?
-        };
-        if let Some(b) = built {
+        if let Some(b) = p.finish()? {
             self.append_chunk(b, fragment, ctx)?;
         }
         Ok(())
@@ -480,10 +475,7 @@ impl<T: StoredItem> Stream<T> {
         let run = &self.chunks[first..hi];
         let bytes: usize = run.iter().map(|c| c.unpacked as usize).sum();
         let needed = bytes.div_ceil(ctx.limits.target_list_bytes.max(1)).max(1);
-        // Fragments are stored uncompressed: pack them even when there are
-        // no more chunks than needed, so that they end up compressed.
-        let raw = run.iter().any(|c| c.compression != ctx.limits.compression);
-        if run.len() <= needed && !raw {
+        if run.len() <= needed {
             return Ok(());
         }
         // The chunks' lists, concatenated, are the cell's items in time
