@@ -25,7 +25,11 @@
 //!   survives a crash; a torn index record is dropped on reopening.
 //! - Chunks closed early by a flush are *fragments*; once the writer moves to
 //!   the next grid cell (or [`NativeStore::seal_blocking`] is called) they are
-//!   packed again into full-size chunks.
+//!   packed again into full-size chunks, unless they average a quarter of
+//!   the target size or more (a fast channel's fragments are already useful
+//!   chunks, and packing them again would compress their samples twice).
+//!   Packing copies the encoded items; it does not decode them. A seal
+//!   closes open chunks as final chunks, not fragments.
 //! - Memory held by open chunks is bounded by
 //!   [`NativeConfig::write_buffer_bytes`]: beyond it open chunks are written
 //!   out early, in the writer's call, which slows the writer down (and so,

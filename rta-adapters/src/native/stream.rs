@@ -475,7 +475,12 @@ impl<T: StoredItem> Stream<T> {
         let run = &self.chunks[first..hi];
         let bytes: usize = run.iter().map(|c| c.unpacked as usize).sum();
         let needed = bytes.div_ceil(ctx.limits.target_list_bytes.max(1)).max(1);
-        if run.len() <= needed {
+        // Packing again costs a decompression and a compression of the
+        // whole run: worth it for many small fragments (a slow channel
+        // flushed often), not for a few large ones (a fast channel), whose
+        // chunks are already of a useful size.
+        let large = bytes / run.len() >= ctx.limits.target_list_bytes / MIN_FRAGMENT_SHARE;
+        if run.len() <= needed || large {
             return Ok(());
         }
         // The chunks' lists, concatenated, are the cell's items in time
@@ -600,6 +605,10 @@ impl<T: StoredItem> Stream<T> {
         (self.chunks.len(), samples, bytes)
     }
 }
+
+/// Fragments of a cell are packed again only when they average less than
+/// this share (1/4) of the target list size.
+const MIN_FRAGMENT_SHARE: usize = 4;
 
 /// Samples per result when data is re-encoded by a merge.
 pub(crate) const PACK_RUN: usize = 128;
