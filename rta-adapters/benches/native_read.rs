@@ -245,13 +245,15 @@ fn paired(
         let n = (ROUNDS * PER_BLOCK) as f64;
         println!(
             "paired {name} / in_memory_body: byte-rate ratio median {:.2} (quartiles {:.2}-{:.2}, \
-             {ROUNDS} rounds of {PER_BLOCK} requests); per request {:.2} ms against {:.2} ms; \
-             CPU time ratio {:.2}",
+             {ROUNDS} rounds of {PER_BLOCK} requests); per request {:.2} ms against {:.2} ms, \
+             CPU {:.2} ms against {:.2} ms (ratio {:.2})",
             ratios[ROUNDS / 2],
             ratios[ROUNDS / 4],
             ratios[3 * ROUNDS / 4],
             wall_t / n * 1e3,
             wall_b / n * 1e3,
+            cpu_t as f64 * 10.0 / n,
+            cpu_b as f64 * 10.0 / n,
             cpu_b as f64 / cpu_t.max(1) as f64,
         );
     }
