@@ -423,6 +423,24 @@ fn bad_items_are_rejected_and_store_nothing() {
     assert!(st.read_blocking(&r).is_err());
 }
 
+/// Periodic samples must be backed by buffer bytes: an item claiming many
+/// zero-width samples costs a few bytes on the wire but its timestamps are
+/// expanded by validation and merges (i32::MAX samples would be 16 GiB).
+#[test]
+fn periodic_samples_without_bytes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path());
+    let mut empty = periodic(3, T0, 1, &[1u8]).unwrap();
+    empty.samples = 1_000_000;
+    empty.buffer = bytes::Bytes::new();
+    let e = st.write_blocking("z", vec![empty.into()]).unwrap_err();
+    assert!(e.is_client_error(), "{e}");
+    assert!(st
+        .read_blocking(&req(DataKind::Periodic, "z", "3"))
+        .unwrap()
+        .is_empty());
+}
+
 #[test]
 fn write_buffer_budget_bounds_memory() {
     let dir = tempfile::tempdir().unwrap();

@@ -324,6 +324,15 @@ fn validate_item(item: &WriteItem, max_unit: usize) -> Result<()> {
             (StoredItem::unit_bytes(d), "sample")
         }
         WriteItem::Periodic(d) => {
+            // Samples not backed by buffer bytes are free on the wire but
+            // their timestamps are expanded (below, and by merges): refuse
+            // them before that.
+            if d.samples > 0 && d.buffer.is_empty() {
+                return Err(Error::Data(format!(
+                    "periodic data of {} samples has an empty buffer",
+                    d.samples
+                )));
+            }
             d.validate()?;
             (StoredItem::unit_bytes(d), "sample")
         }
