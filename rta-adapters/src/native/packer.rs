@@ -92,9 +92,11 @@ impl<T: StoredItem> Packer<T> {
         Ok(list.into_items())
     }
 
-    /// Serialized bytes buffered.
+    /// Memory held by the open list: its capacity, which outlives the
+    /// chunks it builds until [`Packer::finish`], so that the write-buffer
+    /// budget counts it.
     pub fn bytes(&self) -> usize {
-        self.list.len()
+        self.list.capacity()
     }
 
     /// Adds an item lying within one cell (see [`split_cells`]), closing the

@@ -542,7 +542,6 @@ impl NativeStore {
             ops,
             limits,
             merge_run: PACK_RUN,
-            buffered_delta: 0,
         };
         let mut new_id = |key: StreamKey| {
             let n = *next_id;
@@ -677,7 +676,6 @@ impl NativeStore {
             ops,
             limits,
             merge_run: PACK_RUN,
-            buffered_delta: 0,
         };
         for s in ts.values_mut() {
             f(s, &mut ctx)?;

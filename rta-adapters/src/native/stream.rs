@@ -45,17 +45,6 @@ pub(crate) struct Ctx<'a> {
     pub ops: &'a mut Vec<Op>,
     pub limits: PackLimits,
     pub merge_run: usize,
-    /// Change of the bytes buffered in memory.
-    pub buffered_delta: isize,
-}
-
-impl Ctx<'_> {
-    fn add_buffered(&mut self, n: usize) {
-        self.buffered_delta = self.buffered_delta.saturating_add(n as isize);
-    }
-    fn sub_buffered(&mut self, n: usize) {
-        self.buffered_delta = self.buffered_delta.saturating_sub(n as isize);
-    }
 }
 
 /// One stream.
@@ -190,7 +179,6 @@ impl<T: StoredItem> Stream<T> {
         if self.packer.is_none() {
             let len = prost::Message::encoded_len(&item);
             self.pre_bytes += len;
-            ctx.add_buffered(len);
             self.pre.push(item);
             if let Some(grid) = self.estimate_grid(ctx.limits, false) {
                 self.start_grid(grid, ctx)?;
@@ -254,7 +242,7 @@ impl<T: StoredItem> Stream<T> {
     fn start_grid(&mut self, grid: ChunkGrid, ctx: &mut Ctx<'_>) -> Result<()> {
         self.packer = Some(Packer::new(grid, ctx.limits, self.channel_ids.clone()));
         let mut pre = std::mem::take(&mut self.pre);
-        ctx.sub_buffered(std::mem::take(&mut self.pre_bytes));
+        self.pre_bytes = 0;
         pre.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
         for it in pre {
             if let Some(b) = it.time_bounds() {
@@ -270,7 +258,6 @@ impl<T: StoredItem> Stream<T> {
         } else {
             let len = prost::Message::encoded_len(&item);
             self.late_bytes += len;
-            ctx.add_buffered(len);
             self.late.push(item);
         }
         self.hwm = Some(self.hwm.map_or(e, |h| h.max(e)));
@@ -322,10 +309,7 @@ impl<T: StoredItem> Stream<T> {
         }
         let mut out = Vec::new();
         if let Some(p) = self.packer.as_mut() {
-            let before = p.bytes();
             add(p, &mut out)?;
-            ctx.add_buffered(p.bytes());
-            ctx.sub_buffered(before);
         }
         for b in out {
             self.append_chunk(b, false, ctx)?;
@@ -338,7 +322,6 @@ impl<T: StoredItem> Stream<T> {
         let Some(p) = self.packer.as_mut() else {
             return Ok(());
         };
-        ctx.sub_buffered(p.bytes());
         if let Some(b) = p.finish()? {
             self.append_chunk(b, fragment, ctx)?;
         }
@@ -505,7 +488,7 @@ impl<T: StoredItem> Stream<T> {
         };
         self.complete_open(ctx, true)?;
         let mut late = std::mem::take(&mut self.late);
-        ctx.sub_buffered(std::mem::take(&mut self.late_bytes));
+        self.late_bytes = 0;
         late.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
         // Group late items whose ranges, widened to the chunks they touch, overlap.
         let mut clusters: Vec<(i64, i64, Vec<T>)> = Vec::new();
