@@ -465,7 +465,14 @@ impl DataItem for PeriodicData {
                 self.interval
             )));
         }
-        periodic_timestamps(self).map(|_| ())
+        // The interval is positive, so the last time is the largest: check
+        // it without expanding every timestamp (a few wire bytes can claim
+        // billions of samples).
+        let last = i64::from(self.samples.max(1) - 1);
+        last.checked_mul(self.interval)
+            .and_then(|x| self.start_timestamp.checked_add(x))
+            .map(|_| ())
+            .ok_or_else(|| Error::Data(format!("timestamp overflow at sample {last}")))
     }
 }
 

@@ -373,3 +373,30 @@ fn encoder_header_then_untouched_payload() {
         100
     );
 }
+
+/// Validating a periodic item does not expand its timestamps: a few wire
+/// bytes claiming i32::MAX samples are checked at once, and an overflow of
+/// the last time is still found.
+#[test]
+fn periodic_validation_does_not_expand_timestamps() {
+    use rta_core::data::DataItem;
+    let huge = rta_core::proto::data::PeriodicData {
+        channel_id: 1,
+        start_timestamp: 0,
+        interval: 1,
+        samples: i32::MAX,
+        buffer: bytes::Bytes::new(),
+    };
+    let t = std::time::Instant::now();
+    let _ = huge.validate();
+    assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    let overflow = rta_core::proto::data::PeriodicData {
+        start_timestamp: i64::MAX - 10,
+        interval: 1_000,
+        samples: 3,
+        buffer: bytes::Bytes::from_static(&[1, 2, 3]),
+        ..huge
+    };
+    let err = overflow.validate().unwrap_err().to_string();
+    assert!(err.contains("overflow"), "{err}");
+}
