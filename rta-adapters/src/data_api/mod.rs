@@ -231,7 +231,9 @@ pub trait DataObserver: Send + Sync + 'static {
     fn observe(&self, identity: &str, items: &[WriteItem]);
 
     /// Whether batches of `identity` are wanted at all; when not, the
-    /// writer does not keep a copy of them for [`DataObserver::observe`].
+    /// writer may skip keeping a copy of them for
+    /// [`DataObserver::observe`] (it still passes along batches that cost
+    /// nothing to keep, so `observe` must ignore what it does not want).
     /// Defaults to `true`.
     fn wants(&self, identity: &str) -> bool {
         let _ = identity;

@@ -489,7 +489,12 @@ async fn store_cmds<S: DataSink + ?Sized>(
 ) -> Result<(), Status> {
     while let Some(cmd) = cmds.recv().await {
         match cmd {
-            Cmd::Write(identity, items) => match observer.as_ref().filter(|o| o.wants(&identity)) {
+            // Encoded items are cheap to copy (shared bytes), so they are
+            // kept for the observer whatever `wants` said before the write:
+            // a session that turns live meanwhile still gets the batch.
+            Cmd::Write(identity, items) => match observer.as_ref().filter(|o| {
+                items.iter().all(|i| matches!(i, WriteItem::Encoded(_))) || o.wants(&identity)
+            }) {
                 Some(obs) => {
                     let copy = items.clone();
                     sink.write(&identity, items).await?;
