@@ -21,6 +21,7 @@
 //! assert_eq!(back.data, vec![item]);
 //! ```
 
+use prost::encoding::{encode_varint as put_varint, encoded_len_varint as varint_len};
 use prost::Message;
 use rta_core::lz4::Lz4Framing;
 use rta_core::proto::stream::{stream_data, StreamData, StreamDataBurst, StreamTimeRange};
@@ -41,23 +42,6 @@ pub fn framed_len(item: &StreamData) -> usize {
     Layout::of(item).framed
 }
 
-/// Length of `v` as a protobuf varint.
-#[inline]
-fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 bits (same formula as prost).
-    ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
-}
-
-/// Appends `v` as a protobuf varint.
-#[inline]
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
 /// Length of a packed `repeated int64` body (negative values take 10 bytes).
 fn packed_i64_len(values: &[i64]) -> usize {
     values.iter().map(|v| varint_len(*v as u64)).sum()
@@ -71,7 +55,7 @@ fn put_packed_i64(buf: &mut Vec<u8>, values: &[i64], len: usize) {
         buf.extend(values.iter().map(|v| *v as u8));
     } else {
         for v in values {
-            put_varint(buf, *v as u64);
+            put_varint(*v as u64, buf);
         }
     }
 }
@@ -125,57 +109,43 @@ impl Layout {
     /// Appends `item` as a `StreamDataBurst.data` field.
     fn write(&self, item: &StreamData, buf: &mut Vec<u8>) {
         buf.push(BURST_DATA_KEY);
-        put_varint(buf, self.msg as u64);
+        put_varint(self.msg as u64, buf);
         match &item.data {
             Some(stream_data::Data::TimestampedData(d)) => {
                 buf.push(0x22);
-                put_varint(buf, self.inner as u64);
-                if d.channel_id != 0 {
-                    buf.push(0x08);
-                    put_varint(buf, u64::from(d.channel_id));
-                }
-                if d.start_timestamp != 0 {
-                    buf.push(0x11);
-                    buf.extend_from_slice(&d.start_timestamp.to_le_bytes());
-                }
+                put_varint(self.inner as u64, buf);
+                put_head(buf, d.channel_id, d.start_timestamp);
                 if d.timestamp_deltas_scale != 0 {
                     buf.push(0x18);
-                    put_varint(buf, d.timestamp_deltas_scale as u64);
+                    put_varint(d.timestamp_deltas_scale as u64, buf);
                 }
                 if !d.timestamp_deltas.is_empty() {
                     buf.push(0x22);
-                    put_varint(buf, self.deltas as u64);
+                    put_varint(self.deltas as u64, buf);
                     put_packed_i64(buf, &d.timestamp_deltas, self.deltas);
                 }
                 if !d.buffer.is_empty() {
                     buf.push(0x2A);
-                    put_varint(buf, d.buffer.len() as u64);
+                    put_varint(d.buffer.len() as u64, buf);
                     buf.extend_from_slice(&d.buffer);
                 }
             }
             Some(stream_data::Data::PeriodicData(d)) => {
                 buf.push(0x2A);
-                put_varint(buf, self.inner as u64);
-                if d.channel_id != 0 {
-                    buf.push(0x08);
-                    put_varint(buf, u64::from(d.channel_id));
-                }
-                if d.start_timestamp != 0 {
-                    buf.push(0x11);
-                    buf.extend_from_slice(&d.start_timestamp.to_le_bytes());
-                }
+                put_varint(self.inner as u64, buf);
+                put_head(buf, d.channel_id, d.start_timestamp);
                 if d.interval != 0 {
                     buf.push(0x18);
-                    put_varint(buf, d.interval as u64);
+                    put_varint(d.interval as u64, buf);
                 }
                 if d.samples != 0 {
                     buf.push(0x20);
                     // int32 is sign-extended to 64 bits on the wire.
-                    put_varint(buf, i64::from(d.samples) as u64);
+                    put_varint(i64::from(d.samples) as u64, buf);
                 }
                 if !d.buffer.is_empty() {
                     buf.push(0x2A);
-                    put_varint(buf, d.buffer.len() as u64);
+                    put_varint(d.buffer.len() as u64, buf);
                     buf.extend_from_slice(&d.buffer);
                 }
             }
@@ -187,14 +157,33 @@ impl Layout {
     }
 }
 
-fn timestamped_len(d: &rta_core::proto::data::TimestampedData, deltas: usize) -> usize {
-    let mut n = 0;
-    if d.channel_id != 0 {
-        n += 1 + varint_len(u64::from(d.channel_id));
+/// Appends fields 1 (`channel_id`) and 2 (`start_timestamp`), which
+/// `TimestampedData` and `PeriodicData` share, omitting defaults.
+fn put_head(buf: &mut Vec<u8>, channel_id: u32, start_timestamp: i64) {
+    if channel_id != 0 {
+        buf.push(0x08);
+        put_varint(u64::from(channel_id), buf);
     }
-    if d.start_timestamp != 0 {
+    if start_timestamp != 0 {
+        buf.push(0x11);
+        buf.extend_from_slice(&start_timestamp.to_le_bytes());
+    }
+}
+
+/// Bytes of what [`put_head`] writes.
+fn head_len(channel_id: u32, start_timestamp: i64) -> usize {
+    let mut n = 0;
+    if channel_id != 0 {
+        n += 1 + varint_len(u64::from(channel_id));
+    }
+    if start_timestamp != 0 {
         n += 9;
     }
+    n
+}
+
+fn timestamped_len(d: &rta_core::proto::data::TimestampedData, deltas: usize) -> usize {
+    let mut n = head_len(d.channel_id, d.start_timestamp);
     if d.timestamp_deltas_scale != 0 {
         n += 1 + varint_len(d.timestamp_deltas_scale as u64);
     }
@@ -208,13 +197,7 @@ fn timestamped_len(d: &rta_core::proto::data::TimestampedData, deltas: usize) ->
 }
 
 fn periodic_len(d: &rta_core::proto::data::PeriodicData) -> usize {
-    let mut n = 0;
-    if d.channel_id != 0 {
-        n += 1 + varint_len(u64::from(d.channel_id));
-    }
-    if d.start_timestamp != 0 {
-        n += 9;
-    }
+    let mut n = head_len(d.channel_id, d.start_timestamp);
     if d.interval != 0 {
         n += 1 + varint_len(d.interval as u64);
     }
