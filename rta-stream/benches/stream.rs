@@ -22,7 +22,7 @@ use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use rta_core::data::timestamped;
 use rta_core::proto::stream::{stream_data, StreamData};
-use rta_stream::burst::BurstEncoder;
+use rta_stream::burst::{BurstEncoder, EncodedBurst};
 use rta_stream::metrics::Metrics;
 use rta_stream::service::{router, ServiceOptions, StreamService};
 use rta_stream::writer::{StreamBuffer, WriterOptions};
@@ -57,30 +57,70 @@ fn items() -> Vec<StreamData> {
         .collect()
 }
 
+/// The bursts the writer builds for `items` (64 KiB, before compression).
+fn bursts(items: &[StreamData]) -> Vec<EncodedBurst> {
+    let mut enc = BurstEncoder::new(64 * 1024).unwrap();
+    let mut out: Vec<EncodedBurst> = items
+        .iter()
+        .filter_map(|it| enc.push(it).unwrap())
+        .collect();
+    out.extend(enc.take());
+    out
+}
+
 /// The frames the writer produces for `items` (64 KiB bursts, LZ4 framed).
 fn make_frames(items: &[StreamData]) -> Vec<Vec<u8>> {
-    let mut enc = BurstEncoder::new(64 * 1024).unwrap();
-    let mut out = Vec::new();
-    for it in items {
-        if let Some(b) = enc.push(it).unwrap() {
-            out.push(b.compress());
-        }
-    }
-    out.extend(enc.take().map(|b| b.compress()));
-    out
+    bursts(items).iter().map(EncodedBurst::compress).collect()
 }
 
 /// The same bursts before compression.
 fn raw_bursts(items: &[StreamData]) -> Vec<Vec<u8>> {
-    let mut enc = BurstEncoder::new(64 * 1024).unwrap();
-    let mut out = Vec::new();
-    for it in items {
-        if let Some(b) = enc.push(it).unwrap() {
-            out.push(b.bytes);
+    bursts(items).into_iter().map(|b| b.bytes).collect()
+}
+
+/// One `XADD` per frame to `key`, each awaited before the next.
+async fn xadd_each(conn: &mut redis::aio::MultiplexedConnection, key: &str, frames: &[Vec<u8>]) {
+    for f in frames {
+        let _: String = redis::cmd("XADD")
+            .arg(key)
+            .arg("*")
+            .arg("id")
+            .arg(1)
+            .arg("data")
+            .arg(f.as_slice())
+            .query_async(conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Times `iters` runs of `run` on what `prep` (not timed) makes, deleting
+/// `key` every 20 runs and at the end so the stream stays small.
+fn timed<T>(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    iters: u64,
+    mut prep: impl FnMut() -> T,
+    mut run: impl FnMut(T, &mut redis::aio::MultiplexedConnection),
+) -> Duration {
+    let del = |conn: &mut redis::aio::MultiplexedConnection| {
+        rt.block_on(async {
+            let _: () = redis::cmd("DEL").arg(key).query_async(conn).await.unwrap();
+        })
+    };
+    let mut total = Duration::ZERO;
+    for i in 0..iters {
+        let input = prep();
+        let t = Instant::now();
+        run(input, conn);
+        total += t.elapsed();
+        if i % 20 == 19 {
+            del(conn);
         }
     }
-    out.extend(enc.take().map(|b| b.bytes));
-    out
+    del(conn);
+    total
 }
 
 fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::Runtime) {
@@ -111,113 +151,73 @@ fn writer_benches(c: &mut Criterion, redis: &RedisServer, rt: &tokio::runtime::R
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(4));
     g.warm_up_time(Duration::from_secs(1));
-    let trim = |conn: &mut redis::aio::MultiplexedConnection, key: &str| {
-        rt.block_on(async {
-            let _: () = redis::cmd("DEL").arg(key).query_async(conn).await.unwrap();
-        })
-    };
     g.bench_function("session_writer", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for i in 0..iters {
-                // A producer owns its data: building it is not timed.
-                let owned = items.clone();
-                let t = Instant::now();
-                rt.block_on(async {
-                    w.write_all(owned).await.unwrap();
-                    w.flush().await.unwrap();
-                });
-                total += t.elapsed();
-                if i % 20 == 19 {
-                    trim(&mut conn, "stream:bench");
-                }
-            }
-            trim(&mut conn, "stream:bench");
-            total
+            // A producer owns its data: building it is not timed.
+            timed(
+                rt,
+                &mut conn,
+                "stream:bench",
+                iters,
+                || items.clone(),
+                |owned, _| {
+                    rt.block_on(async {
+                        w.write_all(owned).await.unwrap();
+                        w.flush().await.unwrap();
+                    })
+                },
+            )
         })
     });
     g.bench_function("raw_xadd_frames", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for i in 0..iters {
-                let t = Instant::now();
-                rt.block_on(async {
-                    for f in &frames {
-                        let _: String = redis::cmd("XADD")
-                            .arg("stream:raw")
-                            .arg("*")
-                            .arg("id")
-                            .arg(1)
-                            .arg("data")
-                            .arg(f.as_slice())
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap();
-                    }
-                });
-                total += t.elapsed();
-                if i % 20 == 19 {
-                    trim(&mut conn, "stream:raw");
-                }
-            }
-            trim(&mut conn, "stream:raw");
-            total
+            timed(
+                rt,
+                &mut conn,
+                "stream:raw",
+                iters,
+                || (),
+                |(), c| rt.block_on(xadd_each(c, "stream:raw", &frames)),
+            )
         })
     });
     g.bench_function("raw_xadd_uncompressed", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for i in 0..iters {
-                let t = Instant::now();
-                rt.block_on(async {
-                    for f in &raw_bursts {
-                        let _: String = redis::cmd("XADD")
-                            .arg("stream:raw")
-                            .arg("*")
-                            .arg("id")
-                            .arg(1)
-                            .arg("data")
-                            .arg(f.as_slice())
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap();
-                    }
-                });
-                total += t.elapsed();
-                if i % 20 == 19 {
-                    trim(&mut conn, "stream:raw");
-                }
-            }
-            trim(&mut conn, "stream:raw");
-            total
+            timed(
+                rt,
+                &mut conn,
+                "stream:raw",
+                iters,
+                || (),
+                |(), c| rt.block_on(xadd_each(c, "stream:raw", &raw_bursts)),
+            )
         })
     });
     g.bench_function("raw_xadd_frames_pipelined", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for i in 0..iters {
-                let t = Instant::now();
-                rt.block_on(async {
-                    let mut p = redis::pipe();
-                    for f in &frames {
-                        p.cmd("XADD")
-                            .arg("stream:raw")
-                            .arg("*")
-                            .arg("id")
-                            .arg(1)
-                            .arg("data")
-                            .arg(f.as_slice())
-                            .ignore();
-                    }
-                    p.query_async::<()>(&mut conn).await.unwrap();
-                });
-                total += t.elapsed();
-                if i % 20 == 19 {
-                    trim(&mut conn, "stream:raw");
-                }
-            }
-            trim(&mut conn, "stream:raw");
-            total
+            timed(
+                rt,
+                &mut conn,
+                "stream:raw",
+                iters,
+                || (),
+                |(), c| {
+                    rt.block_on(async {
+                        let mut p = redis::pipe();
+                        for f in &frames {
+                            p.cmd("XADD")
+                                .arg("stream:raw")
+                                .arg("*")
+                                .arg("id")
+                                .arg(1)
+                                .arg("data")
+                                .arg(f.as_slice())
+                                .ignore();
+                        }
+                        p.query_async::<()>(c).await.unwrap();
+                    })
+                },
+            )
         })
     });
     g.bench_function("encode_lz4_only", |b| b.iter(|| make_frames(&items)));
@@ -269,20 +269,7 @@ fn ratio_report(
         let mut raw = Duration::ZERO;
         for _ in 0..per_round {
             let t = Instant::now();
-            rt.block_on(async {
-                for f in &raw_bursts {
-                    let _: String = redis::cmd("XADD")
-                        .arg("stream:raw")
-                        .arg("*")
-                        .arg("id")
-                        .arg(1)
-                        .arg("data")
-                        .arg(f.as_slice())
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap();
-                }
-            });
+            rt.block_on(xadd_each(&mut conn, "stream:raw", &raw_bursts));
             raw += t.elapsed();
         }
         rt.block_on(async {
