@@ -108,12 +108,7 @@ impl<T: StoredItem> Packer<T> {
         bounds: (i64, i64),
         out: &mut Vec<Built>,
     ) -> Result<()> {
-        let s = bounds.0;
-        let cell = self.grid.cell_start(s);
-        if self.cell != Some(cell) {
-            out.extend(self.finish()?);
-            self.cell = Some(cell);
-        }
+        self.enter_cell(bounds.0, out)?;
         if item.sample_count() <= self.limits.max_result_samples {
             self.add(item, bounds, out)?;
             return Ok(());
@@ -135,6 +130,16 @@ impl<T: StoredItem> Packer<T> {
         let len = prost::encoding::message::encoded_len(1, &h);
         self.admit(len, bounds, h.sample_count(), out)?;
         prost::encoding::message::encode(1, &h, &mut self.list);
+        Ok(())
+    }
+
+    /// Closes the open chunk when time `t` lies in another grid cell.
+    fn enter_cell(&mut self, t: i64, out: &mut Vec<Built>) -> Result<()> {
+        let cell = self.grid.cell_start(t);
+        if self.cell != Some(cell) {
+            out.extend(self.finish()?);
+            self.cell = Some(cell);
+        }
         Ok(())
     }
 
@@ -173,11 +178,7 @@ impl<T: StoredItem> Packer<T> {
         samples: usize,
         out: &mut Vec<Built>,
     ) -> Result<()> {
-        let cell = self.grid.cell_start(bounds.0);
-        if self.cell != Some(cell) {
-            out.extend(self.finish()?);
-            self.cell = Some(cell);
-        }
+        self.enter_cell(bounds.0, out)?;
         let body = raw.len();
         let len = 1 + prost::encoding::encoded_len_varint(body as u64) + body;
         self.admit(len, bounds, samples, out)?;
