@@ -3,13 +3,15 @@
 //! multi-process deployment of `rta-server --redis URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::{Child, Command, Stdio};
+// The stream crate's test helpers: a private redis-server, WebSocket client.
+#[path = "../rta-stream/tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
-use prost::Message as _;
+use futures::StreamExt;
+
 use rta::core::data::{read_samples, read_timestamps, timestamped};
-use rta::core::lz4::Lz4Framing;
 use rta::core::proto::data_service::{
     data_writer_client::DataWriterClient, write_data_stream_message::Type as W,
     WriteDataStreamMessage,
@@ -18,58 +20,8 @@ use rta::core::proto::session_service::{
     self as ss, create_or_update_session_request::CreateIfNotExists,
     session_store_client::SessionStoreClient, session_update::Op,
 };
-use rta::core::proto::stream::{
-    stream_data, stream_request, StreamDataBurst, StreamRequest, StreamSubscription,
-};
+use rta::core::proto::stream::stream_data;
 use rta::server::RtaServer;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-/// A private `redis-server` on a free loopback port, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is not installed: run ./scripts/test.sh, which installs it");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn loopback() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -77,7 +29,7 @@ fn loopback() -> std::net::SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_data_crosses_processes_through_redis() {
-    let redis = Redis::start();
+    let redis = common::RedisServer::start();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = RtaServer::open_with_redis(dir_a.path(), &redis.url(), None)
         .await
@@ -103,21 +55,12 @@ async fn live_data_crosses_processes_through_redis() {
         .unwrap();
 
     // Server B knows the session only through Redis.
-    let mut req = format!("ws://{}/rta/v2/sessions/x1/stream", rb.http_addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "mat.ocs.rta.stream-lz4".parse().unwrap(),
-    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut ws = loop {
-        let (mut ws, _) = tokio_tungstenite::connect_async(req.clone()).await.unwrap();
+        let mut ws = common::connect(rb.http_addr, "x1").await;
         // An unknown session is closed with no data; retry until Redis has it.
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-            Ok(Some(Ok(Message::Binary(b)))) => {
-                let burst =
-                    StreamDataBurst::decode(&Lz4Framing::decode(&b, 1 << 20).unwrap()[..]).unwrap();
+        match common::next(&mut ws, Duration::from_secs(5)).await {
+            common::Got::Burst(burst) => {
                 assert!(matches!(
                     burst.data[0].data,
                     Some(stream_data::Data::SessionJson(_))
@@ -133,16 +76,7 @@ async fn live_data_crosses_processes_through_redis() {
             }
         }
     };
-    let sub = StreamRequest {
-        option: Some(stream_request::Option::Subscribe(StreamSubscription {
-            all_events: true,
-            all_data_channels: true,
-            data_channel_ids: vec![],
-        })),
-    };
-    ws.send(Message::Binary(sub.encode_to_vec().into()))
-        .await
-        .unwrap();
+    common::subscribe(&mut ws, true, true, &[]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let times: Vec<i64> = (0..20)
@@ -170,19 +104,11 @@ async fn live_data_crosses_processes_through_redis() {
 
     let mut got = None;
     while got.is_none() {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no data within 5 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Binary(b) = msg {
-            let burst =
-                StreamDataBurst::decode(&Lz4Framing::decode(&b, 1 << 20).unwrap()[..]).unwrap();
-            got = burst.data.into_iter().find_map(|d| match d.data {
-                Some(stream_data::Data::TimestampedData(t)) => Some(t),
-                _ => None,
-            });
-        }
+        let burst = common::next_burst(&mut ws, Duration::from_secs(5)).await;
+        got = burst.data.into_iter().find_map(|d| match d.data {
+            Some(stream_data::Data::TimestampedData(t)) => Some(t),
+            _ => None,
+        });
     }
     let got = got.unwrap();
     assert_eq!(got.channel_id, 9);
