@@ -2,16 +2,18 @@
 //! data of all four kinds), REST and WebSocket out, HTTPS, restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+// The stream crate's test helpers: WebSocket connect, next message, subscribe.
+#[path = "../rta-stream/tests/common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use prost::Message as _;
+use futures::StreamExt;
 use rta::core::chunk::{Chunk, ChunkDecoder};
 use rta::core::data::{
     periodic, periodic_timestamps, read_samples, read_timestamps, row, timestamped,
 };
-use rta::core::lz4::Lz4Framing;
 use rta::core::proto::config_service::{config_store_client::ConfigStoreClient, PutConfigRequest};
 use rta::core::proto::data::{
     Event, EventsList, PeriodicDataList, RowDataList, TimestampedDataList,
@@ -24,12 +26,8 @@ use rta::core::proto::session_service::{
     self as ss, create_or_update_session_request::CreateIfNotExists,
     session_store_client::SessionStoreClient, session_update::Op,
 };
-use rta::core::proto::stream::{
-    stream_data, stream_request, StreamDataBurst, StreamRequest, StreamSubscription,
-};
+use rta::core::proto::stream::{stream_data, StreamDataBurst};
 use rta::server::RtaServer;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const SEC: i64 = 1_000_000_000;
@@ -339,24 +337,11 @@ async fn publish_through_grpc_read_through_rest() {
     running.stop().await.unwrap();
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_burst(ws: &mut Ws) -> Option<StreamDataBurst> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no message within 5 s")?
-        {
-            Ok(Message::Binary(b)) => {
-                return Some(
-                    StreamDataBurst::decode(&Lz4Framing::decode(&b, 1 << 20).unwrap()[..]).unwrap(),
-                )
-            }
-            Ok(Message::Close(_)) => return None,
-            Ok(_) => {}
-            Err(_) => return None,
-        }
+/// The next burst, or `None` once the server closed the socket.
+async fn next_burst(ws: &mut common::Ws) -> Option<StreamDataBurst> {
+    match common::next(ws, Duration::from_secs(5)).await {
+        common::Got::Burst(b) => Some(b),
+        common::Got::Close(_) | common::Got::End => None,
     }
 }
 
@@ -372,18 +357,8 @@ async fn websocket_follows_a_session_written_through_data_writer() {
         .await
         .unwrap();
 
-    let mut req = format!("ws://{}/rta/v2/sessions/live1/stream", running.http_addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "mat.ocs.rta.stream-lz4".parse().unwrap(),
-    );
-    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
-    assert_eq!(
-        resp.headers()["sec-websocket-protocol"],
-        "mat.ocs.rta.stream-lz4"
-    );
+    // The helper checks the server agreed on the subprotocol.
+    let mut ws = common::connect(running.http_addr, "live1").await;
 
     // First message: the session JSON only.
     let first = next_burst(&mut ws).await.unwrap();
@@ -392,16 +367,7 @@ async fn websocket_follows_a_session_written_through_data_writer() {
         Some(stream_data::Data::SessionJson(j)) => assert!(j.contains("\"live1\""), "{j}"),
         other => panic!("first item is not session JSON: {other:?}"),
     }
-    let sub = StreamRequest {
-        option: Some(stream_request::Option::Subscribe(StreamSubscription {
-            all_events: true,
-            all_data_channels: true,
-            data_channel_ids: vec![],
-        })),
-    };
-    ws.send(Message::Binary(sub.encode_to_vec().into()))
-        .await
-        .unwrap();
+    common::subscribe(&mut ws, true, true, &[]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let vals: Vec<f64> = (0..10).map(|i| f64::from(i) * 1.5).collect();
