@@ -10,7 +10,10 @@
 //! client and server in this process; after the criterion group the bench
 //! also runs the server in a child process (this executable, started again)
 //! and reports the server's own CPU time per sample, the figure that says
-//! what one server core sustains when its clients run elsewhere.
+//! what one server core sustains when its clients run elsewhere. It then
+//! does the same with a server that stores its chunks uncompressed
+//! (compression 0, which the chunk format allows): the cost of everything
+//! but LZ4, the floor under the first figure.
 //!
 //! `cargo bench -p rta-adapters --bench native_write`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -28,6 +31,7 @@ use futures::StreamExt;
 use rta_adapters::data_api::{self, WriteItem};
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_adapters::serve;
+use rta_core::chunk::Compression;
 use rta_core::encoded::EncodedSeries;
 use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::{write_data_stream_message::Type as W, WriteDataStreamMessage};
@@ -209,12 +213,15 @@ fn lz4_raw(raw: &[Vec<u8>]) -> usize {
 }
 
 /// The child process: a `DataWriter` over a native store in a temporary
-/// directory; prints its URI, serves until its standard input closes.
-fn run_server() {
+/// directory, storing chunks with `compression`; prints its URI, serves
+/// until its standard input closes.
+fn run_server(compression: Compression) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let store = NativeStore::open(NativeConfig::new(dir.path())).unwrap();
+        let mut config = NativeConfig::new(dir.path());
+        config.compression = compression;
+        let store = NativeStore::open(config).unwrap();
         let (srv, uri) = spawn_server(Arc::new(store)).await;
         println!("{uri}");
         tokio::task::spawn_blocking(|| {
@@ -325,15 +332,24 @@ fn bench(c: &mut Criterion) {
     // Only with no filter, or one that names it.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     if filter.is_none_or(|f| f.contains("cross")) {
-        cross_process(&rt, &items, &raw, total);
+        cross_process(&rt, &items, &raw, total, Compression::Lz4);
+        // The floor: the same path storing chunks uncompressed (compression
+        // 0, which the chunk format allows), as if LZ4 cost nothing.
+        cross_process(&rt, &items, &raw, total, Compression::None);
     }
 }
 
 /// The server in a child process: its CPU time per call against the CPU
 /// time of LZ4 on the same samples, and the wall rate seen by the client.
-fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u8>], total: u64) {
+fn cross_process(
+    rt: &tokio::runtime::Runtime,
+    items: &[WriteItem],
+    raw: &[Vec<u8>],
+    total: u64,
+    compression: Compression,
+) {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(SERVER_ENV, "1")
+        .env(SERVER_ENV, compression.code().to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -348,14 +364,16 @@ fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u
         client.clone(),
         sustained_call("x", items, 0, SEGMENTS),
     ));
-    let (mut wall, mut server_cpu) = (Duration::ZERO, 0u64);
+    let (mut wall, mut server_cpu, mut client_cpu) = (Duration::ZERO, 0u64, 0u64);
     for k in 1..=CROSS_CALLS as i64 {
         let msgs = sustained_call("x", items, k * SEGMENTS, SEGMENTS);
         let c0 = process_cpu_ns(child.id());
+        let own0 = process_cpu_ns(std::process::id());
         let t0 = Instant::now();
         rt.block_on(send(client.clone(), msgs));
         wall += t0.elapsed();
         server_cpu += process_cpu_ns(child.id()) - c0;
+        client_cpu += process_cpu_ns(std::process::id()) - own0;
     }
     drop(child.stdin.take());
     child.wait().unwrap();
@@ -370,15 +388,17 @@ fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u
     let per_core = |ns: u64| total as f64 * calls / (ns as f64 / 1e9) / 1e6;
     let wall_rate = total as f64 * calls / wall.as_secs_f64() / 1e6;
     println!(
-        "cross-process WriteDataStream ({CROSS_CALLS} calls of {SEGMENTS} x {total} samples, \
-         a flush marker after each {total}):\n  \
+        "cross-process WriteDataStream, chunks stored with {compression:?} ({CROSS_CALLS} calls \
+         of {SEGMENTS} x {total} samples, a flush marker after each {total}):\n  \
          client wall rate {wall_rate:.1} M samples/s ({:.2}x lz4_raw_samples per core)\n  \
          server CPU {:.2} ms per {total} samples = {:.1} M samples per server core-second\n  \
+         client CPU {:.2} ms per {total} samples (encoding, sending)\n  \
          lz4_raw_samples CPU {:.2} ms per {total} samples = {:.1} M samples per core-second\n  \
          server CPU ratio {:.2}",
         wall_rate / per_core(lz4_cpu),
         server_cpu as f64 / calls / 1e6,
         per_core(server_cpu),
+        client_cpu as f64 / calls / 1e6,
         lz4_cpu as f64 / calls / 1e6,
         per_core(lz4_cpu),
         lz4_cpu as f64 / server_cpu as f64,
@@ -386,8 +406,8 @@ fn cross_process(rt: &tokio::runtime::Runtime, items: &[WriteItem], raw: &[Vec<u
 }
 
 fn main() {
-    if std::env::var_os(SERVER_ENV).is_some() {
-        run_server();
+    if let Ok(code) = std::env::var(SERVER_ENV) {
+        run_server(Compression::from_code(code.parse().unwrap()).unwrap());
         return;
     }
     let mut c = Criterion::default().configure_from_args();

@@ -577,3 +577,57 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Batches holding items of several channels (the chunks a batch
+    /// closes are compressed in parallel before they are stored) read back
+    /// as the last value written at each time, before and after reopening.
+    #[test]
+    fn batched_writes_across_channels_match_the_model(
+        batches in prop::collection::vec(prop::collection::vec(op(), 1..8), 1..12),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let st = small_store(dir.path());
+        let mut model: BTreeMap<u32, BTreeMap<i64, f64>> = BTreeMap::new();
+        for batch in &batches {
+            let mut items = Vec::new();
+            for o in batch {
+                if let Op::Write { ch, start, n, step, base } = o {
+                    // Spread the batch over more channels than `op` picks.
+                    let ch = ch + 2 * (items.len() as u32 % 3);
+                    let t: Vec<i64> = (0..*n as i64).map(|i| start + i * step).collect();
+                    let v: Vec<f64> = (0..*n).map(|i| base + i as f64).collect();
+                    for (a, b) in t.iter().zip(&v) {
+                        model.entry(ch).or_default().insert(*a, *b);
+                    }
+                    items.push(encoded(&timestamped(ch, &t, &v).unwrap()));
+                }
+            }
+            st.write_blocking("b", items).unwrap();
+            for o in batch {
+                match o {
+                    Op::Flush => st.flush_blocking("b").unwrap(),
+                    Op::Seal => st.seal_blocking("b").unwrap(),
+                    Op::Write { .. } => {}
+                }
+            }
+        }
+        let check = |st: &NativeStore| {
+            for ch in 1u32..7 {
+                let chunks = st.read_blocking(&req(DataKind::Timestamped, "b", &format!("{ch:X}"))).unwrap();
+                let got = ts_samples(&chunks);
+                let exp: Vec<(i64, f64)> = model.get(&ch).map(|m| m.iter().map(|(a, b)| (*a, *b)).collect()).unwrap_or_default();
+                prop_assert_eq!(got, exp, "channel {}", ch);
+            }
+            Ok(())
+        };
+        check(&st)?;
+        st.seal_blocking("b").unwrap();
+        check(&st)?;
+        drop(st);
+        let st = small_store(dir.path());
+        check(&st)?;
+    }
+}

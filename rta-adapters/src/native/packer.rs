@@ -10,6 +10,9 @@ use rta_core::Result;
 
 use super::kind::StoredItem;
 
+/// Buffer pairs (list, compressed) a packer keeps for its next chunks.
+const SPARE_BUFFERS: usize = 4;
+
 /// Limits a packer keeps to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PackLimits {
@@ -18,11 +21,84 @@ pub(crate) struct PackLimits {
     pub compression: Compression,
 }
 
-/// A chunk just built, with its sample count.
+/// A chunk just closed: its serialized list and span, with its sample
+/// count. The list is compressed by [`Built::compress`], which may run on
+/// another thread while the writer goes on (the store compresses the
+/// chunks a write batch closed in parallel), or at the latest when the
+/// chunk is stored. Both buffers go back to the packer afterwards
+/// ([`Packer::recycle`]), so a busy stream allocates none per chunk.
 #[derive(Debug)]
 pub(crate) struct Built {
-    pub chunk: Chunk,
+    pub start: i64,
+    pub end: i64,
     pub samples: u64,
+    compression: Compression,
+    list: Vec<u8>,
+    /// The LZ4 block is `out[..packed]` once compressed.
+    out: Vec<u8>,
+    packed: Option<Result<usize>>,
+}
+
+impl Built {
+    /// Compresses the list (once).
+    pub fn compress(&mut self) {
+        if self.packed.is_none() {
+            self.packed = Some(match self.compression {
+                Compression::None => Ok(self.list.len()),
+                Compression::Lz4 => {
+                    rta_core::lz4::compress_block_reusing(&self.list, &mut self.out)
+                }
+            });
+        }
+    }
+
+    /// The payload as stored: the compressed list (compressing it now
+    /// unless [`Built::compress`] already ran) or the list itself.
+    pub fn payload(&mut self) -> Result<&[u8]> {
+        self.compress();
+        let n = match &self.packed {
+            Some(Ok(n)) => *n,
+            Some(Err(e)) => return Err(rta_core::Error::Lz4(e.to_string())),
+            None => return Err(rta_core::Error::Internal("chunk not compressed".into())),
+        };
+        Ok(match self.compression {
+            Compression::None => &self.list,
+            Compression::Lz4 => &self.out[..n],
+        })
+    }
+
+    /// Length of the serialized list.
+    pub fn unpacked(&self) -> Result<u32> {
+        u32::try_from(self.list.len())
+            .ok()
+            .filter(|n| *n as usize <= rta_core::chunk::MAX_LIST_BYTES)
+            .ok_or_else(|| {
+                rta_core::Error::Chunk(format!("list of {} bytes is too large", self.list.len()))
+            })
+    }
+
+    /// How the payload is compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The chunk on its own (for chunks built to be read, not stored).
+    pub fn into_chunk(mut self, channel_ids: Vec<u32>) -> Result<Chunk> {
+        let payload = bytes::Bytes::copy_from_slice(self.payload()?);
+        Ok(Chunk {
+            start: self.start,
+            end: self.end,
+            channel_ids,
+            compression: self.compression,
+            unpacked_length: self.unpacked()?,
+            payload,
+        })
+    }
+
+    /// Memory held until the chunk is stored.
+    pub fn bytes(&self) -> usize {
+        self.list.capacity() + self.out.capacity()
+    }
 }
 
 /// The open chunk of a stream. Its list is kept serialized: typed items are
@@ -31,11 +107,15 @@ pub(crate) struct Built {
 pub(crate) struct Packer<T: StoredItem> {
     pub grid: ChunkGrid,
     pub limits: PackLimits,
-    channel_ids: Vec<u32>,
     cell: Option<i64>,
     first_start: i64,
     /// The serialized list (field 1 of the list message, repeated).
     list: Vec<u8>,
+    /// Buffers of stored chunks, for the next ones (see [`Packer::recycle`]).
+    spare: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Set by [`Packer::finish`] until the next item: buffers of chunks
+    /// stored meanwhile are dropped, not kept.
+    idle: bool,
     count: usize,
     samples: u64,
     last_end: Option<i64>,
@@ -63,14 +143,15 @@ pub(crate) fn split_cells<T: StoredItem>(grid: &ChunkGrid, item: T) -> Result<Ve
 }
 
 impl<T: StoredItem> Packer<T> {
-    pub fn new(grid: ChunkGrid, limits: PackLimits, channel_ids: Vec<u32>) -> Self {
+    pub fn new(grid: ChunkGrid, limits: PackLimits) -> Self {
         Self {
             grid,
             limits,
-            channel_ids,
             cell: None,
             first_start: 0,
             list: Vec::new(),
+            spare: Vec::new(),
+            idle: false,
             count: 0,
             samples: 0,
             last_end: None,
@@ -92,11 +173,16 @@ impl<T: StoredItem> Packer<T> {
         Ok(list.into_items())
     }
 
-    /// Memory held by the open list: its capacity, which outlives the
-    /// chunks it builds until [`Packer::finish`], so that the write-buffer
-    /// budget counts it.
+    /// Memory held by the open list and the spare buffers: their
+    /// capacity, which outlives the chunks they build until
+    /// [`Packer::finish`], so that the write-buffer budget counts it.
     pub fn bytes(&self) -> usize {
         self.list.capacity()
+            + self
+                .spare
+                .iter()
+                .map(|(l, o)| l.capacity() + o.capacity())
+                .sum::<usize>()
     }
 
     /// Adds an item lying within one cell (see [`split_cells`]), closing the
@@ -137,8 +223,9 @@ impl<T: StoredItem> Packer<T> {
     fn enter_cell(&mut self, t: i64, out: &mut Vec<Built>) -> Result<()> {
         let cell = self.grid.cell_start(t);
         if self.cell != Some(cell) {
-            out.extend(self.finish()?);
+            out.extend(self.close_cell()?);
             self.cell = Some(cell);
+            self.idle = false;
         }
         Ok(())
     }
@@ -202,7 +289,9 @@ impl<T: StoredItem> Packer<T> {
         Ok(())
     }
 
-    /// Closes the open chunk; its list buffer is kept for the next one.
+    /// Closes the open chunk. Its list goes with the [`Built`] to be
+    /// compressed; the next list gets a spare buffer, or a new one of the
+    /// same capacity.
     fn close(&mut self) -> Result<Option<Built>> {
         if self.count == 0 {
             return Ok(None);
@@ -210,27 +299,52 @@ impl<T: StoredItem> Packer<T> {
         let samples = std::mem::take(&mut self.samples);
         self.count = 0;
         let end = self.last_end.unwrap_or(self.first_start);
-        let chunk = Chunk::from_serialized(
-            self.first_start,
-            end,
-            self.channel_ids.clone(),
-            &self.list,
-            self.limits.compression,
-        );
-        self.list.clear();
+        if end < self.first_start {
+            return Err(rta_core::Error::Internal(format!(
+                "chunk end {end} before start {}",
+                self.first_start
+            )));
+        }
+        let (next, out) = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| (Vec::with_capacity(self.list.capacity()), Vec::new()));
+        let list = std::mem::replace(&mut self.list, next);
         Ok(Some(Built {
-            chunk: chunk?,
+            start: self.first_start,
+            end,
             samples,
+            compression: self.limits.compression,
+            list,
+            out,
+            packed: None,
         }))
+    }
+
+    /// Takes back the buffers of a stored chunk (a few are kept).
+    pub fn recycle(&mut self, mut b: Built) {
+        if self.spare.len() < SPARE_BUFFERS && !self.idle {
+            b.list.clear();
+            self.spare.push((b.list, b.out));
+        }
     }
 
     /// Closes the open chunk, if any, forgets the cell and frees the list
     /// buffer (a stream may be idle for a while).
     pub fn finish(&mut self) -> Result<Option<Built>> {
+        let b = self.close_cell()?;
+        self.list = Vec::new();
+        self.spare = Vec::new();
+        self.idle = true;
+        Ok(b)
+    }
+
+    /// Closes the open chunk, if any, and forgets the cell; the buffers
+    /// are kept for the next cell.
+    pub fn close_cell(&mut self) -> Result<Option<Built>> {
         let b = self.close()?;
         self.cell = None;
         self.last_end = None;
-        self.list = Vec::new();
         Ok(b)
     }
 
@@ -274,10 +388,9 @@ impl<T: StoredItem> Packer<T> {
     pub fn pack_all(
         grid: ChunkGrid,
         limits: PackLimits,
-        channel_ids: &[u32],
         items: impl IntoIterator<Item = T>,
     ) -> Result<Vec<Built>> {
-        let mut p = Self::new(grid, limits, channel_ids.to_vec());
+        let mut p = Self::new(grid, limits);
         let mut out = Vec::new();
         for it in items {
             p.push(it, &mut out)?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use rayon::prelude::*;
 use rta_core::channels::ChannelExpr;
 use rta_core::chunk::{Chunk, Compression, MAX_RESULT_SAMPLES};
 use rta_core::data::{DataItem, DataKind};
@@ -18,7 +19,7 @@ use super::backend::{Backend, FileBackend, IdentityStorage};
 use super::format::{frame, op, parse_log, IndexRecord, Op};
 use super::frames::{body_len, Frames, Part};
 use super::kind::{kind_of_code, StoredItem};
-use super::packer::PackLimits;
+use super::packer::{Built, PackLimits};
 use super::stream::{ChunkMeta, Ctx, Stream, PACK_RUN, TARGET_LIST_BYTES};
 use crate::data_api::{DataSink, WriteItem};
 
@@ -501,8 +502,10 @@ impl NativeStore {
             let mut st = id.lock()?;
             check_widths(&st, &items)?;
             let r = self.apply(&id, &mut st, items);
+            // Whatever the batch closed is stored, even after an error.
+            let stored = self.store_pending(&id, &mut st);
             let d = self.settle(&mut st);
-            r?;
+            r.and(stored)?;
             if st.ops.len() >= self.inner.config.checkpoint_ops {
                 sync(&*id.storage(), &mut st)?;
             }
@@ -648,11 +651,25 @@ impl NativeStore {
                 break;
             }
             let mut st = id.lock()?;
-            self.each_ctx(&id, &mut st, |s, ctx| s.flush(ctx))?;
+            let r = self.each_ctx(&id, &mut st, |s, ctx| s.flush(ctx));
+            let stored = self.store_pending(&id, &mut st);
             let d = self.settle(&mut st);
+            r.and(stored)?;
             self.inner.buffered.fetch_add(d, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Stores the chunks that the streams closed while the lock was held:
+    /// their lists are compressed in parallel (on rayon's pool, when there
+    /// are two or more), then appended stream by stream, in order.
+    fn store_pending(&self, id: &Identity, st: &mut State) -> Result<()> {
+        let mut lists: Vec<&mut Built> = Vec::new();
+        each_stream!(st, s => lists.extend(s.pending_mut()));
+        if lists.len() > 1 {
+            lists.into_par_iter().for_each(Built::compress);
+        }
+        self.each_ctx(id, st, |s, ctx| s.store_pending(ctx))
     }
 
     fn each_ctx(
@@ -730,9 +747,10 @@ impl NativeStore {
                 }
             },
         );
+        let stored = self.store_pending(&id, &mut st);
         let d = self.settle(&mut st);
         self.inner.buffered.fetch_add(d, Ordering::Relaxed);
-        r?;
+        r.and(stored)?;
         sync(&*id.storage(), &mut st)
     }
 
@@ -958,6 +976,7 @@ fn check_widths(st: &State, items: &[WriteItem]) -> Result<()> {
 /// Stream operations that do not depend on the item type.
 pub(crate) trait StreamOps {
     fn flush(&mut self, ctx: &mut Ctx<'_>) -> Result<()>;
+    fn store_pending(&mut self, ctx: &mut Ctx<'_>) -> Result<()>;
     fn seal(&mut self, ctx: &mut Ctx<'_>) -> Result<()>;
     fn replay_add(&mut self, a: &super::format::AddChunk) -> Result<()>;
     fn replay_remove(&mut self, r: &super::format::RemoveChunk);
@@ -966,6 +985,9 @@ pub(crate) trait StreamOps {
 impl<T: StoredItem> StreamOps for Stream<T> {
     fn flush(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
         Stream::flush(self, ctx)
+    }
+    fn store_pending(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        Stream::store_pending(self, ctx)
     }
     fn seal(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
         Stream::seal(self, ctx)

@@ -62,6 +62,12 @@ pub(crate) struct Stream<T: StoredItem> {
     hwm: Option<i64>,
     late: Vec<T>,
     late_bytes: usize,
+    /// Chunks closed during the current batch (a write, a flush), not
+    /// stored yet, each with its fragment flag: the store compresses them
+    /// in parallel and then stores them in order
+    /// ([`Stream::store_pending`]). Always empty when the identity's lock
+    /// is released.
+    pending: Vec<(Built, bool)>,
 }
 
 fn overlapping(chunks: &[ChunkMeta], start: i64, end: i64) -> (usize, usize) {
@@ -86,6 +92,7 @@ impl<T: StoredItem> Stream<T> {
             hwm: None,
             late: Vec::new(),
             late_bytes: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -95,7 +102,7 @@ impl<T: StoredItem> Stream<T> {
         let mut s = Self::new(def.stream_id, def.channel_ids.clone());
         s.width = def.width;
         s.defined = true;
-        s.packer = Some(Packer::new(grid, limits, def.channel_ids.clone()));
+        s.packer = Some(Packer::new(grid, limits));
         Ok(s)
     }
 
@@ -151,7 +158,25 @@ impl<T: StoredItem> Stream<T> {
 
     /// Bytes buffered in memory.
     pub fn buffered(&self) -> usize {
-        self.pre_bytes + self.late_bytes + self.packer.as_ref().map_or(0, Packer::bytes)
+        self.pre_bytes
+            + self.late_bytes
+            + self.packer.as_ref().map_or(0, Packer::bytes)
+            + self.pending.iter().map(|(b, _)| b.bytes()).sum::<usize>()
+    }
+
+    /// Chunks closed but not stored yet, for compressing them elsewhere.
+    pub fn pending_mut(&mut self) -> impl Iterator<Item = &mut Built> {
+        self.pending.iter_mut().map(|(b, _)| b)
+    }
+
+    /// Stores the chunks closed but not stored yet, in order (compressing
+    /// those not compressed yet).
+    pub fn store_pending(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        for (b, fragment) in std::mem::take(&mut self.pending) {
+            let meta = self.store(b, fragment, ctx)?;
+            self.insert(meta);
+        }
+        Ok(())
     }
 
     /// True when late items wait for [`Stream::process_late`].
@@ -240,7 +265,7 @@ impl<T: StoredItem> Stream<T> {
     }
 
     fn start_grid(&mut self, grid: ChunkGrid, ctx: &mut Ctx<'_>) -> Result<()> {
-        self.packer = Some(Packer::new(grid, ctx.limits, self.channel_ids.clone()));
+        self.packer = Some(Packer::new(grid, ctx.limits));
         let mut pre = std::mem::take(&mut self.pre);
         self.pre_bytes = 0;
         pre.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
@@ -301,7 +326,16 @@ impl<T: StoredItem> Stream<T> {
         add: impl FnOnce(&mut Packer<T>, &mut Vec<Built>) -> Result<()>,
     ) -> Result<()> {
         if self.cur_cell != Some(cell) {
-            self.complete_open(ctx, false)?;
+            // The stream goes on in the next cell: buffers are kept.
+            if let Some(b) = self
+                .packer
+                .as_mut()
+                .map(Packer::close_cell)
+                .transpose()?
+                .flatten()
+            {
+                self.append_chunk(b, false);
+            }
             if let Some(prev) = self.cur_cell {
                 self.compact_cell(prev, ctx)?;
             }
@@ -312,18 +346,18 @@ impl<T: StoredItem> Stream<T> {
             add(p, &mut out)?;
         }
         for b in out {
-            self.append_chunk(b, false, ctx)?;
+            self.append_chunk(b, false);
         }
         Ok(())
     }
 
     /// Closes the open chunk (a fragment when closed before its time).
-    pub fn complete_open(&mut self, ctx: &mut Ctx<'_>, fragment: bool) -> Result<()> {
+    pub fn complete_open(&mut self, fragment: bool) -> Result<()> {
         let Some(p) = self.packer.as_mut() else {
             return Ok(());
         };
         if let Some(b) = p.finish()? {
-            self.append_chunk(b, fragment, ctx)?;
+            self.append_chunk(b, fragment);
         }
         Ok(())
     }
@@ -360,22 +394,27 @@ impl<T: StoredItem> Stream<T> {
         }
     }
 
-    fn store(&mut self, b: Built, fragment: bool, ctx: &mut Ctx<'_>) -> Result<ChunkMeta> {
+    fn store(&mut self, mut b: Built, fragment: bool, ctx: &mut Ctx<'_>) -> Result<ChunkMeta> {
         self.define(ctx);
-        let offset = ctx.storage.append_data(&b.chunk.payload)?;
-        let packed = u32::try_from(b.chunk.payload.len())
-            .map_err(|_| Error::Internal("chunk payload too large".into()))?;
         let samples = u32::try_from(b.samples).unwrap_or(u32::MAX);
+        let unpacked = b.unpacked()?;
+        let payload = b.payload()?;
+        let packed = u32::try_from(payload.len())
+            .map_err(|_| Error::Internal("chunk payload too large".into()))?;
+        let offset = ctx.storage.append_data(payload)?;
         let meta = ChunkMeta {
-            start: b.chunk.start,
-            end: b.chunk.end,
+            start: b.start,
+            end: b.end,
             offset,
             packed,
-            unpacked: b.chunk.unpacked_length,
-            compression: b.chunk.compression,
+            unpacked,
+            compression: b.compression(),
             samples,
             fragment,
         };
+        if let Some(p) = self.packer.as_mut() {
+            p.recycle(b);
+        }
         ctx.ops.push(Op {
             kind: Some(op::Kind::Add(AddChunk {
                 stream_id: self.id,
@@ -392,10 +431,10 @@ impl<T: StoredItem> Stream<T> {
         Ok(meta)
     }
 
-    fn append_chunk(&mut self, b: Built, fragment: bool, ctx: &mut Ctx<'_>) -> Result<()> {
-        let meta = self.store(b, fragment, ctx)?;
-        self.insert(meta);
-        Ok(())
+    /// A chunk the packer closed waits in `pending` for the end of the
+    /// batch.
+    fn append_chunk(&mut self, b: Built, fragment: bool) {
+        self.pending.push((b, fragment));
     }
 
     /// Replaces `chunks[range]` by newly built chunks covering the same data.
@@ -450,8 +489,19 @@ impl<T: StoredItem> Stream<T> {
             return Ok(());
         };
         let cell_end = grid.cell_end(cell_start);
-        let lo = self.chunks.partition_point(|c| c.start < cell_start);
-        let hi = self.chunks.partition_point(|c| c.start <= cell_end);
+        let in_cell = |chunks: &[ChunkMeta]| {
+            (
+                chunks.partition_point(|c| c.start < cell_start),
+                chunks.partition_point(|c| c.start <= cell_end),
+            )
+        };
+        let (lo, hi) = in_cell(&self.chunks);
+        if !self.chunks[lo..hi].iter().any(|c| c.fragment) && !self.pending.iter().any(|p| p.1) {
+            return Ok(());
+        }
+        // The cell's chunks closed in this batch take part too.
+        self.store_pending(ctx)?;
+        let (lo, hi) = in_cell(&self.chunks);
         let Some(first) = (lo..hi).find(|&i| self.chunks[i].fragment) else {
             return Ok(());
         };
@@ -468,7 +518,7 @@ impl<T: StoredItem> Stream<T> {
         }
         // The chunks' lists, concatenated, are the cell's items in time
         // order: packed again without decoding what scans.
-        let mut p = Packer::<T>::new(grid, ctx.limits, self.channel_ids.clone());
+        let mut p = Packer::<T>::new(grid, ctx.limits);
         let mut built = Vec::new();
         for meta in run {
             let list = self.load_chunk(meta, ctx.storage)?.unpacked()?;
@@ -486,7 +536,10 @@ impl<T: StoredItem> Stream<T> {
         let Some(grid) = self.grid() else {
             return Err(Error::Internal("late data on a stream without grid".into()));
         };
-        self.complete_open(ctx, true)?;
+        // Late items are merged with stored chunks, so every chunk closed
+        // so far must be stored.
+        self.complete_open(true)?;
+        self.store_pending(ctx)?;
         let mut late = std::mem::take(&mut self.late);
         self.late_bytes = 0;
         late.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
@@ -516,16 +569,17 @@ impl<T: StoredItem> Stream<T> {
             let mut all = self.load_items(lo..hi, ctx)?;
             all.extend(items);
             let merged = T::merge_items(all, ctx.merge_run)?;
-            let built = Packer::pack_all(grid, ctx.limits, &self.channel_ids, merged)?;
+            let built = Packer::pack_all(grid, ctx.limits, merged)?;
             self.replace(lo..hi, built, ctx)?;
         }
         Ok(())
     }
 
-    /// Makes everything buffered part of a stored chunk (for a flush).
+    /// Makes everything buffered part of a chunk (for a flush); the
+    /// chunks are stored by [`Stream::store_pending`].
     pub fn flush(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
         self.settle_buffers(ctx)?;
-        self.complete_open(ctx, true)
+        self.complete_open(true)
     }
 
     /// Places items kept before a grid was chosen and merges late items.
@@ -544,7 +598,7 @@ impl<T: StoredItem> Stream<T> {
     /// are packed.
     pub fn seal(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
         self.settle_buffers(ctx)?;
-        self.complete_open(ctx, false)?;
+        self.complete_open(false)?;
         if let Some(cell) = self.cur_cell {
             self.compact_cell(cell, ctx)?;
         }
@@ -559,6 +613,11 @@ impl<T: StoredItem> Stream<T> {
         end: i64,
         limits: PackLimits,
     ) -> Result<(Vec<ChunkMeta>, Vec<Chunk>)> {
+        if !self.pending.is_empty() {
+            return Err(Error::Internal(
+                "read of a stream with chunks closed but not stored".into(),
+            ));
+        }
         let (lo, hi) = overlapping(&self.chunks, start, end);
         let stored = self.chunks[lo..hi].to_vec();
         let mut volatile = Vec::new();
@@ -573,9 +632,9 @@ impl<T: StoredItem> Stream<T> {
         if self.packer.is_none() {
             items = T::merge_items(items, PACK_RUN)?;
         }
-        for b in Packer::pack_all(grid, limits, &self.channel_ids, items)? {
-            if b.chunk.end >= start && b.chunk.start <= end {
-                volatile.push(b.chunk);
+        for b in Packer::pack_all(grid, limits, items)? {
+            if b.end >= start && b.start <= end {
+                volatile.push(b.into_chunk(self.channel_ids.clone())?);
             }
         }
         Ok((stored, volatile))
