@@ -631,3 +631,135 @@ proptest! {
         check(&st)?;
     }
 }
+
+/// The file backend, with data-log appends that start failing once
+/// `allowed` reaches zero (a full disk, say); negative means never.
+struct FailingAppends {
+    files: rta_adapters::native::FileBackend,
+    allowed: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+struct FailingStorage {
+    files: std::sync::Arc<dyn rta_adapters::native::IdentityStorage>,
+    allowed: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl rta_adapters::native::Backend for FailingAppends {
+    fn identities(&self) -> rta_core::Result<Vec<String>> {
+        self.files.identities()
+    }
+    fn open(
+        &self,
+        identity: &str,
+        create: bool,
+    ) -> rta_core::Result<Option<std::sync::Arc<dyn rta_adapters::native::IdentityStorage>>> {
+        Ok(self.files.open(identity, create)?.map(|files| {
+            std::sync::Arc::new(FailingStorage {
+                files,
+                allowed: self.allowed.clone(),
+            }) as std::sync::Arc<dyn rta_adapters::native::IdentityStorage>
+        }))
+    }
+    fn delete(&self, identity: &str) -> rta_core::Result<()> {
+        self.files.delete(identity)
+    }
+}
+
+impl rta_adapters::native::IdentityStorage for FailingStorage {
+    fn append_data(&self, data: &[u8]) -> rta_core::Result<u64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.allowed.load(SeqCst) {
+            0 => return Err(rta_core::Error::Internal("no space left (test)".into())),
+            n if n > 0 => {
+                self.allowed.fetch_sub(1, SeqCst);
+            }
+            _ => {}
+        }
+        self.files.append_data(data)
+    }
+    fn read_data(&self, offset: u64, len: usize) -> rta_core::Result<bytes::Bytes> {
+        self.files.read_data(offset, len)
+    }
+    fn sync_data(&self) -> rta_core::Result<()> {
+        self.files.sync_data()
+    }
+    fn append_index(&self, record: &[u8]) -> rta_core::Result<()> {
+        self.files.append_index(record)
+    }
+    fn load_index(&self) -> rta_core::Result<Vec<u8>> {
+        self.files.load_index()
+    }
+    fn truncate_index(&self, len: u64) -> rta_core::Result<()> {
+        self.files.truncate_index(len)
+    }
+    fn data_len(&self) -> u64 {
+        self.files.data_len()
+    }
+    fn stored_bytes(&self) -> u64 {
+        self.files.stored_bytes()
+    }
+}
+
+/// A data-log append that fails in the middle of a batch fails the write,
+/// but loses nothing the store accepted: every channel still reads back
+/// whole (chunks not stored yet are served from memory), and once appends
+/// work again a flush stores them, which a reopen shows.
+#[test]
+fn a_failed_append_loses_nothing_already_accepted() {
+    use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let allowed = Arc::new(AtomicI64::new(-1));
+    let open = |allowed: &Arc<AtomicI64>| {
+        let backend = FailingAppends {
+            files: rta_adapters::native::FileBackend::new(dir.path()).unwrap(),
+            allowed: allowed.clone(),
+        };
+        NativeStore::with_backend(
+            Arc::new(backend),
+            NativeConfig::new(dir.path()).with_target_list_bytes(1024),
+        )
+    };
+    let st = open(&allowed);
+    let mut model: BTreeMap<u32, Vec<(i64, f64)>> = BTreeMap::new();
+    // Three channels, results of 50 samples: many chunks per batch.
+    let mut batch = |first: i64| {
+        let mut items: Vec<WriteItem> = Vec::new();
+        for ch in 1..4u32 {
+            let t: Vec<i64> = (0..2000).map(|i| first + i * 10_000_000).collect();
+            let v: Vec<f64> = (0..2000).map(|i| f64::from(ch) * 1e4 + i as f64).collect();
+            model
+                .entry(ch)
+                .or_default()
+                .extend(t.iter().copied().zip(v.iter().copied()));
+            for (t, v) in t.chunks(50).zip(v.chunks(50)) {
+                items.push(timestamped(ch, t, v).unwrap().into());
+            }
+        }
+        items
+    };
+    st.write_blocking("f", batch(T0)).unwrap();
+    st.flush_blocking("f").unwrap();
+
+    allowed.store(2, SeqCst);
+    let err = st.write_blocking("f", batch(T0 + 20 * S)).unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    let check = |st: &NativeStore| {
+        for (ch, exp) in &model {
+            let chunks = st
+                .read_blocking(&req(DataKind::Timestamped, "f", &format!("{ch:X}")))
+                .unwrap();
+            assert_eq!(&ts_samples(&chunks), exp, "channel {ch}");
+        }
+    };
+    check(&st);
+    // A flush while appends still fail fails too, and loses nothing.
+    assert!(st.flush_blocking("f").is_err());
+    check(&st);
+
+    allowed.store(-1, SeqCst);
+    st.flush_blocking("f").unwrap();
+    check(&st);
+    drop(st);
+    check(&open(&allowed));
+}

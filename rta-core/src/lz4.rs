@@ -49,25 +49,6 @@ pub fn compress_block_into(src: &[u8], dst: &mut Vec<u8>) -> usize {
     n
 }
 
-/// Compresses `src` into a bare LZ4 block at the start of `dst`, which is
-/// grown to the worst-case size when shorter and otherwise left at its
-/// length, so that a buffer reused for many blocks is zeroed only once.
-/// Returns the block length: the block is `dst[..n]`.
-///
-/// ```
-/// let mut buf = Vec::new();
-/// let n = rta_core::lz4::compress_block_reusing(&[1u8; 4096], &mut buf).unwrap();
-/// assert_eq!(rta_core::lz4::decompress_block(&buf[..n], 4096).unwrap(), vec![1u8; 4096]);
-/// ```
-pub fn compress_block_reusing(src: &[u8], dst: &mut Vec<u8>) -> Result<usize> {
-    let bound = lz4_flex::block::get_maximum_output_size(src.len());
-    if dst.len() < bound {
-        dst.resize(bound, 0);
-    }
-    lz4_flex::block::compress_into(src, dst)
-        .map_err(|e| Error::Lz4(format!("LZ4 compression failed: {e}")))
-}
-
 /// Decompresses a bare LZ4 block that must expand to exactly `unpacked_len` bytes.
 pub fn decompress_block(src: &[u8], unpacked_len: usize) -> Result<Vec<u8>> {
     // `decompress` writes into uninitialised capacity (no memset) and fails

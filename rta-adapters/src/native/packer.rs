@@ -10,9 +10,6 @@ use rta_core::Result;
 
 use super::kind::StoredItem;
 
-/// Buffer pairs (list, compressed) a packer keeps for its next chunks.
-const SPARE_BUFFERS: usize = 4;
-
 /// Limits a packer keeps to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PackLimits {
@@ -25,8 +22,9 @@ pub(crate) struct PackLimits {
 /// count. The list is compressed by [`Built::compress`], which may run on
 /// another thread while the writer goes on (the store compresses the
 /// chunks a write batch closed in parallel), or at the latest when the
-/// chunk is stored. Both buffers go back to the packer afterwards
-/// ([`Packer::recycle`]), so a busy stream allocates none per chunk.
+/// chunk is stored. The list buffer then goes back to the packer
+/// ([`Packer::recycle`]), so a busy stream does not grow a new one per
+/// chunk.
 #[derive(Debug)]
 pub(crate) struct Built {
     pub start: i64,
@@ -34,37 +32,30 @@ pub(crate) struct Built {
     pub samples: u64,
     compression: Compression,
     list: Vec<u8>,
-    /// The LZ4 block is `out[..packed]` once compressed.
-    out: Vec<u8>,
-    packed: Option<Result<usize>>,
+    /// The LZ4 block once compressed (or why compression failed).
+    packed: Option<std::result::Result<Vec<u8>, String>>,
 }
 
 impl Built {
-    /// Compresses the list (once).
+    /// Compresses the list (once; nothing to do when stored uncompressed).
     pub fn compress(&mut self) {
-        if self.packed.is_none() {
-            self.packed = Some(match self.compression {
-                Compression::None => Ok(self.list.len()),
-                Compression::Lz4 => {
-                    rta_core::lz4::compress_block_reusing(&self.list, &mut self.out)
-                }
-            });
+        if self.packed.is_none() && self.compression == Compression::Lz4 {
+            self.packed = Some(Ok(rta_core::lz4::compress_block(&self.list)));
         }
     }
 
     /// The payload as stored: the compressed list (compressing it now
     /// unless [`Built::compress`] already ran) or the list itself.
     pub fn payload(&mut self) -> Result<&[u8]> {
+        if self.compression == Compression::None {
+            return Ok(&self.list);
+        }
         self.compress();
-        let n = match &self.packed {
-            Some(Ok(n)) => *n,
-            Some(Err(e)) => return Err(rta_core::Error::Lz4(e.to_string())),
-            None => return Err(rta_core::Error::Internal("chunk not compressed".into())),
-        };
-        Ok(match self.compression {
-            Compression::None => &self.list,
-            Compression::Lz4 => &self.out[..n],
-        })
+        match &self.packed {
+            Some(Ok(block)) => Ok(block),
+            Some(Err(why)) => Err(rta_core::Error::Lz4(why.clone())),
+            None => Err(rta_core::Error::Internal("chunk not compressed".into())),
+        }
     }
 
     /// Length of the serialized list.
@@ -82,22 +73,40 @@ impl Built {
         self.compression
     }
 
-    /// The chunk on its own (for chunks built to be read, not stored).
+    /// A copy of the chunk (for chunks built to be read, not stored).
     pub fn into_chunk(mut self, channel_ids: Vec<u32>) -> Result<Chunk> {
+        let unpacked_length = self.unpacked()?;
         let payload = bytes::Bytes::copy_from_slice(self.payload()?);
         Ok(Chunk {
             start: self.start,
             end: self.end,
             channel_ids,
             compression: self.compression,
-            unpacked_length: self.unpacked()?,
+            unpacked_length,
             payload,
+        })
+    }
+
+    /// A copy of the chunk with its list uncompressed (for reading a
+    /// chunk that is still waiting to be stored).
+    pub fn copy_uncompressed(&self, channel_ids: Vec<u32>) -> Result<Chunk> {
+        Ok(Chunk {
+            start: self.start,
+            end: self.end,
+            channel_ids,
+            compression: Compression::None,
+            unpacked_length: self.unpacked()?,
+            payload: bytes::Bytes::copy_from_slice(&self.list),
         })
     }
 
     /// Memory held until the chunk is stored.
     pub fn bytes(&self) -> usize {
-        self.list.capacity() + self.out.capacity()
+        self.list.capacity()
+            + match &self.packed {
+                Some(Ok(block)) => block.capacity(),
+                _ => 0,
+            }
     }
 }
 
@@ -111,8 +120,9 @@ pub(crate) struct Packer<T: StoredItem> {
     first_start: i64,
     /// The serialized list (field 1 of the list message, repeated).
     list: Vec<u8>,
-    /// Buffers of stored chunks, for the next ones (see [`Packer::recycle`]).
-    spare: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The list buffer of a stored chunk, for the next one (see
+    /// [`Packer::recycle`]).
+    spare: Option<Vec<u8>>,
     /// Set by [`Packer::finish`] until the next item: buffers of chunks
     /// stored meanwhile are dropped, not kept.
     idle: bool,
@@ -150,7 +160,7 @@ impl<T: StoredItem> Packer<T> {
             cell: None,
             first_start: 0,
             list: Vec::new(),
-            spare: Vec::new(),
+            spare: None,
             idle: false,
             count: 0,
             samples: 0,
@@ -177,12 +187,7 @@ impl<T: StoredItem> Packer<T> {
     /// capacity, which outlives the chunks they build until
     /// [`Packer::finish`], so that the write-buffer budget counts it.
     pub fn bytes(&self) -> usize {
-        self.list.capacity()
-            + self
-                .spare
-                .iter()
-                .map(|(l, o)| l.capacity() + o.capacity())
-                .sum::<usize>()
+        self.list.capacity() + self.spare.as_ref().map_or(0, Vec::capacity)
     }
 
     /// Adds an item lying within one cell (see [`split_cells`]), closing the
@@ -305,10 +310,13 @@ impl<T: StoredItem> Packer<T> {
                 self.first_start
             )));
         }
-        let (next, out) = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| (Vec::with_capacity(self.list.capacity()), Vec::new()));
+        // A finished packer (flush, seal, a packer built for one pass)
+        // gets no new buffer: `finish` would drop it at once.
+        let next = match self.spare.take() {
+            Some(spare) => spare,
+            None if self.idle => Vec::new(),
+            None => Vec::with_capacity(self.list.capacity()),
+        };
         let list = std::mem::replace(&mut self.list, next);
         Ok(Some(Built {
             start: self.first_start,
@@ -316,26 +324,26 @@ impl<T: StoredItem> Packer<T> {
             samples,
             compression: self.limits.compression,
             list,
-            out,
             packed: None,
         }))
     }
 
-    /// Takes back the buffers of a stored chunk (a few are kept).
+    /// Takes back the list buffer of a stored chunk (one is kept, and
+    /// none by a finished packer).
     pub fn recycle(&mut self, mut b: Built) {
-        if self.spare.len() < SPARE_BUFFERS && !self.idle {
+        if self.spare.is_none() && !self.idle {
             b.list.clear();
-            self.spare.push((b.list, b.out));
+            self.spare = Some(b.list);
         }
     }
 
     /// Closes the open chunk, if any, forgets the cell and frees the list
     /// buffer (a stream may be idle for a while).
     pub fn finish(&mut self) -> Result<Option<Built>> {
+        self.idle = true;
         let b = self.close_cell()?;
         self.list = Vec::new();
-        self.spare = Vec::new();
-        self.idle = true;
+        self.spare = None;
         Ok(b)
     }
 

@@ -498,20 +498,25 @@ impl NativeStore {
         let Some(id) = self.identity(identity, true)? else {
             return Err(Error::Internal("identity could not be created".into()));
         };
-        let delta = {
+        let (r, delta) = {
             let mut st = id.lock()?;
             check_widths(&st, &items)?;
             let r = self.apply(&id, &mut st, items);
             // Whatever the batch closed is stored, even after an error.
             let stored = self.store_pending(&id, &mut st);
             let d = self.settle(&mut st);
-            r.and(stored)?;
-            if st.ops.len() >= self.inner.config.checkpoint_ops {
-                sync(&*id.storage(), &mut st)?;
-            }
-            d
+            let r = r.and(stored).and_then(|()| {
+                if st.ops.len() >= self.inner.config.checkpoint_ops {
+                    sync(&*id.storage(), &mut st)
+                } else {
+                    Ok(())
+                }
+            });
+            (r, d)
         };
+        // The memory held is counted whether or not the write failed.
         let total = self.inner.buffered.fetch_add(delta, Ordering::Relaxed) + delta;
+        r?;
         if total > self.inner.config.write_buffer_bytes as i64 {
             self.relieve_pressure()?;
         }
@@ -654,8 +659,8 @@ impl NativeStore {
             let r = self.each_ctx(&id, &mut st, |s, ctx| s.flush(ctx));
             let stored = self.store_pending(&id, &mut st);
             let d = self.settle(&mut st);
-            r.and(stored)?;
             self.inner.buffered.fetch_add(d, Ordering::Relaxed);
+            r.and(stored)?;
         }
         Ok(())
     }
@@ -669,7 +674,15 @@ impl NativeStore {
         if lists.len() > 1 {
             lists.into_par_iter().for_each(Built::compress);
         }
-        self.each_ctx(id, st, |s, ctx| s.store_pending(ctx))
+        // Every stream is tried; the first error is returned.
+        let mut first = None;
+        self.each_ctx(id, st, |s, ctx| {
+            if let Err(e) = s.store_pending(ctx) {
+                first.get_or_insert(e);
+            }
+            Ok(())
+        })?;
+        first.map_or(Ok(()), Err)
     }
 
     fn each_ctx(

@@ -171,10 +171,24 @@ impl<T: StoredItem> Stream<T> {
 
     /// Stores the chunks closed but not stored yet, in order (compressing
     /// those not compressed yet).
+    /// When one fails, it and the ones after it stay pending, for the
+    /// next batch to store (reads serve them meanwhile).
     pub fn store_pending(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
-        for (b, fragment) in std::mem::take(&mut self.pending) {
-            let meta = self.store(b, fragment, ctx)?;
-            self.insert(meta);
+        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        while let Some((mut b, fragment)) = pending.next() {
+            match self.store(&mut b, fragment, ctx) {
+                Ok(meta) => {
+                    self.insert(meta);
+                    if let Some(p) = self.packer.as_mut() {
+                        p.recycle(b);
+                    }
+                }
+                Err(e) => {
+                    self.pending.push((b, fragment));
+                    self.pending.extend(pending);
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -394,7 +408,7 @@ impl<T: StoredItem> Stream<T> {
         }
     }
 
-    fn store(&mut self, mut b: Built, fragment: bool, ctx: &mut Ctx<'_>) -> Result<ChunkMeta> {
+    fn store(&mut self, b: &mut Built, fragment: bool, ctx: &mut Ctx<'_>) -> Result<ChunkMeta> {
         self.define(ctx);
         let samples = u32::try_from(b.samples).unwrap_or(u32::MAX);
         let unpacked = b.unpacked()?;
@@ -412,9 +426,6 @@ impl<T: StoredItem> Stream<T> {
             samples,
             fragment,
         };
-        if let Some(p) = self.packer.as_mut() {
-            p.recycle(b);
-        }
         ctx.ops.push(Op {
             kind: Some(op::Kind::Add(AddChunk {
                 stream_id: self.id,
@@ -454,8 +465,8 @@ impl<T: StoredItem> Stream<T> {
             });
         }
         let mut metas = Vec::with_capacity(built.len());
-        for b in built {
-            metas.push(self.store(b, false, ctx)?);
+        for mut b in built {
+            metas.push(self.store(&mut b, false, ctx)?);
         }
         self.chunks.splice(range, metas);
         Ok(())
@@ -613,14 +624,15 @@ impl<T: StoredItem> Stream<T> {
         end: i64,
         limits: PackLimits,
     ) -> Result<(Vec<ChunkMeta>, Vec<Chunk>)> {
-        if !self.pending.is_empty() {
-            return Err(Error::Internal(
-                "read of a stream with chunks closed but not stored".into(),
-            ));
-        }
         let (lo, hi) = overlapping(&self.chunks, start, end);
         let stored = self.chunks[lo..hi].to_vec();
         let mut volatile = Vec::new();
+        // Chunks left pending by a failed append (see `store_pending`).
+        for (b, _) in &self.pending {
+            if b.end >= start && b.start <= end {
+                volatile.push(b.copy_uncompressed(self.channel_ids.clone())?);
+            }
+        }
         let (grid, mut items): (ChunkGrid, Vec<T>) = match &self.packer {
             Some(p) => (p.grid, p.items()?),
             None => (ChunkGrid::new(DEFAULT_PERIOD_NS)?, self.pre.clone()),
