@@ -15,6 +15,11 @@
 //!   (1 ms to 1000 s cells: 0.001 Hz to 1 MHz channels). Within a cell a
 //!   chunk closes when its list reaches the target size; results are split
 //!   at 10,000 samples.
+//! - The chunks a write batch closes are compressed together at its end,
+//!   in parallel (rayon), and appended stream by stream in time order
+//!   before the batch returns. If an append fails, the write fails and the
+//!   chunks not stored stay in memory: reads serve them, and the next batch
+//!   or flush stores them.
 //! - Late and back-filled data (anything starting at or before the latest
 //!   stored time of its stream) is merged with the chunks it overlaps, which
 //!   are then replaced: stored results and chunks never overlap, and a
