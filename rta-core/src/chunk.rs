@@ -212,8 +212,15 @@ impl Chunk {
     }
 }
 
-/// Checks a chunk's span and list size; returns the size as a header field.
-fn checked_span(start: i64, end: i64, list_len: usize) -> Result<u32> {
+/// Checks a chunk's span and serialized list size; returns the size as the
+/// header's `unpacked_length`.
+///
+/// ```
+/// use rta_core::chunk::checked_span;
+/// assert_eq!(checked_span(10, 20, 300).unwrap(), 300);
+/// assert!(checked_span(20, 10, 300).is_err());
+/// ```
+pub fn checked_span(start: i64, end: i64, list_len: usize) -> Result<u32> {
     if end < start {
         return Err(Error::Chunk(format!(
             "chunk end {end} before start {start}"

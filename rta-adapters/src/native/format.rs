@@ -187,11 +187,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn frame_bytes_are_stable() {
-        // A record framed by earlier versions: existing index files must
-        // still replay.
-        let rec = IndexRecord {
+    /// An index record of one operation.
+    fn one_remove() -> IndexRecord {
+        IndexRecord {
             ops: vec![Op {
                 kind: Some(op::Kind::Remove(RemoveChunk {
                     stream_id: 1,
@@ -199,7 +197,14 @@ mod tests {
                     start: -7,
                 })),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn frame_bytes_are_stable() {
+        // A record framed by earlier versions: existing index files must
+        // still replay.
+        let rec = one_remove();
         let framed = [
             0x0a, 0, 0, 0, 0xee, 0x99, 0x81, 0x89, 0x0a, 0x08, 0x1a, 0x06, 0x08, 0x01, 0x10, 0x2a,
             0x18, 0x0d,
@@ -218,15 +223,7 @@ mod tests {
 
     #[test]
     fn torn_tail_is_ignored() {
-        let rec = IndexRecord {
-            ops: vec![Op {
-                kind: Some(op::Kind::Remove(RemoveChunk {
-                    stream_id: 1,
-                    offset: 42,
-                    start: -7,
-                })),
-            }],
-        };
+        let rec = one_remove();
         let mut log = frame(&rec);
         let good = log.len();
         log.extend_from_slice(&frame(&rec));

@@ -32,40 +32,29 @@ pub(crate) struct Built {
     pub samples: u64,
     compression: Compression,
     list: Vec<u8>,
-    /// The LZ4 block once compressed (or why compression failed).
-    packed: Option<std::result::Result<Vec<u8>, String>>,
+    /// The LZ4 block, once compressed.
+    packed: Option<Vec<u8>>,
 }
 
 impl Built {
     /// Compresses the list (once; nothing to do when stored uncompressed).
     pub fn compress(&mut self) {
         if self.packed.is_none() && self.compression == Compression::Lz4 {
-            self.packed = Some(Ok(rta_core::lz4::compress_block(&self.list)));
+            self.packed = Some(rta_core::lz4::compress_block(&self.list));
         }
     }
 
     /// The payload as stored: the compressed list (compressing it now
     /// unless [`Built::compress`] already ran) or the list itself.
-    pub fn payload(&mut self) -> Result<&[u8]> {
-        if self.compression == Compression::None {
-            return Ok(&self.list);
-        }
+    pub fn payload(&mut self) -> &[u8] {
         self.compress();
-        match &self.packed {
-            Some(Ok(block)) => Ok(block),
-            Some(Err(why)) => Err(rta_core::Error::Lz4(why.clone())),
-            None => Err(rta_core::Error::Internal("chunk not compressed".into())),
-        }
+        self.packed.as_deref().unwrap_or(&self.list)
     }
 
-    /// Length of the serialized list.
+    /// Length of the serialized list, checked with the span as a chunk
+    /// header field.
     pub fn unpacked(&self) -> Result<u32> {
-        u32::try_from(self.list.len())
-            .ok()
-            .filter(|n| *n as usize <= rta_core::chunk::MAX_LIST_BYTES)
-            .ok_or_else(|| {
-                rta_core::Error::Chunk(format!("list of {} bytes is too large", self.list.len()))
-            })
+        rta_core::chunk::checked_span(self.start, self.end, self.list.len())
     }
 
     /// How the payload is compressed.
@@ -73,40 +62,20 @@ impl Built {
         self.compression
     }
 
-    /// A copy of the chunk (for chunks built to be read, not stored).
-    pub fn into_chunk(mut self, channel_ids: Vec<u32>) -> Result<Chunk> {
-        let unpacked_length = self.unpacked()?;
-        let payload = bytes::Bytes::copy_from_slice(self.payload()?);
-        Ok(Chunk {
-            start: self.start,
-            end: self.end,
-            channel_ids,
-            compression: self.compression,
-            unpacked_length,
-            payload,
-        })
+    /// The chunk as it would be stored (for chunks built to be read).
+    pub fn into_chunk(self, channel_ids: Vec<u32>) -> Result<Chunk> {
+        self.chunk_as(channel_ids, self.compression)
     }
 
-    /// A copy of the chunk with its list uncompressed (for reading a
-    /// chunk that is still waiting to be stored).
-    pub fn copy_uncompressed(&self, channel_ids: Vec<u32>) -> Result<Chunk> {
-        Ok(Chunk {
-            start: self.start,
-            end: self.end,
-            channel_ids,
-            compression: Compression::None,
-            unpacked_length: self.unpacked()?,
-            payload: bytes::Bytes::copy_from_slice(&self.list),
-        })
+    /// The chunk with `compression`, its payload copied (for reading a
+    /// chunk that still waits to be stored, uncompressed).
+    pub fn chunk_as(&self, channel_ids: Vec<u32>, compression: Compression) -> Result<Chunk> {
+        Chunk::from_serialized(self.start, self.end, channel_ids, &self.list, compression)
     }
 
     /// Memory held until the chunk is stored.
     pub fn bytes(&self) -> usize {
-        self.list.capacity()
-            + match &self.packed {
-                Some(Ok(block)) => block.capacity(),
-                _ => 0,
-            }
+        self.list.capacity() + self.packed.as_ref().map_or(0, Vec::capacity)
     }
 }
 
@@ -304,12 +273,6 @@ impl<T: StoredItem> Packer<T> {
         let samples = std::mem::take(&mut self.samples);
         self.count = 0;
         let end = self.last_end.unwrap_or(self.first_start);
-        if end < self.first_start {
-            return Err(rta_core::Error::Internal(format!(
-                "chunk end {end} before start {}",
-                self.first_start
-            )));
-        }
         // A finished packer (flush, seal, a packer built for one pass)
         // gets no new buffer: `finish` would drop it at once.
         let next = match self.spare.take() {

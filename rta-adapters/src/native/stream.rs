@@ -65,8 +65,8 @@ pub(crate) struct Stream<T: StoredItem> {
     /// Chunks closed during the current batch (a write, a flush), not
     /// stored yet, each with its fragment flag: the store compresses them
     /// in parallel and then stores them in order
-    /// ([`Stream::store_pending`]). Always empty when the identity's lock
-    /// is released.
+    /// ([`Stream::store_pending`]) before the identity's lock is released.
+    /// Only a failed append leaves some here, for the next batch.
     pending: Vec<(Built, bool)>,
 }
 
@@ -412,7 +412,7 @@ impl<T: StoredItem> Stream<T> {
         self.define(ctx);
         let samples = u32::try_from(b.samples).unwrap_or(u32::MAX);
         let unpacked = b.unpacked()?;
-        let payload = b.payload()?;
+        let payload = b.payload();
         let packed = u32::try_from(payload.len())
             .map_err(|_| Error::Internal("chunk payload too large".into()))?;
         let offset = ctx.storage.append_data(payload)?;
@@ -630,7 +630,7 @@ impl<T: StoredItem> Stream<T> {
         // Chunks left pending by a failed append (see `store_pending`).
         for (b, _) in &self.pending {
             if b.end >= start && b.start <= end {
-                volatile.push(b.copy_uncompressed(self.channel_ids.clone())?);
+                volatile.push(b.chunk_as(self.channel_ids.clone(), Compression::None)?);
             }
         }
         let (grid, mut items): (ChunkGrid, Vec<T>) = match &self.packer {
