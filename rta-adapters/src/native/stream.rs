@@ -70,6 +70,10 @@ pub(crate) struct Stream<T: StoredItem> {
     pending: Vec<(Built, bool)>,
 }
 
+/// Late items merged together: the span they cover, widened to the chunks
+/// they touch, and the items with their places in the batch.
+type LateCluster<T> = (i64, i64, Vec<(usize, T)>);
+
 fn overlapping(chunks: &[ChunkMeta], start: i64, end: i64) -> (usize, usize) {
     // Chunks are sorted and never overlap, so ends are sorted too.
     let lo = chunks.partition_point(|c| c.end < start);
@@ -551,12 +555,17 @@ impl<T: StoredItem> Stream<T> {
         // so far must be stored.
         self.complete_open(true)?;
         self.store_pending(ctx)?;
-        let mut late = std::mem::take(&mut self.late);
+        // Each item with its place in the batch: a merge lets the later of
+        // two writes at the same time win, whatever their start times.
+        let mut late: Vec<(usize, T)> = std::mem::take(&mut self.late)
+            .into_iter()
+            .enumerate()
+            .collect();
         self.late_bytes = 0;
-        late.sort_by_key(|i| i.time_bounds().map_or(i64::MIN, |b| b.0));
+        late.sort_by_key(|(_, i)| i.time_bounds().map_or(i64::MIN, |b| b.0));
         // Group late items whose ranges, widened to the chunks they touch, overlap.
-        let mut clusters: Vec<(i64, i64, Vec<T>)> = Vec::new();
-        for it in late {
+        let mut clusters: Vec<LateCluster<T>> = Vec::new();
+        for (n, it) in late {
             let Some((s, e)) = it.time_bounds() else {
                 continue;
             };
@@ -570,15 +579,16 @@ impl<T: StoredItem> Stream<T> {
                 Some(c) if s2 <= c.1 => {
                     c.0 = c.0.min(s2);
                     c.1 = c.1.max(e2);
-                    c.2.push(it);
+                    c.2.push((n, it));
                 }
-                _ => clusters.push((s2, e2, vec![it])),
+                _ => clusters.push((s2, e2, vec![(n, it)])),
             }
         }
-        for (s, e, items) in clusters {
+        for (s, e, mut items) in clusters {
             let (lo, hi) = overlapping(&self.chunks, s, e);
             let mut all = self.load_items(lo..hi, ctx)?;
-            all.extend(items);
+            items.sort_by_key(|(n, _)| *n);
+            all.extend(items.into_iter().map(|(_, it)| it));
             let merged = T::merge_items(all, ctx.merge_run)?;
             let built = Packer::pack_all(grid, ctx.limits, merged)?;
             self.replace(lo..hi, built, ctx)?;
