@@ -23,7 +23,8 @@
 //! - Late and back-filled data (anything starting at or before the latest
 //!   stored time of its stream) is merged with the chunks it overlaps, which
 //!   are then replaced: stored results and chunks never overlap, and a
-//!   re-sent sample replaces the stored one.
+//!   re-sent sample replaces the stored one (of two writes at the same time
+//!   in one batch, the later one wins).
 //! - A flush ([`NativeStore::flush_blocking`], or a flush marker on
 //!   `WriteDataStream`) writes open chunks out, syncs the data log, then
 //!   appends and syncs one index record. Data acknowledged by a flush
