@@ -1,13 +1,15 @@
 //! # rta
 //!
-//! Facade over the crates of the RTA telemetry SDK. Each module re-exports one crate:
+//! Facade over the crates of the RTA telemetry SDK: one dependency, every
+//! crate under a short name. It holds re-exports only.
 //!
 //! | module | crate | job |
 //! | --- | --- | --- |
-//! | [`core`] | `rta-core` | models, wire contract, chunk codec, channel expressions, queries, traits |
+//! | [`core`] | `rta-core` | models, wire contract, chunk codec, channel expressions, queries, every extension trait |
 //! | [`bindings`] | `rta-bindings` | data bindings and the zero-copy binding transformer |
 //! | [`stream`] | `rta-stream` | Redis stream buffer and the WebSocket live protocol |
-//! | [`adapters`] | `rta-adapters` | storage and data adapters |
+//! | [`adapters`] | `rta-adapters` | storage and data adapters (native chunk store, in-memory, SQLite, files) |
+//! | [`service`] | `rta-service` | REST, gRPC, monitoring, options, serving, the RTA Server |
 //!
 //! ```
 //! use rta::core::channels::ChannelExpr;
@@ -15,12 +17,8 @@
 //! assert!(expr.contains(0xC));
 //! ```
 
-pub mod demo;
-mod error;
-pub mod server;
-
-pub use error::{Error, Result};
 pub use rta_adapters as adapters;
 pub use rta_bindings as bindings;
 pub use rta_core as core;
+pub use rta_service as service;
 pub use rta_stream as stream;

@@ -27,7 +27,7 @@ use rta::core::proto::session_service::{
     session_store_client::SessionStoreClient, session_update::Op,
 };
 use rta::core::proto::stream::{stream_data, StreamDataBurst};
-use rta::server::RtaServer;
+use rta::service::server::RtaServer;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const SEC: i64 = 1_000_000_000;
@@ -102,7 +102,7 @@ async fn publish_through_grpc_read_through_rest() {
     let http = running.http_url();
 
     // Config.
-    let cfg = rta::demo::config().unwrap().to_json();
+    let cfg = rta::service::demo::config().unwrap().to_json();
     let mut configs = ConfigStoreClient::connect(grpc.clone()).await.unwrap();
     configs
         .put_config(PutConfigRequest {
@@ -435,7 +435,7 @@ async fn https_serves_the_same_api() {
         .port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(rta::server::serve_https(
+    let task = tokio::spawn(rta::service::server::serve_https(
         addr,
         server.http_router(),
         cert_path.clone(),

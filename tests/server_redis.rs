@@ -21,7 +21,7 @@ use rta::core::proto::session_service::{
     session_store_client::SessionStoreClient, session_update::Op,
 };
 use rta::core::proto::stream::stream_data;
-use rta::server::RtaServer;
+use rta::service::server::RtaServer;
 
 fn loopback() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()

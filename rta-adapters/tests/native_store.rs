@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use rta_adapters::data_api::WriteItem;
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_core::chunk::Chunk;
 use rta_core::data::{
@@ -18,6 +17,7 @@ use rta_core::proto::data::{
     Event, EventsList, PeriodicDataList, RowDataList, TimestampedDataList,
 };
 use rta_core::service::DataRequest;
+use rta_core::write::WriteItem;
 
 const S: i64 = 1_000_000_000;
 const T0: i64 = 1_700_000_000 * S;

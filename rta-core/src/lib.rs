@@ -11,7 +11,10 @@
 //! - [`chunk`]: the `application/vnd.mat.protobuf+chunked` codec and the chunker.
 //! - [`channels`]: channel expressions such as `-5,7,B-D,14-`.
 //! - [`query`]: the session query dialect, sorting and paging.
-//! - [`service`]: the `DataService` trait and the store traits.
+//! - [`service`]: the read-side extension traits: [`DataService`](service::DataService),
+//!   the session, config and schema-mapping store traits, and `IdentityCheck`.
+//! - [`write`]: the write side: `WriteItem`, `DataSink`, `DataObserver`.
+//! - [`framing`]: chunked response bodies (`ChunkedSource`, `Framed`).
 //! - [`media`]: media type names.
 
 pub mod channels;
@@ -20,6 +23,7 @@ pub mod config;
 pub mod data;
 pub mod encoded;
 mod error;
+pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod lz4;
@@ -29,5 +33,6 @@ pub mod query;
 pub mod service;
 pub mod session;
 pub mod time;
+pub mod write;
 
 pub use error::{Error, Result};

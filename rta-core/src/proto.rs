@@ -1,7 +1,7 @@
 //! Generated protobuf types and gRPC stubs of the RTA wire contract.
 //!
 //! The module tree mirrors the protobuf packages (`rta.model.data` is
-//! [`rta::model::data`]); the short aliases below are what most code uses.
+//! [`packages::model::data`]); the short aliases below are what most code uses.
 //! `bytes` fields are [`bytes::Bytes`], so buffers decoded from a larger
 //! message share its allocation instead of being copied.
 //!
@@ -14,8 +14,9 @@
 //! ```
 #![allow(missing_docs, clippy::all, clippy::pedantic, rust_2018_idioms)]
 
-/// Protobuf packages under `rta`.
-pub mod rta {
+/// Protobuf packages under `rta` (named `packages` so that no module
+/// shares the name of the `rta` facade crate).
+pub mod packages {
     /// `rta.model.*`
     pub mod model {
         /// `rta.model.data`
@@ -78,10 +79,10 @@ pub mod rta {
     }
 }
 
-pub use rta::model::data;
-pub use rta::model::net::chunks;
-pub use rta::model::net::stream;
-pub use rta::toolkit::api::chunk_service as data_service;
-pub use rta::toolkit::api::config_service;
-pub use rta::toolkit::api::schema_mapping_service;
-pub use rta::toolkit::api::session_service;
+pub use packages::model::data;
+pub use packages::model::net::chunks;
+pub use packages::model::net::stream;
+pub use packages::toolkit::api::chunk_service as data_service;
+pub use packages::toolkit::api::config_service;
+pub use packages::toolkit::api::schema_mapping_service;
+pub use packages::toolkit::api::session_service;

@@ -265,3 +265,52 @@ pub trait SessionStore: Send + Sync + 'static {
         folder_subtree: &str,
     ) -> Result<Vec<ss::PropertySummary>>;
 }
+/// Tells the data API whether an identity exists, so unknown sessions get
+/// `404 Not Found` instead of an empty `200` (the RTA Server plugs in its
+/// session store).
+#[async_trait]
+pub trait IdentityCheck: Send + Sync + 'static {
+    /// Whether the identity is known.
+    async fn exists(&self, identity: &str) -> Result<bool>;
+}
+
+/// The part of a mapping selected by a channel expression (`None` selects
+/// no field mappings) and, if `events`, its event mappings.
+///
+/// ```
+/// use rta_core::service::select_mapping;
+/// use rta_core::proto::schema_mapping_service::{EventMapping, FieldMapping, SchemaMapping};
+///
+/// let field = |c| FieldMapping { target_channel: c, ..Default::default() };
+/// let m = SchemaMapping {
+///     field_mappings: vec![field(1), field(0xB), field(0x20)],
+///     event_mappings: vec![EventMapping::default()],
+///     ..Default::default()
+/// };
+/// let sel = select_mapping(&m, Some(&"A-1F".parse().unwrap()), false);
+/// assert_eq!(sel.field_mappings, vec![field(0xB)]);
+/// assert!(sel.event_mappings.is_empty());
+/// ```
+pub fn select_mapping(
+    mapping: &SchemaMapping,
+    channels: Option<&ChannelExpr>,
+    events: bool,
+) -> SchemaMapping {
+    SchemaMapping {
+        properties: mapping.properties.clone(),
+        field_mappings: match channels {
+            Some(expr) => mapping
+                .field_mappings
+                .iter()
+                .filter(|f| expr.contains(f.target_channel))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        },
+        event_mappings: if events {
+            mapping.event_mappings.clone()
+        } else {
+            Vec::new()
+        },
+    }
+}

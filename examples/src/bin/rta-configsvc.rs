@@ -12,11 +12,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rta_adapters::options::OptionsParser;
 use rta_adapters::stores::FileConfigStore;
-use rta_adapters::{grpc, rest, serve};
+use rta_service::options::OptionsParser;
+use rta_service::{configs, monitor, rpc, serve};
 
-async fn run() -> rta_adapters::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::service(
         "rta-configsvc",
         "RTA Config Service: configurations as files in DataDir/configs, REST and gRPC",
@@ -32,15 +32,15 @@ async fn run() -> rta_adapters::Result<()> {
         return Ok(());
     }
     let check = store.clone();
-    let info = rest::ServiceInfo::from_options("rta-configsvc", &opts).with_health_check(
+    let info = monitor::ServiceInfo::from_options("rta-configsvc", &opts).with_health_check(
         "files",
         move || {
             let store = check.clone();
             async move { store.check().await }
         },
     );
-    let http = rest::service_router(info, rest::config_router(store.clone()));
-    let grpc = grpc::routes().add_service(grpc::config_server(store));
+    let http = monitor::service_router(info, configs::config_router(store.clone()));
+    let grpc = rpc::routes().add_service(configs::config_server(store));
     serve::serve(&svc, http, Some(grpc)).await
 }
 

@@ -11,11 +11,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rta_adapters::options::OptionsParser;
+use rta_service::options::OptionsParser;
 use rta_stream::demo::{self, DemoOptions};
 use rta_stream::writer::{StreamBuffer, WriterOptions};
 
-async fn run() -> rta::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::new("rta-demo-ingest", "Writes a live demo session to Redis")
         .version(env!("CARGO_PKG_VERSION"))
         .option(

@@ -11,11 +11,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rta_adapters::options::OptionsParser;
 use rta_adapters::stores::FileSchemaMappingStore;
-use rta_adapters::{grpc, rest, serve};
+use rta_service::options::OptionsParser;
+use rta_service::{monitor, rpc, schema_mappings, serve};
 
-async fn run() -> rta_adapters::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::service(
         "rta-schemamappingsvc",
         "RTA Schema Mapping Service: mappings as files in DataDir/schema-mappings, gRPC",
@@ -36,12 +36,12 @@ async fn run() -> rta_adapters::Result<()> {
     }
     let check = store.clone();
     let info =
-        rest::ServiceInfo::new("rta-schemamappingsvc").with_health_check("files", move || {
+        monitor::ServiceInfo::new("rta-schemamappingsvc").with_health_check("files", move || {
             let store = check.clone();
             async move { store.check().await }
         });
-    let http = rest::service_router(info, axum::Router::new());
-    let grpc = grpc::routes().add_service(grpc::schema_mapping_server(store));
+    let http = monitor::service_router(info, axum::Router::new());
+    let grpc = rpc::routes().add_service(schema_mappings::schema_mapping_server(store));
     serve::serve(&svc, http, Some(grpc)).await
 }
 

@@ -10,11 +10,11 @@
 
 use std::process::ExitCode;
 
-use rta::server::RtaServer;
-use rta_adapters::options::{OptionsParser, BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
-use rta_adapters::{rest, serve};
+use rta_service::options::{OptionsParser, BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
+use rta_service::server::RtaServer;
+use rta_service::{monitor, serve};
 
-async fn run() -> rta::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::new(
         "rta-server",
         "RTA Server: every RTA service in one process, on embedded stores",
@@ -60,7 +60,7 @@ async fn run() -> rta::Result<()> {
     .parse_env()?;
     let svc = opts.service()?;
     let server = RtaServer::open(&svc.data_dir)?
-        .with_info(rest::ServiceInfo::from_options("rta-server", &opts));
+        .with_info(monitor::ServiceInfo::from_options("rta-server", &opts));
 
     let https = match (opts.get("TlsCert"), opts.get("TlsKey")) {
         (Some(cert), Some(key)) => {
@@ -73,7 +73,7 @@ async fn run() -> rta::Result<()> {
         }
         (None, None) => None,
         _ => {
-            return Err(rta::Error::Options(
+            return Err(rta_service::Error::Options(
                 "--tls-cert and --tls-key go together".into(),
             ))
         }
@@ -81,7 +81,7 @@ async fn run() -> rta::Result<()> {
     if let Some((addr, cert, key)) = https {
         let router = server.http_router();
         tokio::spawn(async move {
-            let r = rta::server::serve_https(
+            let r = rta_service::server::serve_https(
                 addr,
                 router,
                 cert.into(),
@@ -97,13 +97,14 @@ async fn run() -> rta::Result<()> {
     }
 
     if opts.switch("Demo")? {
-        let identity = rta::demo::publish(&server, &rta::demo::DemoOptions::default()).await?;
+        let identity =
+            rta_service::demo::publish(&server, &rta_service::demo::DemoOptions::default()).await?;
         let secs: u64 = opts.get_or("DemoSeconds")?;
         tracing::info!(%identity, "demo published; writing the live session");
         let live = server.clone();
         tokio::spawn(async move {
             let d = (secs > 0).then(|| std::time::Duration::from_secs(secs));
-            if let Err(e) = rta::demo::run_live(&live, &identity, d).await {
+            if let Err(e) = rta_service::demo::run_live(&live, &identity, d).await {
                 tracing::error!(error = %e, "live demo session failed");
             }
         });

@@ -12,11 +12,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rta_adapters::options::OptionsParser;
 use rta_adapters::stores::SqliteSessionStore;
-use rta_adapters::{grpc, rest, serve};
+use rta_service::options::OptionsParser;
+use rta_service::{monitor, rpc, serve, sessions};
 
-async fn run() -> rta_adapters::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::service(
         "rta-sessionsvc",
         "RTA Session Service: sessions in SQLite (DataDir/sessions.sqlite), REST and gRPC",
@@ -38,15 +38,15 @@ async fn run() -> rta_adapters::Result<()> {
         return Ok(());
     }
     let check = store.clone();
-    let info = rest::ServiceInfo::from_options("rta-sessionsvc", &opts).with_health_check(
+    let info = monitor::ServiceInfo::from_options("rta-sessionsvc", &opts).with_health_check(
         "sqlite",
         move || {
             let store = check.clone();
             async move { store.check().await }
         },
     );
-    let http = rest::service_router(info, rest::session_router(store.clone()));
-    let grpc = grpc::routes().add_service(grpc::session_server(store));
+    let http = monitor::service_router(info, sessions::session_router(store.clone()));
+    let grpc = rpc::routes().add_service(sessions::session_server(store));
     serve::serve(&svc, http, Some(grpc)).await
 }
 

@@ -12,14 +12,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rta_adapters::options::{OptionsParser, BIND, HTTP_PORT};
+use rta_service::options::{OptionsParser, BIND, HTTP_PORT};
 use rta_stream::app::{run_stream_service, StreamServiceConfig};
 use rta_stream::keys::KeyLayout;
 use rta_stream::redis_source::RedisSourceOptions;
 use rta_stream::service::ServiceOptions;
 use rta_stream::trimmer::TrimmerOptions;
 
-async fn run() -> rta::Result<()> {
+async fn run() -> rta_service::Result<()> {
     let opts = OptionsParser::new(
         "rta-streamsvc",
         "RTA Stream Service: live sessions from Redis over WebSocket",
@@ -146,7 +146,7 @@ async fn run() -> rta::Result<()> {
     run_stream_service(
         cfg,
         |addr| tracing::info!("rta-streamsvc listening on http://{addr}"),
-        rta_adapters::serve::shutdown_signal(),
+        rta_service::serve::shutdown_signal(),
     )
     .await?;
     Ok(())

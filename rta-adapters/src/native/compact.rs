@@ -147,7 +147,7 @@ impl NativeStore {
     /// cannot rewrite logs.
     ///
     /// ```
-    /// use rta_adapters::data_api::WriteItem;
+    /// use rta_core::write::WriteItem;
     /// use rta_adapters::native::{NativeConfig, NativeStore};
     /// use rta_core::data::periodic;
     ///

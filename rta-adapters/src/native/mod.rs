@@ -74,6 +74,7 @@ mod format;
 mod frames;
 mod kind;
 mod packer;
+mod source;
 mod store;
 mod stream;
 

@@ -21,7 +21,7 @@ use super::frames::{body_len, Frames, Part};
 use super::kind::{kind_of_code, StoredItem};
 use super::packer::{Built, PackLimits};
 use super::stream::{ChunkMeta, Ctx, Stream, PACK_RUN, TARGET_LIST_BYTES};
-use crate::data_api::{DataSink, WriteItem};
+use rta_core::write::{DataSink, WriteItem};
 
 /// Options of a [`NativeStore`].
 #[derive(Debug, Clone)]
@@ -232,7 +232,7 @@ struct Inner {
 /// Tokio's blocking pool.
 ///
 /// ```
-/// use rta_adapters::data_api::WriteItem;
+/// use rta_core::write::WriteItem;
 /// use rta_adapters::native::{NativeConfig, NativeStore};
 /// use rta_core::data::{periodic, DataKind};
 /// use rta_core::service::DataRequest;

@@ -16,7 +16,7 @@ mod schema_mapping;
 pub mod session;
 
 pub use config::FileConfigStore;
-pub use schema_mapping::{select_mapping, FileSchemaMappingStore};
+pub use schema_mapping::FileSchemaMappingStore;
 pub use session::SqliteSessionStore;
 
 /// Runs blocking store work off the async executor.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use prost::Message;
-use rta_core::channels::ChannelExpr;
 use rta_core::proto::schema_mapping_service::SchemaMapping;
 use rta_core::service::SchemaMappingStore;
 use rta_core::{Error, Result};
@@ -62,47 +61,6 @@ impl FileSchemaMappingStore {
         let dir = self.dir.join(s);
         let file = dir.join(format!("{i}.pb"));
         Ok((dir, file))
-    }
-}
-
-/// The part of a mapping selected by a channel expression (`None` selects
-/// no field mappings) and, if `events`, its event mappings.
-///
-/// ```
-/// use rta_adapters::stores::select_mapping;
-/// use rta_core::proto::schema_mapping_service::{EventMapping, FieldMapping, SchemaMapping};
-///
-/// let field = |c| FieldMapping { target_channel: c, ..Default::default() };
-/// let m = SchemaMapping {
-///     field_mappings: vec![field(1), field(0xB), field(0x20)],
-///     event_mappings: vec![EventMapping::default()],
-///     ..Default::default()
-/// };
-/// let sel = select_mapping(&m, Some(&"A-1F".parse().unwrap()), false);
-/// assert_eq!(sel.field_mappings, vec![field(0xB)]);
-/// assert!(sel.event_mappings.is_empty());
-/// ```
-pub fn select_mapping(
-    mapping: &SchemaMapping,
-    channels: Option<&ChannelExpr>,
-    events: bool,
-) -> SchemaMapping {
-    SchemaMapping {
-        properties: mapping.properties.clone(),
-        field_mappings: match channels {
-            Some(expr) => mapping
-                .field_mappings
-                .iter()
-                .filter(|f| expr.contains(f.target_channel))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        },
-        event_mappings: if events {
-            mapping.event_mappings.clone()
-        } else {
-            Vec::new()
-        },
     }
 }
 

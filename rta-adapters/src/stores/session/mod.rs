@@ -374,7 +374,7 @@ fn subtree(conn: &Connection, folder: &str) -> Result<Vec<String>> {
 
 /// Lets the data API answer 404 for sessions this store does not know.
 #[async_trait]
-impl crate::data_api::IdentityCheck for SqliteSessionStore {
+impl rta_core::service::IdentityCheck for SqliteSessionStore {
     async fn exists(&self, identity: &str) -> Result<bool> {
         SqliteSessionStore::exists(self, identity).await
     }

@@ -1,0 +1,419 @@
+//! Session service performance: listing over 100,000 sessions and the
+//! live-ingest `CreateOrUpdateSession` rate.
+//!
+//! ```sh
+//! cargo bench -p rta-adapters --bench session_store
+//! RTA_BENCH_SESSIONS=20000 cargo bench -p rta-adapters --bench session_store   # smaller
+//! ```
+//!
+//! Prints two reports, then runs the criterion benches:
+//!
+//! - latency of `POST /rta/v2/sessions` (`pageSize=50`) over HTTP on
+//!   loopback: p50 / p99 / max per scenario;
+//! - live ingest over gRPC on loopback: 1000 open sessions, each receiving an
+//!   `extend_time_range` (+ heartbeat) per tick, as many ticks as fit in the
+//!   measuring window: sessions/s sustained, p99 latency of an update;
+//! - criterion: the same listings at the store level, with two baselines in
+//!   the same run: a point lookup by identity (the cheapest database request)
+//!   and the reference evaluator (`rta_core::query`) filtering the same
+//!   sessions held in memory as JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use rta_adapters::stores::SqliteSessionStore;
+use rta_core::proto::session_service as pb;
+use rta_core::proto::session_service::session_store_client::SessionStoreClient;
+use rta_core::proto::session_service::session_update::{self as su, Op};
+use rta_core::query::Query;
+use rta_core::service::SessionStore;
+use rta_service::{monitor, rpc, serve, sessions};
+use serde_json::Value;
+
+const DRIVERS: usize = 20;
+const TRACKS: &[&str] = &[
+    "Monza",
+    "Spa",
+    "Silverstone",
+    "Suzuka",
+    "Interlagos",
+    "Imola",
+    "Zandvoort",
+    "Austin",
+];
+const OFFSETS: &[&str] = &["Z", "+01:00", "-05:00", "+09:00", "+05:30"];
+const FILTER: &str = r#"{"details.Driver": {"$in": ["D03", "D07"]}, "quality": {"$gte": 0.5}}"#;
+
+fn session(i: usize) -> pb::CreateOrUpdateSessionRequest {
+    // spread over a year, with several offsets
+    let secs = 1_609_459_200 + (i as i64) * 311;
+    let dt = chrono_like(secs);
+    let offset = OFFSETS[i % OFFSETS.len()];
+    let timestamp = format!("{dt}{offset}");
+    let details = serde_json::json!({
+        "Driver": format!("D{:02}", (i * 7) % DRIVERS),
+        "Run": (i * 37) % 1000,
+        "Track": TRACKS[i % TRACKS.len()],
+        "AirTemp": 15.0 + ((i * 13) % 200) as f64 / 10.0,
+    });
+    let ops = vec![
+        Op::SetDetailsJson(su::DetailsJson {
+            category: String::new(),
+            json: details.to_string(),
+        }),
+        Op::SetType(["Stream", "Model", "Download"][i % 3].into()),
+        Op::SetQuality(((i * 17) % 101) as f64 / 100.0),
+        Op::SetTimeRange(pb::TimeRange {
+            start_time: secs * 1_000_000_000,
+            end_time: (secs + 600) * 1_000_000_000,
+        }),
+        Op::SetConfigBindings(su::ConfigBindingsList {
+            config_bindings: vec![pb::ConfigBinding {
+                identifier: format!("cfg-{}", i % 50),
+                channel_offset: 0,
+            }],
+        }),
+    ];
+    pb::CreateOrUpdateSessionRequest {
+        identity: format!("session-{i:06}"),
+        create_if_not_exists: Some(pb::create_or_update_session_request::CreateIfNotExists {
+            state: 4,
+            timestamp,
+            identifier: format!("Run {i} at {}", TRACKS[i % TRACKS.len()]),
+        }),
+        updates: ops
+            .into_iter()
+            .map(|op| pb::SessionUpdate { op: Some(op) })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// `YYYY-MM-DDThh:mm:ss` for seconds since the epoch (local time of the
+/// offset; the bench only needs plausible, distinct values).
+fn chrono_like(secs: i64) -> String {
+    let t = rta_core::time::Timestamp::from_nanos(secs * 1_000_000_000);
+    t.as_str().trim_end_matches('Z').to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+struct Scenario {
+    name: &'static str,
+    sort: &'static str,
+    query: &'static str,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "timestamp, no filter",
+        sort: "timestamp:desc",
+        query: "",
+    },
+    Scenario {
+        name: "details.Run, no filter",
+        sort: "details.Run:asc",
+        query: "",
+    },
+    Scenario {
+        name: "timestamp, filter",
+        sort: "timestamp:desc",
+        query: FILTER,
+    },
+    Scenario {
+        name: "details.Run, filter",
+        sort: "details.Run:asc",
+        query: FILTER,
+    },
+    Scenario {
+        name: "timestamp, last page",
+        sort: "timestamp:desc",
+        query: "",
+    },
+    Scenario {
+        name: "identifier $contains",
+        sort: "timestamp:desc",
+        query: r#"{"identifier": {"$contains": "Run 4242"}}"#,
+    },
+];
+
+fn list_request(s: &Scenario, page_index: i32) -> pb::ListSessionsRequest {
+    pb::ListSessionsRequest {
+        query: s.query.into(),
+        sorts: vec![s.sort.into()],
+        session_elements: Some(pb::SessionElements {
+            json: true,
+            ..Default::default()
+        }),
+        page_size: 50,
+        page_index,
+        ..Default::default()
+    }
+}
+
+fn form(s: &Scenario, page_index: usize) -> String {
+    let q: String = s
+        .query
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!(
+        "pageSize=50&pageIndex={page_index}&sort={}&query={q}",
+        s.sort.replace(':', "%3A")
+    )
+}
+
+fn main() {
+    let n: usize = std::env::var("RTA_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap());
+
+    // Load.
+    let t = Instant::now();
+    rt.block_on(async {
+        for i in 0..n {
+            store.create_or_update(session(i)).await.unwrap();
+        }
+    });
+    let load = t.elapsed();
+    println!(
+        "loaded {n} sessions in {:.1} s ({:.0} creates/s, each with 5 updates)",
+        load.as_secs_f64(),
+        n as f64 / load.as_secs_f64()
+    );
+
+    let server = rt.block_on(async {
+        let http = monitor::service_router(
+            monitor::ServiceInfo::new("bench"),
+            sessions::session_router(store.clone()),
+        );
+        let grpc_routes = rpc::routes().add_service(sessions::session_server(store.clone()));
+        let lo = "127.0.0.1:0".parse().unwrap();
+        serve::spawn(lo, http, Some((lo, grpc_routes)))
+            .await
+            .unwrap()
+    });
+
+    // Latency over HTTP.
+    println!("\nPOST /rta/v2/sessions, pageSize=50, {n} sessions (HTTP on loopback)");
+    println!("| scenario | p50 ms | p99 ms | max ms | sessions returned |");
+    println!("| --- | --- | --- | --- | --- |");
+    let client = reqwest::Client::new();
+    let url = format!("{}/rta/v2/sessions", server.http_url());
+    let last_page = (n / 50).saturating_sub(1);
+    for s in SCENARIOS {
+        let page = if s.name.contains("last page") {
+            last_page
+        } else {
+            0
+        };
+        let body = form(s, page);
+        let mut times = Vec::new();
+        let mut returned = 0;
+        rt.block_on(async {
+            for i in 0..220 {
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                if i >= 20 {
+                    times.push(t.elapsed());
+                }
+                returned = v["sessions"].as_array().map_or(0, Vec::len);
+            }
+        });
+        times.sort();
+        println!(
+            "| {} | {} | {} | {} | {returned} |",
+            s.name,
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99)),
+            ms(*times.last().unwrap())
+        );
+    }
+
+    // Live ingest over gRPC: 1000 open sessions, one extend per session per tick.
+    let open = 1000;
+    let (rate, p50, p99, max) = rt.block_on(async {
+        let uri = server.grpc_uri().unwrap();
+        let channel = tonic::transport::Channel::from_shared(uri)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let base = 1_700_000_000_000_000_000_i64;
+        let mut c = SessionStoreClient::new(channel.clone());
+        for i in 0..open {
+            c.create_or_update_session(pb::CreateOrUpdateSessionRequest {
+                identity: format!("live-{i:04}"),
+                create_if_not_exists: Some(
+                    pb::create_or_update_session_request::CreateIfNotExists {
+                        state: 2,
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        let window = Duration::from_secs(5);
+        let start = Instant::now();
+        let workers = 8;
+        let mut tasks = Vec::new();
+        for w in 0..workers {
+            let mut c = SessionStoreClient::new(channel.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut tick = 0i64;
+                while start.elapsed() < window {
+                    for i in (w..open).step_by(workers) {
+                        let t0 = base + tick * 1_000_000_000;
+                        let t = Instant::now();
+                        c.create_or_update_session(pb::CreateOrUpdateSessionRequest {
+                            identity: format!("live-{i:04}"),
+                            updates: vec![
+                                pb::SessionUpdate {
+                                    op: Some(Op::ExtendTimeRange(pb::TimeRange {
+                                        start_time: base,
+                                        end_time: t0 + 999_999_999,
+                                    })),
+                                },
+                                pb::SessionUpdate {
+                                    op: Some(Op::UpdateHeartbeat(())),
+                                },
+                            ],
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                        lat.push(t.elapsed());
+                    }
+                    tick += 1;
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        all.sort();
+        (
+            all.len() as f64 / secs,
+            percentile(&all, 0.5),
+            percentile(&all, 0.99),
+            *all.last().unwrap(),
+        )
+    });
+    println!(
+        "\nlive ingest (gRPC, {open} open sessions, extend_time_range + heartbeat, 8 concurrent clients): \
+         {rate:.0} updates/s sustained; update latency p50 {} ms, p99 {} ms, max {} ms",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
+    println!("(the live pattern needs {open} updates/s: one per session per second)\n");
+
+    // Criterion, store level.
+    let mut crit = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let docs: Vec<Value> = rt.block_on(async {
+        let all = store
+            .list(&pb::ListSessionsRequest {
+                session_elements: Some(pb::SessionElements {
+                    json: true,
+                    ..Default::default()
+                }),
+                include_sub_sessions: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        all.iter()
+            .map(|s| serde_json::from_str(&s.json).unwrap())
+            .collect()
+    });
+    {
+        let mut g = crit.benchmark_group("session_list");
+        g.throughput(Throughput::Elements(n as u64));
+        let filter = Query::parse(FILTER).unwrap();
+        g.bench_function("baseline_reference_filter_in_memory", |b| {
+            b.iter(|| docs.iter().filter(|d| filter.matches(*d)).count())
+        });
+        g.bench_function("baseline_get_by_identity", |b| {
+            let e = pb::SessionElements {
+                json: true,
+                ..Default::default()
+            };
+            b.iter(|| rt.block_on(store.get("session-004242", &e)).unwrap())
+        });
+        for s in SCENARIOS {
+            let page = if s.name.contains("last page") {
+                last_page as i32
+            } else {
+                0
+            };
+            let req = list_request(s, page);
+            g.bench_with_input(BenchmarkId::new("list", s.name), &req, |b, req| {
+                b.iter(|| rt.block_on(store.list(req)).unwrap())
+            });
+        }
+        g.finish();
+    }
+    {
+        let mut g = crit.benchmark_group("session_update");
+        g.throughput(Throughput::Elements(1));
+        let mut tick = 0i64;
+        g.bench_function("extend_time_range", |b| {
+            b.iter(|| {
+                tick += 1;
+                let req = pb::CreateOrUpdateSessionRequest {
+                    identity: format!("live-{:04}", tick % 1000),
+                    updates: vec![pb::SessionUpdate {
+                        op: Some(Op::ExtendTimeRange(pb::TimeRange {
+                            start_time: 0,
+                            end_time: tick,
+                        })),
+                    }],
+                    ..Default::default()
+                };
+                rt.block_on(store.create_or_update(req)).unwrap()
+            })
+        });
+        g.finish();
+    }
+    crit.final_summary();
+    rt.block_on(server.stop()).unwrap();
+}

@@ -1,0 +1,45 @@
+//! The error type of `rta-service`: options, serving and composing servers.
+
+/// Result alias of `rta-service`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of reading options, serving, and composing the services.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From `rta-core` (models, stores behind the traits).
+    #[error(transparent)]
+    Core(#[from] rta_core::Error),
+    /// From `rta-adapters` (opening the embedded stores).
+    #[error(transparent)]
+    Adapters(#[from] rta_adapters::Error),
+    /// From `rta-stream` (Redis connections).
+    #[error(transparent)]
+    Stream(#[from] rta_stream::Error),
+    /// An option with a value that cannot be used.
+    #[error("invalid option {name}: {reason}")]
+    Option {
+        /// The option's toolkit name (`HttpPort`, `Trimmer:Interval`...).
+        name: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// Options that do not fit together.
+    #[error("invalid options: {0}")]
+    Options(String),
+    /// A file or socket operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A listener or server task failed.
+    #[error("server error: {0}")]
+    Server(String),
+}
+
+impl Error {
+    pub(crate) fn option(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Option {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
