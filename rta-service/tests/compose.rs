@@ -8,11 +8,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use rta_adapters::native::{NativeConfig, NativeStore};
-use rta_service::monitor;
 use rta_adapters::stores::{FileConfigStore, SqliteSessionStore};
 use rta_core::proto::session_service as pb;
 use rta_core::service::{ConfigStore, SessionStore, StoredConfig};
 use rta_service::data::data_router_with;
+use rta_service::monitor;
 use tower::ServiceExt;
 
 async fn call(app: &axum::Router, method: Method, uri: &str) -> (StatusCode, String, String) {
