@@ -198,6 +198,13 @@ pub trait DataSink: Send + Sync + 'static {
         self.flush(identity).await
     }
 
+    /// Makes everything written to any identity durable: called once when a
+    /// server shuts down. Defaults to doing nothing (for sinks whose
+    /// [`DataSink::write`] is durable when it returns).
+    async fn flush_all(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether [`DataSink::write`] takes [`WriteItem::Encoded`] items.
     /// Defaults to `false`: the `DataWriter` service then decodes them
     /// first, so the sink only ever sees the typed variants.
@@ -216,6 +223,9 @@ impl<T: DataSink + ?Sized> DataSink for Arc<T> {
     }
     async fn finish(&self, identity: &str) -> Result<()> {
         (**self).finish(identity).await
+    }
+    async fn flush_all(&self) -> Result<()> {
+        (**self).flush_all().await
     }
     fn accepts_encoded(&self) -> bool {
         (**self).accepts_encoded()

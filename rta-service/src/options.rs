@@ -33,7 +33,7 @@
 //! assert_eq!((svc.http_port, svc.grpc_port), (8000, 9000));
 //! assert_eq!(opts.get_or::<u32>("PageSize")?, 50);
 //! assert!(parser.help_text().contains("--http-port"));
-//! # Ok::<(), rta_adapters::Error>(())
+//! # Ok::<(), rta_service::Error>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -284,7 +284,7 @@ impl OptionsParser {
     ///     panic!()
     /// };
     /// assert_eq!(opts.get("RedisConnectionString"), Some("redis://h"));
-    /// # Ok::<(), rta_adapters::Error>(())
+    /// # Ok::<(), rta_service::Error>(())
     /// ```
     pub fn alias(mut self, alias: &str) -> Self {
         if let Some(spec) = self.specs.last_mut() {
@@ -549,7 +549,7 @@ impl Options {
     /// let env = [("RTA_SERVICEINFO__LABEL".to_string(), "From env".to_string())];
     /// let Parsed::Options(opts) = parser.parse_from(Vec::<String>::new(), env)? else { panic!() };
     /// assert_eq!(opts.get_first(&[LABEL, SERVICE_INFO_LABEL]), Some("From env"));
-    /// # Ok::<(), rta_adapters::Error>(())
+    /// # Ok::<(), rta_service::Error>(())
     /// ```
     pub fn get_first(&self, names: &[&str]) -> Option<&str> {
         let mut best: Option<&Entry> = None;

@@ -6,7 +6,7 @@
 //! returns their addresses and a handle to stop them, which is what tests use.
 //!
 //! ```
-//! use rta_adapters::{rest, serve};
+//! use rta_service::{monitor, serve};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let http = monitor::service_router(monitor::ServiceInfo::new("demo"), axum::Router::new());
@@ -19,6 +19,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -186,4 +188,37 @@ pub async fn spawn(
         stop,
         task,
     })
+}
+
+/// Serves `router` over HTTPS (rustls) on `addr` with a PEM certificate
+/// chain and private key, until `shutdown` completes.
+pub async fn serve_https(
+    addr: SocketAddr,
+    router: axum::Router,
+    cert_pem: PathBuf,
+    key_pem: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    // Several rustls providers may be linked in; pick ring explicitly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert_pem, &key_pem)
+        .await
+        .map_err(|e| {
+            Error::Options(format!(
+                "cannot load TLS certificate {} / key {}: {e}",
+                cert_pem.display(),
+                key_pem.display()
+            ))
+        })?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    axum_server::bind_rustls(addr, tls)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    Ok(())
 }

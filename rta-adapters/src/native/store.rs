@@ -1237,6 +1237,11 @@ impl DataSink for NativeStore {
         blocking(move || s.seal_blocking(&identity)).await
     }
 
+    async fn flush_all(&self) -> Result<()> {
+        let s = self.clone();
+        blocking(move || s.flush_all_blocking()).await
+    }
+
     fn accepts_encoded(&self) -> bool {
         true
     }

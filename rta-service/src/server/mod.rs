@@ -1,12 +1,18 @@
 //! The RTA Server: session, config, schema-mapping, data and stream
-//! services in one process, on embedded stores.
+//! services in one process.
 //!
 //! [`RtaServer`] owns the stores and builds the HTTP router and the gRPC
 //! routes; the `rta-server` binary only parses options and serves them.
-//! Live sessions are wired in-process: data written through `DataWriter` for
-//! an open session is pushed to the WebSocket clients of
-//! `/rta/v2/sessions/{identity}/stream`, and session JSON updates follow
-//! `SessionStore` writes.
+//! Every store is pluggable through [`RtaServer::builder`]: any
+//! [`SessionStore`], [`ConfigStore`], [`SchemaMappingStore`], and any
+//! [`DataService`] with an optional [`DataSink`] ([`DataBackend`]). What is
+//! not given is the embedded default under the data directory (SQLite
+//! sessions, file configs and mappings, the native chunk store).
+//!
+//! Live sessions are wired in-process: data written through `DataWriter` (or
+//! [`RtaServer::write_data`]) for an open session is pushed to the WebSocket
+//! clients of `/rta/v2/sessions/{identity}/stream`, and session JSON updates
+//! follow `SessionStore` writes.
 //!
 //! ```no_run
 //! # async fn run() -> rta_service::Result<()> {
@@ -16,25 +22,17 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashSet;
+mod live;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use rta_adapters::native::{NativeConfig, NativeStore};
-use rta_core::service::IdentityCheck;
-use rta_core::write::{DataObserver, WriteItem};
-
-use crate::monitor::{self, ServiceInfo};
-use crate::serve::{self, RunningServer};
-use crate::{configs, data, rpc, schema_mappings, sessions};
 use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
-use rta_core::proto::session_service as ss;
-use rta_core::proto::stream::{stream_data, StreamData, StreamTimeRange};
-use rta_core::service::SessionStore;
-use rta_core::session::SessionState;
+use rta_core::framing::{ChunkedSource, Framed};
+use rta_core::service::{ConfigStore, DataService, IdentityCheck, SchemaMappingStore, SessionStore};
+use rta_core::write::{DataObserver, DataSink, WriteItem};
 use rta_stream::hub::{HubOptions, LiveHub};
 use rta_stream::service::{
     router as stream_router, ServiceOptions as StreamOptions, StreamService,
@@ -42,23 +40,259 @@ use rta_stream::service::{
 use rta_stream::source::ChainSource;
 use rta_stream::{LiveSource, RedisLiveSource, RedisSourceOptions, StreamBuffer, WriterOptions};
 
-use crate::Result;
+pub use live::{LiveSessionStore, LiveSet, REDIS_STREAM};
 
-/// How long the WebSocket clients of a session that closed keep their
-/// connection, so they receive the final session JSON before it closes.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+use crate::monitor::{self, ServiceInfo};
+use crate::serve::{self, RunningServer};
+use crate::{configs, data, rpc, schema_mappings, sessions, Result};
+use live::{LiveOut, SessionExists};
+
+/// The data side of a server: what reads (a [`DataService`], served to REST
+/// through a [`ChunkedSource`]) and, optionally, what writes (a
+/// [`DataSink`]; without one the server has no `DataWriter` service).
+#[derive(Clone)]
+pub struct DataBackend {
+    service: Arc<dyn DataService>,
+    chunked: Arc<dyn ChunkedSource>,
+    sink: Option<Arc<dyn DataSink>>,
+}
+
+impl DataBackend {
+    /// A read-only backend over any data service: the REST data API frames
+    /// its chunks with [`Framed`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rta_adapters::memory::MemoryData;
+    /// use rta_service::server::DataBackend;
+    ///
+    /// let backend = DataBackend::read_only(Arc::new(MemoryData::new()));
+    /// assert!(!backend.writable());
+    /// ```
+    pub fn read_only(service: Arc<dyn DataService>) -> Self {
+        Self {
+            chunked: Arc::new(Framed(service.clone())),
+            service,
+            sink: None,
+        }
+    }
+
+    /// A backend that reads through `service` and writes through `sink`
+    /// (usually the same object: pass two `Arc`s of it).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rta_adapters::memory::MemoryData;
+    /// use rta_service::server::DataBackend;
+    ///
+    /// let mem = Arc::new(MemoryData::new());
+    /// let backend = DataBackend::new(mem.clone(), mem);
+    /// assert!(backend.writable());
+    /// ```
+    pub fn new(service: Arc<dyn DataService>, sink: Arc<dyn DataSink>) -> Self {
+        Self::read_only(service).with_sink(sink)
+    }
+
+    /// The native chunk store: reads, writes, and its own fast REST bodies
+    /// (exact `Content-Length`, stored payloads copied in undecoded).
+    pub fn native(store: NativeStore) -> Self {
+        Self {
+            service: Arc::new(store.clone()),
+            chunked: Arc::new(store.clone()),
+            sink: Some(Arc::new(store)),
+        }
+    }
+
+    /// Adds (or replaces) the sink.
+    pub fn with_sink(mut self, sink: Arc<dyn DataSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Serves REST bodies from `chunked` instead of framing the service's
+    /// chunks (for adapters that can lay out response bodies more cheaply).
+    pub fn with_chunked_source(mut self, chunked: Arc<dyn ChunkedSource>) -> Self {
+        self.chunked = chunked;
+        self
+    }
+
+    /// Whether the backend takes writes.
+    pub fn writable(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// The data service.
+    pub fn service(&self) -> &Arc<dyn DataService> {
+        &self.service
+    }
+
+    /// The sink, if any.
+    pub fn sink(&self) -> Option<&Arc<dyn DataSink>> {
+        self.sink.as_ref()
+    }
+}
+
+impl std::fmt::Debug for DataBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataBackend")
+            .field("writable", &self.writable())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`RtaServer`] from any stores; what is not given is the
+/// embedded default under the data directory.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rta_adapters::memory::MemoryData;
+/// use rta_service::server::{DataBackend, RtaServer};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let mem = Arc::new(MemoryData::new());
+/// let server = RtaServer::builder(dir.path())
+///     .data(DataBackend::new(mem.clone(), mem))
+///     .build()
+///     .await
+///     .unwrap();
+/// let _router = server.http_router();
+/// # });
+/// ```
+#[must_use]
+pub struct RtaServerBuilder {
+    data_dir: PathBuf,
+    sessions: Option<Arc<dyn SessionStore>>,
+    configs: Option<Arc<dyn ConfigStore>>,
+    mappings: Option<Arc<dyn SchemaMappingStore>>,
+    data: Option<DataBackend>,
+    redis: Option<(String, Option<i64>)>,
+    info: ServiceInfo,
+}
+
+impl RtaServerBuilder {
+    /// Serves sessions from `store` instead of `sessions.sqlite`.
+    pub fn sessions(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
+    /// Serves configs from `store` instead of `configs/`.
+    pub fn configs(mut self, store: Arc<dyn ConfigStore>) -> Self {
+        self.configs = Some(store);
+        self
+    }
+
+    /// Serves schema mappings from `store` instead of `schema-mappings/`.
+    pub fn schema_mappings(mut self, store: Arc<dyn SchemaMappingStore>) -> Self {
+        self.mappings = Some(store);
+        self
+    }
+
+    /// Serves data from `backend` instead of the native store in `data/`.
+    pub fn data(mut self, backend: DataBackend) -> Self {
+        self.data = Some(backend);
+        self
+    }
+
+    /// Streams live sessions through Redis (the RTA buffer protocol, stream
+    /// [`REDIS_STREAM`]): other processes (a Stream Service, another server)
+    /// can serve them, and this server's WebSocket endpoint also serves
+    /// sessions that other processes write to the same Redis.
+    pub fn redis(mut self, url: impl Into<String>, db: Option<i64>) -> Self {
+        self.redis = Some((url.into(), db));
+        self
+    }
+
+    /// Sets what `/rta/v2/info` and `GET /` report.
+    pub fn info(mut self, info: ServiceInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    /// Opens the default stores that were not given and connects to Redis
+    /// when configured.
+    pub async fn build(self) -> Result<RtaServer> {
+        let hub = LiveHub::new(HubOptions::default());
+        let stream_metrics = Arc::new(rta_stream::metrics::Metrics::default());
+        let (out, source): (LiveOut, Arc<dyn LiveSource>) = match &self.redis {
+            None => (LiveOut::Hub(hub.clone()), Arc::new(hub.clone())),
+            Some((url, db)) => {
+                let reader = RedisLiveSource::connect(
+                    url,
+                    *db,
+                    RedisSourceOptions::default(),
+                    stream_metrics.clone(),
+                )
+                .await?;
+                let buffer = StreamBuffer::connect(url, *db, WriterOptions::default()).await?;
+                let (tx, rx) = tokio::sync::mpsc::channel(live::REDIS_QUEUE);
+                tokio::spawn(live::redis_publisher(buffer, rx));
+                let source: Arc<dyn LiveSource> = Arc::new(ChainSource::new(vec![
+                    Arc::new(hub.clone()),
+                    Arc::new(reader),
+                ]));
+                (LiveOut::Redis(tx), source)
+            }
+        };
+        self.assemble(hub, out, source, stream_metrics)
+    }
+
+    fn assemble(
+        self,
+        hub: LiveHub,
+        out: LiveOut,
+        source: Arc<dyn LiveSource>,
+        stream_metrics: Arc<rta_stream::metrics::Metrics>,
+    ) -> Result<RtaServer> {
+        let dir = self.data_dir;
+        std::fs::create_dir_all(&dir)?;
+        let data = match self.data {
+            Some(d) => d,
+            None => DataBackend::native(NativeStore::open(NativeConfig::new(dir.join("data")))?),
+        };
+        let inner: Arc<dyn SessionStore> = match self.sessions {
+            Some(s) => s,
+            None => Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?),
+        };
+        let configs: Arc<dyn ConfigStore> = match self.configs {
+            Some(c) => c,
+            None => Arc::new(FileConfigStore::open(dir.join("configs"))?),
+        };
+        let mappings: Arc<dyn SchemaMappingStore> = match self.mappings {
+            Some(m) => m,
+            None => Arc::new(FileSchemaMappingStore::open(dir.join("schema-mappings"))?),
+        };
+        let sessions = Arc::new(LiveSessionStore::new(
+            inner,
+            Arc::new(LiveSet::new(out)),
+            data.sink.clone(),
+        ));
+        Ok(RtaServer {
+            sessions,
+            configs,
+            mappings,
+            data,
+            hub,
+            source,
+            stream_metrics,
+            data_dir: dir,
+            info: self.info,
+        })
+    }
+}
 
 /// The stores and live hub of one RTA Server.
 #[derive(Clone)]
 pub struct RtaServer {
-    /// Session store (SQLite, `sessions.sqlite`).
-    pub sessions: Arc<LiveSessionStore<SqliteSessionStore>>,
-    /// Config store (`configs/`).
-    pub configs: Arc<FileConfigStore>,
-    /// Schema-mapping store (`schema-mappings/`).
-    pub mappings: Arc<FileSchemaMappingStore>,
-    /// Native chunk store (`data/`).
-    pub data: NativeStore,
+    /// Session store, wrapped in the layer that follows live sessions.
+    pub sessions: Arc<LiveSessionStore<dyn SessionStore>>,
+    /// Config store.
+    pub configs: Arc<dyn ConfigStore>,
+    /// Schema-mapping store.
+    pub mappings: Arc<dyn SchemaMappingStore>,
+    /// What data is read from and written to.
+    pub data: DataBackend,
     /// In-process live streaming hub.
     pub hub: LiveHub,
     /// What the WebSocket service streams from: the hub, then Redis when configured.
@@ -72,76 +306,47 @@ impl std::fmt::Debug for RtaServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RtaServer")
             .field("data_dir", &self.data_dir)
+            .field("data", &self.data)
             .finish_non_exhaustive()
     }
 }
 
 impl RtaServer {
-    /// Opens (creating if needed) every store under `data_dir`.
+    /// A builder: every store pluggable, the embedded defaults under
+    /// `data_dir` for those not given.
+    pub fn builder(data_dir: impl AsRef<Path>) -> RtaServerBuilder {
+        RtaServerBuilder {
+            data_dir: data_dir.as_ref().to_path_buf(),
+            sessions: None,
+            configs: None,
+            mappings: None,
+            data: None,
+            redis: None,
+            info: ServiceInfo::new("rta-server").with_label("RTA Server"),
+        }
+    }
+
+    /// Opens (creating if needed) every embedded store under `data_dir`,
+    /// with live sessions streamed in-process.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
         let hub = LiveHub::new(HubOptions::default());
         let source: Arc<dyn LiveSource> = Arc::new(hub.clone());
-        Self::open_with(data_dir.as_ref(), hub.clone(), LiveOut::Hub(hub), source)
+        Self::builder(data_dir).assemble(
+            hub.clone(),
+            LiveOut::Hub(hub),
+            source,
+            Arc::new(rta_stream::metrics::Metrics::default()),
+        )
     }
 
-    /// Opens the stores like [`RtaServer::open`], but streams live sessions
-    /// through Redis (the RTA buffer protocol, stream `stream:rta-server`):
-    /// other processes (a Stream Service, another server) can serve them,
-    /// and this server's WebSocket endpoint also serves sessions that other
-    /// processes write to the same Redis.
+    /// Opens the embedded stores like [`RtaServer::open`], but streams live
+    /// sessions through Redis (see [`RtaServerBuilder::redis`]).
     pub async fn open_with_redis(
         data_dir: impl AsRef<Path>,
         redis_url: &str,
         db: Option<i64>,
     ) -> Result<Self> {
-        let hub = LiveHub::new(HubOptions::default());
-        let metrics = Arc::new(rta_stream::metrics::Metrics::default());
-        let reader = RedisLiveSource::connect(
-            redis_url,
-            db,
-            RedisSourceOptions::default(),
-            metrics.clone(),
-        )
-        .await?;
-        let buffer = StreamBuffer::connect(redis_url, db, WriterOptions::default()).await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(REDIS_QUEUE);
-        tokio::spawn(redis_publisher(buffer, rx));
-        let source: Arc<dyn LiveSource> = Arc::new(ChainSource::new(vec![
-            Arc::new(hub.clone()),
-            Arc::new(reader),
-        ]));
-        let mut server = Self::open_with(data_dir.as_ref(), hub, LiveOut::Redis(tx), source)?;
-        server.stream_metrics = metrics;
-        Ok(server)
-    }
-
-    fn open_with(
-        dir: &Path,
-        hub: LiveHub,
-        out: LiveOut,
-        source: Arc<dyn LiveSource>,
-    ) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let data = NativeStore::open(NativeConfig::new(dir.join("data")))?;
-        let sessions = Arc::new(LiveSessionStore {
-            inner: Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?),
-            live: Arc::new(LiveSet {
-                out,
-                open: Mutex::new(HashSet::new()),
-            }),
-            data: data.clone(),
-        });
-        Ok(Self {
-            sessions,
-            configs: Arc::new(FileConfigStore::open(dir.join("configs"))?),
-            mappings: Arc::new(FileSchemaMappingStore::open(dir.join("schema-mappings"))?),
-            data,
-            hub,
-            source,
-            stream_metrics: Arc::new(rta_stream::metrics::Metrics::default()),
-            data_dir: dir.to_path_buf(),
-            info: ServiceInfo::new("rta-server").with_label("RTA Server"),
-        })
+        Self::builder(data_dir).redis(redis_url, db).build().await
     }
 
     /// Sets what `/rta/v2/info` and `GET /` report.
@@ -162,7 +367,7 @@ impl RtaServer {
         let api = sessions::session_router(self.sessions.clone())
             .merge(configs::config_router(self.configs.clone()))
             .merge(data::data_router_with(
-                Arc::new(self.data.clone()),
+                self.data.chunked.clone(),
                 Some(check),
             ))
             .merge(stream_router(StreamService::with_metrics(
@@ -188,544 +393,66 @@ impl RtaServer {
     }
 
     /// Every toolkit gRPC service on one set of routes: `SessionStore`,
-    /// `ConfigStore`, `SchemaMappingStore`, `DataWriter`, `DataReader`.
+    /// `ConfigStore`, `SchemaMappingStore`, `DataReader`, and `DataWriter`
+    /// when the data backend takes writes.
     pub fn grpc_routes(&self) -> tonic::service::Routes {
-        let observer: Arc<dyn DataObserver> = self.sessions.live.clone();
-        rpc::routes()
+        let mut routes = rpc::routes()
             .add_service(sessions::session_server(self.sessions.clone()))
             .add_service(configs::config_server(self.configs.clone()))
             .add_service(schema_mappings::schema_mapping_server(
                 self.mappings.clone(),
             ))
-            .add_service(data::data_writer_server(
-                Arc::new(self.data.clone()),
-                Some(observer),
-            ))
-            .add_service(data::data_reader_server(Arc::new(self.data.clone())))
+            .add_service(data::data_reader_server(self.data.service.clone()));
+        if let Some(sink) = &self.data.sink {
+            let observer: Arc<dyn DataObserver> = self.sessions.live().clone();
+            routes = routes.add_service(data::data_writer_server(sink.clone(), Some(observer)));
+        }
+        routes
     }
 
     /// Stores a batch of data for `identity` and forwards it to live clients
     /// when the session is live: the same path as a `DataWriter` write.
+    /// A read-only backend answers [`rta_core::Error::Unavailable`].
     pub async fn write_data(&self, identity: &str, items: Vec<WriteItem>) -> Result<()> {
-        use rta_core::write::DataSink;
+        let sink = self.sink()?;
+        let live = self.sessions.live();
         // Only a live session's items are needed after the write.
-        let live = self.sessions.live.is_live(identity).then(|| items.clone());
-        self.data.write(identity, items).await?;
-        if let Some(items) = live {
-            self.sessions.live.observe(identity, &items);
+        let kept = live.is_live(identity).then(|| items.clone());
+        sink.write(identity, items).await?;
+        if let Some(items) = kept {
+            live.observe(identity, &items);
         }
         Ok(())
     }
 
     /// Publishes a time-range update of a live session (no-op otherwise).
     pub fn publish_time_range(&self, identity: &str, start: i64, end: i64) {
-        self.sessions.live.publish_time_range(identity, start, end);
+        self.sessions
+            .live()
+            .publish_time_range(identity, start, end);
     }
 
     /// Makes everything written to `identity` durable.
     pub async fn flush_data(&self, identity: &str) -> Result<()> {
-        use rta_core::write::DataSink;
-        Ok(self.data.flush(identity).await?)
+        Ok(self.sink()?.flush(identity).await?)
+    }
+
+    /// Makes everything written so far durable (call it at shutdown).
+    pub async fn flush_all(&self) -> Result<()> {
+        match &self.data.sink {
+            Some(sink) => Ok(sink.flush_all().await?),
+            None => Ok(()),
+        }
+    }
+
+    fn sink(&self) -> Result<&Arc<dyn DataSink>> {
+        self.data.sink.as_ref().ok_or_else(|| {
+            rta_core::Error::Unavailable("this server's data backend is read-only".into()).into()
+        })
     }
 
     /// Binds both addresses (port 0 picks a free one) and serves in the background.
     pub async fn spawn(&self, http: SocketAddr, grpc: SocketAddr) -> Result<RunningServer> {
-        Ok(serve::spawn(http, self.http_router(), Some((grpc, self.grpc_routes()))).await?)
-    }
-}
-
-/// Most live messages queued for the Redis publisher; beyond it live
-/// updates are dropped (and logged): the data itself is already stored.
-const REDIS_QUEUE: usize = 1024;
-
-/// Where live updates go.
-enum LiveOut {
-    /// Straight to this process's WebSocket clients.
-    Hub(LiveHub),
-    /// To the Redis publisher task.
-    Redis(tokio::sync::mpsc::Sender<RedisMsg>),
-}
-
-/// A live update for the Redis publisher.
-enum RedisMsg {
-    Items(String, Vec<StreamData>),
-    End(String, String),
-}
-
-impl LiveOut {
-    fn publish(&self, identity: &str, items: Vec<StreamData>) {
-        match self {
-            LiveOut::Hub(hub) => {
-                if let Err(e) = hub.publish(identity, items) {
-                    tracing::warn!(%identity, error = %e, "live publish failed");
-                }
-            }
-            LiveOut::Redis(tx) => {
-                if tx
-                    .try_send(RedisMsg::Items(identity.to_string(), items))
-                    .is_err()
-                {
-                    tracing::warn!(%identity, "live update dropped: Redis publisher is behind");
-                }
-            }
-        }
-    }
-
-    fn end(&self, identity: &str, final_json: String) {
-        match self {
-            LiveOut::Hub(hub) => {
-                let _ = hub.publish_session_json(identity, final_json);
-                let hub = hub.clone();
-                let id = identity.to_string();
-                tokio::spawn(async move {
-                    tokio::time::sleep(CLOSE_GRACE).await;
-                    hub.remove_session(&id);
-                });
-            }
-            LiveOut::Redis(tx) => {
-                if tx
-                    .try_send(RedisMsg::End(identity.to_string(), final_json))
-                    .is_err()
-                {
-                    tracing::warn!(%identity, "final session JSON dropped: Redis publisher is behind");
-                }
-            }
-        }
-    }
-}
-
-/// Writes live updates to Redis with one [`rta_stream::SessionWriter`] per live session.
-async fn redis_publisher(buffer: StreamBuffer, mut rx: tokio::sync::mpsc::Receiver<RedisMsg>) {
-    let mut writers: std::collections::HashMap<String, rta_stream::SessionWriter> =
-        std::collections::HashMap::new();
-    while let Some(msg) = rx.recv().await {
-        let (identity, items, end) = match msg {
-            RedisMsg::Items(id, items) => (id, items, false),
-            RedisMsg::End(id, json) => (id, vec![json_item(json)], true),
-        };
-        if !writers.contains_key(&identity) {
-            match buffer.init_session(&identity, REDIS_STREAM).await {
-                Ok(w) => {
-                    writers.insert(identity.clone(), w);
-                }
-                Err(e) => {
-                    tracing::warn!(%identity, error = %e, "cannot start the Redis live session");
-                    continue;
-                }
-            }
-        }
-        let Some(w) = writers.get(&identity) else {
-            continue;
-        };
-        let mut r = w.write_all(items).await;
-        if r.is_ok() {
-            r = w.end_burst().await;
-        }
-        if let Err(e) = r {
-            tracing::warn!(%identity, error = %e, "Redis live write failed");
-        }
-        if end {
-            if let Some(w) = writers.remove(&identity) {
-                if let Err(e) = w.close().await {
-                    tracing::warn!(%identity, error = %e, "closing the Redis live session failed");
-                }
-            }
-        }
-    }
-}
-
-/// Redis stream that an RTA Server writes its live sessions to.
-pub const REDIS_STREAM: &str = "rta-server";
-
-fn json_item(json: String) -> StreamData {
-    StreamData {
-        data: Some(stream_data::Data::SessionJson(json)),
-    }
-}
-
-fn range_item(start_time: i64, end_time: i64) -> StreamData {
-    StreamData {
-        data: Some(stream_data::Data::TimeRange(StreamTimeRange {
-            start_time,
-            end_time,
-        })),
-    }
-}
-
-/// Sessions the server is streaming live, and where their updates go.
-/// As a [`DataObserver`] it forwards data written for those sessions.
-pub struct LiveSet {
-    out: LiveOut,
-    open: Mutex<HashSet<String>>,
-}
-
-impl LiveSet {
-    fn is_live(&self, identity: &str) -> bool {
-        self.open
-            .lock()
-            .map(|s| s.contains(identity))
-            .unwrap_or(false)
-    }
-
-    fn set_live(&self, identity: &str, live: bool) -> bool {
-        let Ok(mut s) = self.open.lock() else {
-            return false;
-        };
-        if live {
-            s.insert(identity.to_string())
-        } else {
-            s.remove(identity)
-        }
-    }
-
-    /// Publishes a time-range update of a live session.
-    pub fn publish_time_range(&self, identity: &str, start: i64, end: i64) {
-        if self.is_live(identity) {
-            self.out.publish(identity, vec![range_item(start, end)]);
-        }
-    }
-}
-
-impl DataObserver for LiveSet {
-    fn wants(&self, identity: &str) -> bool {
-        self.is_live(identity)
-    }
-
-    fn observe(&self, identity: &str, items: &[WriteItem]) {
-        if !self.is_live(identity) || items.is_empty() {
-            return;
-        }
-        self.out.publish(
-            identity,
-            items.iter().map(WriteItem::to_stream_data).collect(),
-        );
-    }
-}
-
-/// A [`SessionStore`] layer that keeps the live hub in step with the
-/// sessions: an open (or waiting) session streams its JSON and time range to
-/// WebSocket clients; when it closes, clients get the final JSON, the native
-/// store seals its data and the clients are closed.
-pub struct LiveSessionStore<S> {
-    inner: Arc<S>,
-    live: Arc<LiveSet>,
-    data: NativeStore,
-}
-
-impl<S: SessionStore> LiveSessionStore<S> {
-    /// Follows an update whose resulting state is `state` (`None`: unknown).
-    /// The session is read back only when its JSON is published: when it is
-    /// (or may be) live, or was live and has just closed.
-    async fn after_update(
-        &self,
-        identity: &str,
-        state: Option<SessionState>,
-    ) -> rta_core::Result<()> {
-        if state.is_some_and(|s| !is_live_state(s)) && !self.live.is_live(identity) {
-            return Ok(());
-        }
-        let elements = ss::SessionElements {
-            json: true,
-            ..Default::default()
-        };
-        let Some(sess) = self.inner.get(identity, &elements).await? else {
-            return Ok(());
-        };
-        let parsed = rta_core::session::Session::from_json(&sess.json)?;
-        if is_live_state(parsed.state) {
-            self.live.set_live(identity, true);
-            let mut items = vec![json_item(sess.json)];
-            if let (Some(s), Some(e)) = (&parsed.start_timestamp, &parsed.end_timestamp) {
-                items.push(range_item(s.nanos(), e.nanos()));
-            }
-            self.live.out.publish(identity, items);
-        } else if self.live.set_live(identity, false) {
-            self.live.out.end(identity, sess.json);
-            let data = self.data.clone();
-            let id = identity.to_string();
-            tokio::spawn(async move {
-                let seal = {
-                    let id = id.clone();
-                    tokio::task::spawn_blocking(move || data.seal_blocking(&id)).await
-                };
-                if let Ok(Err(e)) = seal {
-                    tracing::warn!(identity = %id, error = %e, "sealing data of a closed session failed");
-                }
-            });
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl<S: SessionStore> SessionStore for LiveSessionStore<S> {
-    async fn create_or_update(
-        &self,
-        req: ss::CreateOrUpdateSessionRequest,
-    ) -> rta_core::Result<()> {
-        self.create_or_update_state(req).await.map(|_| ())
-    }
-    async fn create_or_update_state(
-        &self,
-        req: ss::CreateOrUpdateSessionRequest,
-    ) -> rta_core::Result<Option<SessionState>> {
-        let identity = req.identity.clone();
-        let state = self.inner.create_or_update_state(req).await?;
-        // The update is stored; a failure to notify live clients is logged, not returned.
-        if let Err(e) = self.after_update(&identity, state).await {
-            tracing::warn!(%identity, error = %e, "live session update failed");
-        }
-        Ok(state)
-    }
-    async fn get(
-        &self,
-        identity: &str,
-        elements: &ss::SessionElements,
-    ) -> rta_core::Result<Option<ss::Session>> {
-        self.inner.get(identity, elements).await
-    }
-    async fn list(&self, req: &ss::ListSessionsRequest) -> rta_core::Result<Vec<ss::Session>> {
-        self.inner.list(req).await
-    }
-    async fn delete(&self, identities: &[String]) -> rta_core::Result<()> {
-        self.inner.delete(identities).await?;
-        for id in identities {
-            if self.live.set_live(id, false) {
-                self.live.out.end(id, String::new());
-            }
-        }
-        Ok(())
-    }
-    async fn folders(&self, parent: &str) -> rta_core::Result<Vec<ss::SessionFolder>> {
-        self.inner.folders(parent).await
-    }
-    async fn put_folder(&self, req: ss::PutSessionFolderRequest) -> rta_core::Result<()> {
-        self.inner.put_folder(req).await
-    }
-    async fn delete_folders(&self, identities: &[String]) -> rta_core::Result<()> {
-        self.inner.delete_folders(identities).await
-    }
-    async fn metamodel(
-        &self,
-        folder_subtree: &str,
-        json_properties: &[String],
-    ) -> rta_core::Result<serde_json::Value> {
-        self.inner.metamodel(folder_subtree, json_properties).await
-    }
-    async fn query_properties(
-        &self,
-        partial_match: &str,
-        folder_subtree: &str,
-    ) -> rta_core::Result<Vec<ss::PropertySummary>> {
-        self.inner
-            .query_properties(partial_match, folder_subtree)
-            .await
-    }
-}
-
-/// Whether sessions in `state` stream live (open, or waiting for data).
-fn is_live_state(state: SessionState) -> bool {
-    matches!(state, SessionState::Open | SessionState::Waiting)
-}
-
-/// The data API's check that a session exists (unknown sessions are 404).
-struct SessionExists<S>(Arc<S>);
-
-#[async_trait]
-impl<S: SessionStore> IdentityCheck for SessionExists<S> {
-    async fn exists(&self, identity: &str) -> rta_core::Result<bool> {
-        Ok(self
-            .0
-            .get(identity, &ss::SessionElements::default())
-            .await?
-            .is_some())
-    }
-}
-
-/// Serves `router` over HTTPS (rustls) on `addr` with a PEM certificate
-/// chain and private key, until `shutdown` completes.
-pub async fn serve_https(
-    addr: SocketAddr,
-    router: axum::Router,
-    cert_pem: PathBuf,
-    key_pem: PathBuf,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    // Several rustls providers may be linked in; pick ring explicitly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert_pem, &key_pem)
-        .await
-        .map_err(|e| {
-            crate::Error::Options(format!(
-                "cannot load TLS certificate {} / key {}: {e}",
-                cert_pem.display(),
-                key_pem.display()
-            ))
-        })?;
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(Duration::from_secs(5)));
-    });
-    axum_server::bind_rustls(addr, tls)
-        .handle(handle)
-        .serve(router.into_make_service())
-        .await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use rta_core::proto::session_service::session_update::Op;
-
-    use super::*;
-
-    /// A session store counting its reads; it tells the state after an
-    /// update only when `tells_state` (otherwise the trait's default, `None`).
-    struct Counting {
-        inner: SqliteSessionStore,
-        gets: AtomicUsize,
-        tells_state: bool,
-    }
-
-    #[async_trait]
-    impl SessionStore for Counting {
-        async fn create_or_update(
-            &self,
-            req: ss::CreateOrUpdateSessionRequest,
-        ) -> rta_core::Result<()> {
-            self.inner.create_or_update(req).await
-        }
-        async fn create_or_update_state(
-            &self,
-            req: ss::CreateOrUpdateSessionRequest,
-        ) -> rta_core::Result<Option<SessionState>> {
-            if self.tells_state {
-                self.inner.create_or_update_state(req).await
-            } else {
-                self.inner.create_or_update(req).await.map(|()| None)
-            }
-        }
-        async fn get(
-            &self,
-            identity: &str,
-            elements: &ss::SessionElements,
-        ) -> rta_core::Result<Option<ss::Session>> {
-            self.gets.fetch_add(1, Ordering::SeqCst);
-            self.inner.get(identity, elements).await
-        }
-        async fn list(&self, req: &ss::ListSessionsRequest) -> rta_core::Result<Vec<ss::Session>> {
-            self.inner.list(req).await
-        }
-        async fn delete(&self, identities: &[String]) -> rta_core::Result<()> {
-            self.inner.delete(identities).await
-        }
-        async fn folders(&self, parent: &str) -> rta_core::Result<Vec<ss::SessionFolder>> {
-            self.inner.folders(parent).await
-        }
-        async fn put_folder(&self, req: ss::PutSessionFolderRequest) -> rta_core::Result<()> {
-            self.inner.put_folder(req).await
-        }
-        async fn delete_folders(&self, identities: &[String]) -> rta_core::Result<()> {
-            self.inner.delete_folders(identities).await
-        }
-        async fn metamodel(
-            &self,
-            folder_subtree: &str,
-            json_properties: &[String],
-        ) -> rta_core::Result<serde_json::Value> {
-            self.inner.metamodel(folder_subtree, json_properties).await
-        }
-        async fn query_properties(
-            &self,
-            partial_match: &str,
-            folder_subtree: &str,
-        ) -> rta_core::Result<Vec<ss::PropertySummary>> {
-            self.inner
-                .query_properties(partial_match, folder_subtree)
-                .await
-        }
-    }
-
-    fn update(
-        identity: &str,
-        sequence: Option<i64>,
-        ops: Vec<Op>,
-    ) -> ss::CreateOrUpdateSessionRequest {
-        ss::CreateOrUpdateSessionRequest {
-            identity: identity.into(),
-            sequence,
-            updates: ops
-                .into_iter()
-                .map(|op| ss::SessionUpdate { op: Some(op) })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    /// Runs the same updates through a store that tells the state and one
-    /// that does not: the live set follows them identically, and the session
-    /// is read back only when its JSON is published.
-    #[tokio::test]
-    async fn sessions_are_read_back_only_to_publish_them() {
-        let range = |end| {
-            Op::SetTimeRange(ss::TimeRange {
-                start_time: 0,
-                end_time: end,
-            })
-        };
-        let open = SessionState::Open.as_i32();
-        let closed = SessionState::Closed.as_i32();
-        // (request, live afterwards, read back when the store tells the state)
-        let steps = [
-            (
-                update("a", None, vec![Op::SetType("t".into())]),
-                false,
-                false,
-            ),
-            (update("a", None, vec![Op::SetState(open)]), true, true),
-            (update("a", None, vec![range(10)]), true, true),
-            (update("a", None, vec![Op::SetState(closed)]), false, true),
-            (update("a", None, vec![range(20)]), false, false),
-            (
-                update("b", None, vec![Op::SetState(open), Op::SetState(closed)]),
-                false,
-                false,
-            ),
-            (
-                update("c", Some(2), vec![Op::SetState(closed)]),
-                false,
-                false,
-            ),
-            // stale: skipped by the store, so the state is unknown
-            (update("c", Some(1), vec![Op::SetState(open)]), false, true),
-        ];
-        for tells_state in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = LiveSessionStore {
-                inner: Arc::new(Counting {
-                    inner: SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap(),
-                    gets: AtomicUsize::new(0),
-                    tells_state,
-                }),
-                live: Arc::new(LiveSet {
-                    out: LiveOut::Hub(LiveHub::new(HubOptions::default())),
-                    open: Mutex::new(HashSet::new()),
-                }),
-                data: NativeStore::open(NativeConfig::new(dir.path().join("data"))).unwrap(),
-            };
-            for (i, (req, live, read)) in steps.iter().enumerate() {
-                let identity = req.identity.clone();
-                let before = store.inner.gets.load(Ordering::SeqCst);
-                store.create_or_update(req.clone()).await.unwrap();
-                let reads = store.inner.gets.load(Ordering::SeqCst) - before;
-                assert_eq!(store.live.is_live(&identity), *live, "step {i}");
-                let expected = if tells_state { usize::from(*read) } else { 1 };
-                assert_eq!(reads, expected, "step {i}, tells_state {tells_state}");
-            }
-        }
+        serve::spawn(http, self.http_router(), Some((grpc, self.grpc_routes()))).await
     }
 }

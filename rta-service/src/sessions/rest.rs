@@ -40,7 +40,8 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use rta_adapters::{rest, stores::SqliteSessionStore};
+/// use rta_adapters::stores::SqliteSessionStore;
+/// use rta_service::sessions;
 /// use rta_core::proto::session_service::CreateOrUpdateSessionRequest;
 /// use rta_core::service::SessionStore;
 /// use tower::ServiceExt;
