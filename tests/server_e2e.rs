@@ -435,7 +435,7 @@ async fn https_serves_the_same_api() {
         .port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(rta::service::server::serve_https(
+    let task = tokio::spawn(rta::service::serve::serve_https(
         addr,
         server.http_router(),
         cert_path.clone(),

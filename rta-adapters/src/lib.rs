@@ -30,6 +30,7 @@
 //! ```
 
 mod error;
+pub mod memory;
 
 pub mod native;
 pub mod stores;

@@ -705,4 +705,38 @@ impl<T: ListOf> Chunker<T> {
     pub fn pending(&self) -> usize {
         self.items.len()
     }
+
+    /// Chunks a whole time-ordered run of results of one channel (or row
+    /// group, or the events) at once: [`Chunker::push`] each, then
+    /// [`Chunker::flush`]. The same results always give the same chunks,
+    /// which is what lets an adapter chunk its data on every read.
+    ///
+    /// ```
+    /// use rta_core::chunk::{ChunkGrid, ChunkLimits, Chunker};
+    /// use rta_core::data::periodic;
+    ///
+    /// let grid = ChunkGrid::new(1_000_000_000).unwrap(); // 1 s cells
+    /// // 2 s of a 1 kHz channel, starting half-way through a cell
+    /// let item = periodic(7, 500_000_000, 1_000_000, &[0u16; 2000]).unwrap();
+    /// let chunks = Chunker::chunk_all(grid, ChunkLimits::default(), [item]).unwrap();
+    /// let spans: Vec<_> = chunks.iter().map(|c| (c.start, c.end)).collect();
+    /// assert_eq!(spans, [
+    ///     (500_000_000, 999_000_000),
+    ///     (1_000_000_000, 1_999_000_000),
+    ///     (2_000_000_000, 2_499_000_000),
+    /// ]);
+    /// ```
+    pub fn chunk_all(
+        grid: ChunkGrid,
+        limits: ChunkLimits,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<Chunk>> {
+        let mut chunker = Self::new(grid, limits);
+        let mut out = Vec::new();
+        for item in items {
+            out.extend(chunker.push(item)?);
+        }
+        out.extend(chunker.flush()?);
+        Ok(out)
+    }
 }

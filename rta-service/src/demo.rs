@@ -16,7 +16,7 @@ use rta_core::proto::data::Event;
 use rta_core::proto::session_service::{
     self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
 };
-use rta_core::service::{ConfigStore, SessionStore, StoredConfig};
+use rta_core::service::{SessionStore, StoredConfig};
 use rta_core::time::Timestamp;
 use rta_core::write::WriteItem;
 use rta_stream::demo::{periodic_value, timestamped_value, PERIODIC_CHANNEL};

@@ -81,7 +81,7 @@ async fn run() -> rta_service::Result<()> {
     if let Some((addr, cert, key)) = https {
         let router = server.http_router();
         tokio::spawn(async move {
-            let r = rta_service::server::serve_https(
+            let r = serve::serve_https(
                 addr,
                 router,
                 cert.into(),
@@ -117,7 +117,7 @@ async fn run() -> rta_service::Result<()> {
         svc.data_dir.display()
     );
     serve::serve(&svc, server.http_router(), Some(server.grpc_routes())).await?;
-    server.data.flush_all_blocking()?;
+    server.flush_all().await?;
     Ok(())
 }
 

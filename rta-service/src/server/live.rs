@@ -80,7 +80,10 @@ impl LiveOut {
 }
 
 /// Writes live updates to Redis with one [`rta_stream::SessionWriter`] per live session.
-pub(super) async fn redis_publisher(buffer: StreamBuffer, mut rx: tokio::sync::mpsc::Receiver<RedisMsg>) {
+pub(super) async fn redis_publisher(
+    buffer: StreamBuffer,
+    mut rx: tokio::sync::mpsc::Receiver<RedisMsg>,
+) {
     let mut writers: std::collections::HashMap<String, rta_stream::SessionWriter> =
         std::collections::HashMap::new();
     while let Some(msg) = rx.recv().await {
@@ -483,7 +486,9 @@ mod tests {
                     gets: AtomicUsize::new(0),
                     tells_state,
                 }),
-                Arc::new(LiveSet::new(LiveOut::Hub(LiveHub::new(HubOptions::default())))),
+                Arc::new(LiveSet::new(LiveOut::Hub(LiveHub::new(
+                    HubOptions::default(),
+                )))),
                 Some(sink),
             );
             for (i, (req, live, read)) in steps.iter().enumerate() {

@@ -31,7 +31,9 @@ use std::sync::Arc;
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
 use rta_core::framing::{ChunkedSource, Framed};
-use rta_core::service::{ConfigStore, DataService, IdentityCheck, SchemaMappingStore, SessionStore};
+use rta_core::service::{
+    ConfigStore, DataService, IdentityCheck, SchemaMappingStore, SessionStore,
+};
 use rta_core::write::{DataObserver, DataSink, WriteItem};
 use rta_stream::hub::{HubOptions, LiveHub};
 use rta_stream::service::{
