@@ -23,6 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".")
         .build_client(true)
         .build_server(true)
+        // `XClient::connect(url)` needs tonic's channel: only with the
+        // `transport` feature, so that rta-core alone has no HTTP stack.
+        .build_transport(std::env::var_os("CARGO_FEATURE_TRANSPORT").is_some())
         .compile_fds(fds)?;
     Ok(())
 }
