@@ -32,5 +32,5 @@ mod writer;
 
 pub use observer::{BroadcastObserver, ObservedBatch};
 pub use reader::{data_reader_server, DataReaderGrpc};
-pub use rest::{data_router, data_router_with};
+pub use rest::{data_router, data_router_with, data_service_router};
 pub use writer::{data_writer_server, DataWriterGrpc, MAX_WRITE_MESSAGE_BYTES};

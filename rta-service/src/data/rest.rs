@@ -1,4 +1,6 @@
-//! The REST data API: chunked sample data of a session.
+//! The REST data API: chunked sample data of a session (the public route,
+//! `/rta/v2/sessions/{identity}/data/...`) or of a data identity (the
+//! data-microservice route behind a Gateway, `/rta/v2/data/{identity}/...`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,6 +82,48 @@ pub fn data_router_with(
             get(get_channel_data),
         )
         .with_state(DataState { source, check })
+}
+
+/// The data-microservice routes over any [`ChunkedSource`]: what a Gateway
+/// Service reads a data service through, keyed by *data identity* (private,
+/// possibly bound to several sessions) instead of session identity:
+///
+/// - `GET /rta/v2/data/{dataIdentity}/timestamped/{channels}`
+/// - `GET /rta/v2/data/{dataIdentity}/periodic/{channels}`
+/// - `GET /rta/v2/data/{dataIdentity}/row/{channels}`
+/// - `GET /rta/v2/data/{dataIdentity}/events`
+///
+/// Query parameters, media type, chunk rules and errors are those of
+/// [`data_router_with`]. The data identity is one URL-encoded path segment
+/// and may hold any character (`%2F` for `/`); unknown identities read as
+/// empty, since a data service does not know which identities exist.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rta_adapters::memory::MemoryData;
+/// use rta_core::framing::Framed;
+/// use rta_service::data::data_service_router;
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let app = data_service_router(Arc::new(Framed(Arc::new(MemoryData::new()))));
+/// let req = axum::http::Request::get("/rta/v2/data/someData%3D%2750835ebe%27/events")
+///     .body(axum::body::Body::empty())
+///     .unwrap();
+/// assert_eq!(app.oneshot(req).await.unwrap().status(), 200);
+/// # });
+/// ```
+pub fn data_service_router(source: Arc<dyn ChunkedSource>) -> Router {
+    Router::new()
+        .route("/rta/v2/data/{identity}/events", get(get_events))
+        .route(
+            "/rta/v2/data/{identity}/{kind}/{channels}",
+            get(get_channel_data),
+        )
+        .with_state(DataState {
+            source,
+            check: None,
+        })
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
