@@ -13,6 +13,8 @@
 //! - [`memory`]: an in-memory data adapter (a `DataService` and `DataSink`
 //!   over chunks built on the spec's chunk grid): for tests, examples, and as
 //!   the simplest model of an adapter.
+//! - `remote` (feature `remote`): a `DataService` reading another data
+//!   service over HTTP through its data-microservice route.
 //! - [`stores`]: embedded metadata stores: a SQLite
 //!   [session store](stores::SqliteSessionStore), a file-per-identifier
 //!   [config store](stores::FileConfigStore) and a file
@@ -33,6 +35,8 @@ mod error;
 pub mod memory;
 
 pub mod native;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod stores;
 
 pub use error::{Error, Result};

@@ -73,6 +73,10 @@ pub enum Error {
     /// A backing store or dependency is unavailable.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A service this one depends on failed or answered with an error (a
+    /// data service behind a gateway): `502 Bad Gateway`, gRPC `UNAVAILABLE`.
+    #[error("upstream error: {0}")]
+    Upstream(String),
     /// An I/O error from a backing store.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -107,6 +111,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
             Error::Unavailable(_) => 503,
+            Error::Upstream(_) => 502,
             Error::Io(_) | Error::Internal(_) => 500,
             _ => 400,
         }
@@ -118,7 +123,7 @@ impl Error {
         match self {
             Error::NotFound(_) => tonic::Status::not_found(msg),
             Error::Conflict(_) => tonic::Status::already_exists(msg),
-            Error::Unavailable(_) => tonic::Status::unavailable(msg),
+            Error::Unavailable(_) | Error::Upstream(_) => tonic::Status::unavailable(msg),
             Error::Io(_) | Error::Internal(_) => tonic::Status::internal(msg),
             _ => tonic::Status::invalid_argument(msg),
         }
