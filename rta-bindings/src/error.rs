@@ -74,7 +74,10 @@ impl From<Error> for rta_core::Error {
             | Error::Conflict { .. }
             | Error::InvalidRequest(_)
             | Error::Json(_) => rta_core::Error::InvalidArgument(e.to_string()),
-            Error::UnknownSource(_) => rta_core::Error::Unavailable(e.to_string()),
+            // Sources are private: the message does not name it.
+            Error::UnknownSource(_) => rta_core::Error::Upstream(
+                "a data binding names a data source with no configured data service".into(),
+            ),
             Error::Transform { .. } => rta_core::Error::Internal(e.to_string()),
         }
     }

@@ -17,7 +17,9 @@
 //!   patch the serialized results in place, and only chunks straddling a
 //!   time bound are decoded ([`transform`]);
 //! - merges the transformed streams of several bindings into one stream in
-//!   time order per channel, holding at most one chunk per input ([`mod@merge`]).
+//!   time order per channel, holding at most one chunk per input ([`mod@merge`]);
+//! - serves sessions' data through their bindings as a `DataService`, the
+//!   Gateway's read path ([`service`]).
 //!
 //! ```
 //! use futures::{executor::block_on, StreamExt};
@@ -47,6 +49,7 @@ mod lz4cut;
 pub mod merge;
 pub mod model;
 pub mod plan;
+pub mod service;
 pub mod transform;
 mod wire;
 

@@ -2,6 +2,8 @@
 //! socket: any data identity, URL-encoded in one path segment, reads back the
 //! data written under it; errors are those of the public route.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use rta_adapters::memory::MemoryData;

@@ -2,6 +2,8 @@
 //! exactly what a direct read gives, and a service that refuses, fails, cuts
 //! a body short or is not there gives a clear error, never a panic or a hang.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use axum::routing::get;
