@@ -6,7 +6,9 @@
 //! each payload is handed on as a slice of the received buffer, never
 //! copied or decompressed. Failures are [`Error::Upstream`] (`502` on the
 //! public API) naming the service and what went wrong; bad requests the
-//! service refuses are [`Error::InvalidArgument`] with its message.
+//! service refuses are [`Error::InvalidArgument`] with its message. The
+//! request's [`Authorization`](rta_core::service::Authorization) goes out as
+//! the `Authorization` header.
 //!
 //! ```no_run
 //! use futures::StreamExt;
@@ -116,10 +118,14 @@ impl RemoteDataService {
 impl DataService for RemoteDataService {
     async fn read(&self, req: DataRequest) -> Result<ChunkStream> {
         req.validate()?;
-        let resp = self
+        let mut get = self
             .client
             .get(self.url(&req))
-            .header(reqwest::header::ACCEPT, PROTOBUF_CHUNKED)
+            .header(reqwest::header::ACCEPT, PROTOBUF_CHUNKED);
+        if let Some(auth) = req.authorization.value() {
+            get = get.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        let resp = get
             .send()
             .await
             .map_err(|e| self.upstream(format_args!("request failed: {e}")))?;

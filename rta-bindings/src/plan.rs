@@ -349,6 +349,7 @@ fn plan_binding(b: &DataBinding, req: &SessionRequest) -> Result<Option<PlanPart
         channels: data_channels,
         start: ds,
         end: de,
+        authorization: Default::default(),
     };
     let transform = Transform::for_binding(b, req.kind)
         .with_wanted(session_channels.clone())

@@ -199,7 +199,11 @@ impl DataService for BindingDataService {
             None => SessionRequest::events(),
         }
         .with_bounds(req.start, req.end);
-        let plan = bindings.plan(&sreq)?;
+        let mut plan = bindings.plan(&sreq)?;
+        // Every data service sees the client's credentials.
+        for part in &mut plan.parts {
+            part.request.authorization = req.authorization.clone();
+        }
         if let Some(part) = plan
             .parts
             .iter()

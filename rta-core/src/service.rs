@@ -59,6 +59,42 @@ pub struct DataRequest {
     pub start: Option<i64>,
     /// Inclusive end (ns since the Unix epoch); the response may end later.
     pub end: Option<i64>,
+    /// The credentials the client sent, for services that call others on
+    /// its behalf (a gateway passes them to every data service).
+    pub authorization: Authorization,
+}
+
+/// The `Authorization` header value a request arrived with. Its `Debug`
+/// form never shows the value, so requests can be logged.
+///
+/// ```
+/// use rta_core::service::Authorization;
+/// let a = Authorization::new("Bearer secret-token");
+/// assert_eq!(a.value(), Some("Bearer secret-token"));
+/// assert!(!format!("{a:?}").contains("secret"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Authorization(Option<std::sync::Arc<str>>);
+
+impl Authorization {
+    /// Credentials with the given header value.
+    pub fn new(value: impl Into<std::sync::Arc<str>>) -> Self {
+        Self(Some(value.into()))
+    }
+
+    /// The header value, if the client sent one.
+    pub fn value(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(_) => f.write_str("Authorization(redacted)"),
+            None => f.write_str("Authorization(none)"),
+        }
+    }
 }
 
 impl DataRequest {
@@ -70,6 +106,7 @@ impl DataRequest {
             channels: Some(channels),
             start: None,
             end: None,
+            authorization: Authorization::default(),
         }
     }
 
@@ -81,7 +118,14 @@ impl DataRequest {
             channels: None,
             start: None,
             end: None,
+            authorization: Authorization::default(),
         }
+    }
+
+    /// Sets the credentials to pass on.
+    pub fn with_authorization(mut self, authorization: Authorization) -> Self {
+        self.authorization = authorization;
+        self
     }
 
     /// Sets the time bounds.

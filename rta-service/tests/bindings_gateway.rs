@@ -73,19 +73,28 @@ async fn sessions_read_through_their_bindings_from_remote_data_services() {
     // Two data services, each with 2 s of 1 kHz data on channels 0 and 1.
     let mut services: HashMap<String, Arc<dyn DataService>> = HashMap::new();
     let mut running = Vec::new();
+    // The Authorization headers the data services saw.
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     for name in ["alpha", "beta"] {
         let mem = Arc::new(MemoryData::new());
         for ch in [0, 1] {
             let item = periodic(ch, 0, 1_000_000, &[f64::from(ch); 2_000]).unwrap();
             mem.write("d1", vec![item.into()]).await.unwrap();
         }
-        let srv = serve::spawn(
-            any(),
-            data::data_service_router(Arc::new(Framed(mem))),
-            None,
-        )
-        .await
-        .unwrap();
+        let log = seen.clone();
+        let router =
+            data::data_service_router(Arc::new(Framed(mem))).layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let log = log.clone();
+                    async move {
+                        if let Some(v) = req.headers().get("authorization") {
+                            log.lock().unwrap().push(v.to_str().unwrap().to_string());
+                        }
+                        next.run(req).await
+                    }
+                },
+            ));
+        let srv = serve::spawn(any(), router, None).await.unwrap();
         let url = format!("http://{}", srv.http_addr);
         services.insert(name.into(), Arc::new(RemoteDataService::new(&url).unwrap()));
         running.push(srv);
@@ -153,6 +162,17 @@ async fn sessions_read_through_their_bindings_from_remote_data_services() {
     let (_, got) = read(url("composite", "0-F")).await;
     let channels: std::collections::BTreeSet<u32> = got.iter().map(|r| r.0).collect();
     assert_eq!(channels.into_iter().collect::<Vec<_>>(), [0, 1, 10, 11]);
+
+    // The client's credentials reach every data service a read fans out to.
+    assert!(seen.lock().unwrap().is_empty());
+    let resp = reqwest::Client::new()
+        .get(url("composite", "0-F"))
+        .header("authorization", "Bearer t-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t-123", "Bearer t-123"]);
 
     // Errors: clear statuses, and the other sessions are unaffected.
     let resp = reqwest::get(url("unconfigured", "0")).await.unwrap();

@@ -52,6 +52,7 @@ impl<D: DataService + ?Sized> DataReaderGrpc<D> {
             channels,
             start,
             end,
+            authorization: Default::default(),
         };
         req.validate()?;
         let chunks = self.svc.read(req).await?;

@@ -16,7 +16,7 @@ use rta_core::channels::ChannelExpr;
 use rta_core::data::DataKind;
 use rta_core::framing::{ChunkedSource, Framed};
 use rta_core::media::PROTOBUF_CHUNKED;
-use rta_core::service::{DataRequest, DataService, IdentityCheck};
+use rta_core::service::{Authorization, DataRequest, DataService, IdentityCheck};
 
 #[derive(Clone)]
 struct DataState {
@@ -238,6 +238,11 @@ async fn serve(
         channels,
         start,
         end,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(Authorization::new)
+            .unwrap_or_default(),
     };
     if let Err(e) = req.validate() {
         return core_error(e);
