@@ -21,13 +21,13 @@
 //! use rta_core::chunk::{Chunk, Compression};
 //! use rta_core::data::{periodic, DataKind};
 //! use rta_core::proto::data::PeriodicDataList;
-//! use rta_core::service::{ChunkStream, DataRequest, DataService};
+//! use rta_core::service::{Authorization, ChunkStream, DataRequest, DataService};
 //!
 //! /// One session, bound to data identity "d1" of source "src" with a 1 s offset.
 //! struct Fixed;
 //! #[async_trait::async_trait]
 //! impl BindingsSource for Fixed {
-//!     async fn bindings(&self, session: &str) -> rta_core::Result<Option<Bindings>> {
+//!     async fn bindings(&self, session: &str, _auth: &Authorization) -> rta_core::Result<Option<Bindings>> {
 //!         Ok((session == "s1").then(|| Bindings {
 //!             bindings: vec![DataBinding::new("src", "d1").with_offset(1_000_000_000)],
 //!             cacheable: true,
@@ -59,7 +59,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rta_core::proto::session_service as ss;
-use rta_core::service::{ChunkStream, DataRequest, DataService, SessionStore};
+use rta_core::service::{Authorization, ChunkStream, DataRequest, DataService, SessionStore};
 use rta_core::session::{Session, SessionState};
 
 use crate::model::DataBinding;
@@ -84,7 +84,12 @@ pub struct Bindings {
 #[async_trait]
 pub trait BindingsSource: Send + Sync + 'static {
     /// The bindings of `session`, or `None` when there is no such session.
-    async fn bindings(&self, session: &str) -> rta_core::Result<Option<Bindings>>;
+    /// `auth` is the client's credentials, for sources that pass them on.
+    async fn bindings(
+        &self,
+        session: &str,
+        auth: &Authorization,
+    ) -> rta_core::Result<Option<Bindings>>;
 }
 
 /// The bindings of sessions in any [`SessionStore`]; those of closed
@@ -93,7 +98,11 @@ pub struct SessionStoreBindings<S: ?Sized>(pub Arc<S>);
 
 #[async_trait]
 impl<S: SessionStore + ?Sized> BindingsSource for SessionStoreBindings<S> {
-    async fn bindings(&self, session: &str) -> rta_core::Result<Option<Bindings>> {
+    async fn bindings(
+        &self,
+        session: &str,
+        _auth: &Authorization,
+    ) -> rta_core::Result<Option<Bindings>> {
         let elements = ss::SessionElements {
             json: true,
             data_bindings: true,
@@ -147,11 +156,12 @@ impl BindingDataService {
     pub async fn session_bindings(
         &self,
         session: &str,
+        auth: &Authorization,
     ) -> rta_core::Result<Option<Arc<SessionBindings>>> {
         if let Some(b) = self.cached(session) {
             return Ok(Some(b));
         }
-        let Some(found) = self.source.bindings(session).await? else {
+        let Some(found) = self.source.bindings(session, auth).await? else {
             return Ok(None);
         };
         let validated = Arc::new(SessionBindings::new(found.bindings).map_err(|e| {
@@ -180,7 +190,7 @@ impl DataService for BindingDataService {
     async fn read(&self, req: DataRequest) -> rta_core::Result<ChunkStream> {
         req.validate()?;
         let session = req.data_identity.as_str();
-        let bindings = self.session_bindings(session).await?;
+        let bindings = self.session_bindings(session, &req.authorization).await?;
         let bindings = match bindings {
             Some(b) if !b.bindings().is_empty() => b,
             Some(_) => {

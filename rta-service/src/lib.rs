@@ -14,6 +14,7 @@
 //! | [`options`] | the toolkit's options: flags, `--config FILE`, `RTA_` variables |
 //! | [`serve`] | one run loop for HTTP, HTTPS and gRPC listeners |
 //! | [`server`] | the RTA Server: every service in one process, pluggable stores |
+//! | [`gateway`] | the Gateway Service: the public API over session, config and data services |
 //! | [`demo`] | the demo sessions of `rta-server --demo` |
 //!
 //! Routers are plain [`axum::Router`]s (test them with
@@ -40,6 +41,7 @@ pub mod configs;
 pub mod data;
 pub mod demo;
 mod error;
+pub mod gateway;
 pub mod monitor;
 pub mod options;
 pub mod rpc;
