@@ -25,11 +25,13 @@
 //! # }
 //! ```
 
+mod backend;
 mod observer;
 mod reader;
 mod rest;
 mod writer;
 
+pub use backend::DataBackend;
 pub use observer::{BroadcastObserver, ObservedBatch};
 pub use reader::{data_reader_server, DataReaderGrpc};
 pub use rest::{data_router, data_router_with, data_service_router};

@@ -30,10 +30,7 @@ use std::sync::Arc;
 
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
-use rta_core::framing::{ChunkedSource, Framed};
-use rta_core::service::{
-    ConfigStore, DataService, IdentityCheck, SchemaMappingStore, SessionStore,
-};
+use rta_core::service::{ConfigStore, IdentityCheck, SchemaMappingStore, SessionStore};
 use rta_core::write::{DataObserver, DataSink, WriteItem};
 use rta_stream::hub::{HubOptions, LiveHub};
 use rta_stream::service::{
@@ -44,103 +41,12 @@ use rta_stream::{LiveSource, RedisLiveSource, RedisSourceOptions, StreamBuffer, 
 
 pub use live::{LiveSessionStore, LiveSet, REDIS_STREAM};
 
+pub use crate::data::DataBackend;
+
 use crate::monitor::{self, ServiceInfo};
 use crate::serve::{self, RunningServer};
 use crate::{configs, data, rpc, schema_mappings, sessions, Result};
 use live::{LiveOut, SessionExists};
-
-/// The data side of a server: what reads (a [`DataService`], served to REST
-/// through a [`ChunkedSource`]) and, optionally, what writes (a
-/// [`DataSink`]; without one the server has no `DataWriter` service).
-#[derive(Clone)]
-pub struct DataBackend {
-    service: Arc<dyn DataService>,
-    chunked: Arc<dyn ChunkedSource>,
-    sink: Option<Arc<dyn DataSink>>,
-}
-
-impl DataBackend {
-    /// A read-only backend over any data service: the REST data API frames
-    /// its chunks with [`Framed`].
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use rta_adapters::memory::MemoryData;
-    /// use rta_service::server::DataBackend;
-    ///
-    /// let backend = DataBackend::read_only(Arc::new(MemoryData::new()));
-    /// assert!(!backend.writable());
-    /// ```
-    pub fn read_only(service: Arc<dyn DataService>) -> Self {
-        Self {
-            chunked: Arc::new(Framed(service.clone())),
-            service,
-            sink: None,
-        }
-    }
-
-    /// A backend that reads through `service` and writes through `sink`
-    /// (usually the same object: pass two `Arc`s of it).
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use rta_adapters::memory::MemoryData;
-    /// use rta_service::server::DataBackend;
-    ///
-    /// let mem = Arc::new(MemoryData::new());
-    /// let backend = DataBackend::new(mem.clone(), mem);
-    /// assert!(backend.writable());
-    /// ```
-    pub fn new(service: Arc<dyn DataService>, sink: Arc<dyn DataSink>) -> Self {
-        Self::read_only(service).with_sink(sink)
-    }
-
-    /// The native chunk store: reads, writes, and its own fast REST bodies
-    /// (exact `Content-Length`, stored payloads copied in undecoded).
-    pub fn native(store: NativeStore) -> Self {
-        Self {
-            service: Arc::new(store.clone()),
-            chunked: Arc::new(store.clone()),
-            sink: Some(Arc::new(store)),
-        }
-    }
-
-    /// Adds (or replaces) the sink.
-    pub fn with_sink(mut self, sink: Arc<dyn DataSink>) -> Self {
-        self.sink = Some(sink);
-        self
-    }
-
-    /// Serves REST bodies from `chunked` instead of framing the service's
-    /// chunks (for adapters that can lay out response bodies more cheaply).
-    pub fn with_chunked_source(mut self, chunked: Arc<dyn ChunkedSource>) -> Self {
-        self.chunked = chunked;
-        self
-    }
-
-    /// Whether the backend takes writes.
-    pub fn writable(&self) -> bool {
-        self.sink.is_some()
-    }
-
-    /// The data service.
-    pub fn service(&self) -> &Arc<dyn DataService> {
-        &self.service
-    }
-
-    /// The sink, if any.
-    pub fn sink(&self) -> Option<&Arc<dyn DataSink>> {
-        self.sink.as_ref()
-    }
-}
-
-impl std::fmt::Debug for DataBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataBackend")
-            .field("writable", &self.writable())
-            .finish_non_exhaustive()
-    }
-}
 
 /// Builds an [`RtaServer`] from any stores; what is not given is the
 /// embedded default under the data directory.
@@ -268,7 +174,7 @@ impl RtaServerBuilder {
         let sessions = Arc::new(LiveSessionStore::new(
             inner,
             Arc::new(LiveSet::new(out)),
-            data.sink.clone(),
+            data.sink().cloned(),
         ));
         Ok(RtaServer {
             sessions,
@@ -369,7 +275,7 @@ impl RtaServer {
         let api = sessions::session_router(self.sessions.clone())
             .merge(configs::config_router(self.configs.clone()))
             .merge(data::data_router_with(
-                self.data.chunked.clone(),
+                self.data.chunked().clone(),
                 Some(check),
             ))
             .merge(stream_router(StreamService::with_metrics(
@@ -404,8 +310,8 @@ impl RtaServer {
             .add_service(schema_mappings::schema_mapping_server(
                 self.mappings.clone(),
             ))
-            .add_service(data::data_reader_server(self.data.service.clone()));
-        if let Some(sink) = &self.data.sink {
+            .add_service(data::data_reader_server(self.data.service().clone()));
+        if let Some(sink) = self.data.sink() {
             let observer: Arc<dyn DataObserver> = self.sessions.live().clone();
             routes = routes.add_service(data::data_writer_server(sink.clone(), Some(observer)));
         }
@@ -441,14 +347,14 @@ impl RtaServer {
 
     /// Makes everything written so far durable (call it at shutdown).
     pub async fn flush_all(&self) -> Result<()> {
-        match &self.data.sink {
+        match self.data.sink() {
             Some(sink) => Ok(sink.flush_all().await?),
             None => Ok(()),
         }
     }
 
     fn sink(&self) -> Result<&Arc<dyn DataSink>> {
-        self.data.sink.as_ref().ok_or_else(|| {
+        self.data.sink().ok_or_else(|| {
             rta_core::Error::Unavailable("this server's data backend is read-only".into()).into()
         })
     }
