@@ -13,26 +13,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::FileConfigStore;
-use rta_service::options::OptionsParser;
+use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{configs, monitor, rpc, serve};
 
 async fn run() -> rta_service::Result<()> {
-    let opts = OptionsParser::service(
-        "rta-configsvc",
-        "RTA Config Service: configurations as files in DataDir/configs, REST and gRPC",
-        2660,
-        2662,
-    )
-    .info_options("RTA Config Service")
-    .switch("InitStoreAndExit", "Create the config directory, then exit")
-    .parse_env()?;
-    let svc = opts.service()?;
+    let opts = StoreServiceOptions::from_env(StoreService::Configs)?;
+    let svc = &opts.service;
     let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
-    if opts.switch("InitStoreAndExit")? {
+    if opts.init_store_and_exit {
         return Ok(());
     }
     let check = store.clone();
-    let info = monitor::ServiceInfo::from_options("rta-configsvc", &opts).with_health_check(
+    let info = monitor::ServiceInfo::from_options("rta-configsvc", &opts.raw).with_health_check(
         "files",
         move || {
             let store = check.clone();
@@ -41,7 +33,7 @@ async fn run() -> rta_service::Result<()> {
     );
     let http = monitor::service_router(info, configs::config_router(store.clone()));
     let grpc = rpc::routes().add_service(configs::config_server(store));
-    serve::serve(&svc, http, Some(grpc)).await
+    serve::serve(svc, http, Some(grpc)).await
 }
 
 #[tokio::main]

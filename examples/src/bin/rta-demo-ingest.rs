@@ -9,57 +9,25 @@
 //! ```
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use rta_service::options::OptionsParser;
+use rta_service::options::DemoIngestOptions;
 use rta_stream::demo::{self, DemoOptions};
 use rta_stream::writer::{StreamBuffer, WriterOptions};
 
 async fn run() -> rta_service::Result<()> {
-    let opts = OptionsParser::new("rta-demo-ingest", "Writes a live demo session to Redis")
-        .version(env!("CARGO_PKG_VERSION"))
-        .option(
-            "RedisConnectionString",
-            "URL",
-            "Redis: a redis:// or rediss:// URL, or host[:port][,password=..]",
-            Some("redis://127.0.0.1:6379"),
-        )
-        .alias("Redis")
-        .option("RedisDb", "N", "Redis database number", None)
-        .option(
-            "Stream",
-            "NAME",
-            "Stream name (without the stream: prefix)",
-            Some("demo"),
-        )
-        .option(
-            "Session",
-            "ID",
-            "Session identity (a random UUID when absent)",
-            None,
-        )
-        .option(
-            "DurationSecs",
-            "SECS",
-            "Session length in seconds",
-            Some("60"),
-        )
-        .switch("Fast", "Write as fast as possible instead of in real time")
-        .parse_env()?;
-    let redis: String = opts.get_or("RedisConnectionString")?;
-    let redis_db: Option<i64> = opts.parse("RedisDb")?;
-    let identity = opts
-        .get("Session")
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let opts = DemoIngestOptions::from_env()?;
     let demo = DemoOptions {
-        identity,
-        stream: opts.get_or("Stream")?,
-        duration: Duration::from_secs(opts.get_or("DurationSecs")?),
-        fast: opts.switch("Fast")?,
+        identity: opts
+            .session
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        stream: opts.stream,
+        duration: opts.duration,
+        fast: opts.fast,
         start_ns: rta_core::time::Timestamp::now().nanos(),
     };
     println!("{}", demo.identity);
-    let buffer = StreamBuffer::connect(&redis, redis_db, WriterOptions::default()).await?;
+    let buffer =
+        StreamBuffer::connect(&opts.redis, opts.redis_db, WriterOptions::default()).await?;
     let summary = demo::run(&buffer, &demo).await?;
     eprintln!(
         "wrote {} timestamped samples, {} periodic samples, {} events in {} steps",

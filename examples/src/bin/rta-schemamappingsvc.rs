@@ -12,26 +12,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::FileSchemaMappingStore;
-use rta_service::options::OptionsParser;
+use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{monitor, rpc, schema_mappings, serve};
 
 async fn run() -> rta_service::Result<()> {
-    let opts = OptionsParser::service(
-        "rta-schemamappingsvc",
-        "RTA Schema Mapping Service: mappings as files in DataDir/schema-mappings, gRPC",
-        2680,
-        2682,
-    )
-    .switch(
-        "InitStoreAndExit",
-        "Create the mapping directory, then exit",
-    )
-    .parse_env()?;
-    let svc = opts.service()?;
+    let opts = StoreServiceOptions::from_env(StoreService::SchemaMappings)?;
+    let svc = &opts.service;
     let store = Arc::new(FileSchemaMappingStore::open(
         svc.data_dir.join("schema-mappings"),
     )?);
-    if opts.switch("InitStoreAndExit")? {
+    if opts.init_store_and_exit {
         return Ok(());
     }
     let check = store.clone();
@@ -42,7 +32,7 @@ async fn run() -> rta_service::Result<()> {
         });
     let http = monitor::service_router(info, axum::Router::new());
     let grpc = rpc::routes().add_service(schema_mappings::schema_mapping_server(store));
-    serve::serve(&svc, http, Some(grpc)).await
+    serve::serve(svc, http, Some(grpc)).await
 }
 
 #[tokio::main]

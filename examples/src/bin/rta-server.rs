@@ -10,113 +10,42 @@
 
 use std::process::ExitCode;
 
-use rta_service::options::{OptionsParser, BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
+use rta_service::options::RtaServerOptions;
 use rta_service::server::RtaServer;
-use rta_service::{monitor, serve};
+use rta_service::{demo, monitor, serve};
 
 async fn run() -> rta_service::Result<()> {
-    let opts = OptionsParser::new(
-        "rta-server",
-        "RTA Server: every RTA service in one process, on embedded stores",
-    )
-    .option(
-        HTTP_PORT,
-        "N",
-        "HTTP port (REST API, live stream, /health, /metrics)",
-        Some("8080"),
-    )
-    .option(
-        GRPC_PORT,
-        "N",
-        "gRPC port (all toolkit gRPC services)",
-        Some("8082"),
-    )
-    .option(
-        "HttpsPort",
-        "N",
-        "HTTPS port, served when --tls-cert and --tls-key are given",
-        Some("8081"),
-    )
-    .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
-    .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
-    .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
-    .option(
-        DATA_DIR,
-        "DIR",
-        "Directory of the embedded stores",
-        Some("./rta-data"),
-    )
-    .info_options("RTA Server")
-    .switch(
-        "Demo",
-        "Publish demo configuration and sessions, and write a live demo session",
-    )
-    .option(
-        "DemoSeconds",
-        "N",
-        "Length of the live demo session in seconds (0 = until stopped)",
-        Some("0"),
-    )
-    .parse_env()?;
-    let svc = opts.service()?;
+    let opts = RtaServerOptions::from_env()?;
+    let svc = &opts.service;
     let server = RtaServer::open(&svc.data_dir)?
-        .with_info(monitor::ServiceInfo::from_options("rta-server", &opts));
-
-    let https = match (opts.get("TlsCert"), opts.get("TlsKey")) {
-        (Some(cert), Some(key)) => {
-            let port: u16 = opts.get_or("HttpsPort")?;
-            Some((
-                std::net::SocketAddr::new(svc.bind, port),
-                cert.to_string(),
-                key.to_string(),
-            ))
-        }
-        (None, None) => None,
-        _ => {
-            return Err(rta_service::Error::Options(
-                "--tls-cert and --tls-key go together".into(),
-            ))
-        }
-    };
-    if let Some((addr, cert, key)) = https {
+        .with_info(monitor::ServiceInfo::from_options("rta-server", &opts.raw));
+    if let Some(https) = opts.https.clone() {
         let router = server.http_router();
         tokio::spawn(async move {
-            let r = serve::serve_https(
-                addr,
-                router,
-                cert.into(),
-                key.into(),
-                serve::shutdown_signal(),
-            )
-            .await;
+            let shutdown = serve::shutdown_signal();
+            let r = serve::serve_https(https.addr, router, https.cert, https.key, shutdown).await;
             if let Err(e) = r {
                 tracing::error!(error = %e, "HTTPS server failed");
             }
         });
-        tracing::info!(%addr, "HTTPS listening");
     }
-
-    if opts.switch("Demo")? {
-        let identity =
-            rta_service::demo::publish(&server, &rta_service::demo::DemoOptions::default()).await?;
-        let secs: u64 = opts.get_or("DemoSeconds")?;
+    if opts.demo {
+        let identity = demo::publish(&server, &demo::DemoOptions::default()).await?;
         tracing::info!(%identity, "demo published; writing the live session");
-        let live = server.clone();
+        let (live, duration) = (server.clone(), opts.demo_duration);
         tokio::spawn(async move {
-            let d = (secs > 0).then(|| std::time::Duration::from_secs(secs));
-            if let Err(e) = rta_service::demo::run_live(&live, &identity, d).await {
+            if let Err(e) = demo::run_live(&live, &identity, duration).await {
                 tracing::error!(error = %e, "live demo session failed");
             }
         });
     }
-
     println!(
         "rta-server: REST http://{} gRPC {} data {}",
         svc.http_addr(),
         svc.grpc_addr(),
         svc.data_dir.display()
     );
-    serve::serve(&svc, server.http_router(), Some(server.grpc_routes())).await?;
+    serve::serve(svc, server.http_router(), Some(server.grpc_routes())).await?;
     server.flush_all().await?;
     Ok(())
 }

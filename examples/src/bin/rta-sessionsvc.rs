@@ -13,32 +13,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::SqliteSessionStore;
-use rta_service::options::OptionsParser;
+use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{monitor, rpc, serve, sessions};
 
 async fn run() -> rta_service::Result<()> {
-    let opts = OptionsParser::service(
-        "rta-sessionsvc",
-        "RTA Session Service: sessions in SQLite (DataDir/sessions.sqlite), REST and gRPC",
-        2650,
-        2652,
-    )
-    .info_options("RTA Session Service")
-    .switch(
-        "InitStoreAndExit",
-        "Create or upgrade the database, then exit",
-    )
-    .parse_env()?;
-    let svc = opts.service()?;
+    let opts = StoreServiceOptions::from_env(StoreService::Sessions)?;
+    let svc = &opts.service;
     let store = Arc::new(SqliteSessionStore::open(
         svc.data_dir.join("sessions.sqlite"),
     )?);
-    if opts.switch("InitStoreAndExit")? {
+    if opts.init_store_and_exit {
         tracing::info!(path = %store.path().display(), "session store ready");
         return Ok(());
     }
     let check = store.clone();
-    let info = monitor::ServiceInfo::from_options("rta-sessionsvc", &opts).with_health_check(
+    let info = monitor::ServiceInfo::from_options("rta-sessionsvc", &opts.raw).with_health_check(
         "sqlite",
         move || {
             let store = check.clone();
@@ -47,7 +36,7 @@ async fn run() -> rta_service::Result<()> {
     );
     let http = monitor::service_router(info, sessions::session_router(store.clone()));
     let grpc = rpc::routes().add_service(sessions::session_server(store));
-    serve::serve(&svc, http, Some(grpc)).await
+    serve::serve(svc, http, Some(grpc)).await
 }
 
 #[tokio::main]

@@ -1,0 +1,582 @@
+//! The options of each service binary as typed structs.
+//!
+//! Each struct declares its options (`parser()`, which gives `--help`) and
+//! reads them into typed fields (`from_options`); `from_env` does both from
+//! the process arguments and environment, warning about unknown `RTA_`
+//! variables. The names, defaults and ports are the toolkit's.
+//!
+//! ```
+//! use rta_service::options::{StoreService, StoreServiceOptions};
+//!
+//! let parser = StoreServiceOptions::parser(StoreService::Sessions);
+//! let env = [("RTA_GRPCPORT".to_string(), "9652".to_string())];
+//! let opts = StoreServiceOptions::from_parsed(parser.parse_from(["--init-store-and-exit"], env)?)?
+//!     .expect("not --help");
+//! assert_eq!((opts.service.http_port, opts.service.grpc_port), (2650, 9652));
+//! assert!(opts.init_store_and_exit);
+//! # Ok::<(), rta_service::Error>(())
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rta_stream::keys::KeyLayout;
+use rta_stream::redis_source::RedisSourceOptions;
+use rta_stream::service::ServiceOptions as StreamOptions;
+use rta_stream::trimmer::TrimmerOptions;
+
+use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
+use super::parser::{OptionsParser, Parsed};
+use super::values::{Options, ServiceOptions};
+use crate::{Error, Result};
+
+const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
+const REDIS: &str = "RedisConnectionString";
+const REDIS_DB: &str = "RedisDb";
+
+/// Options of `Parsed`, or `None` for `--help`.
+fn options(parsed: Parsed) -> Option<Options> {
+    match parsed {
+        Parsed::Options(o) => Some(o),
+        Parsed::Help(_) => None,
+    }
+}
+
+/// One of the three metadata services that keep a store under `DataDir`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreService {
+    /// `rta-sessionsvc`: HTTP 2650, gRPC 2652, `DataDir/sessions.sqlite`.
+    Sessions,
+    /// `rta-configsvc`: HTTP 2660, gRPC 2662, `DataDir/configs`.
+    Configs,
+    /// `rta-schemamappingsvc`: HTTP 2680, gRPC 2682, `DataDir/schema-mappings`.
+    SchemaMappings,
+}
+
+impl StoreService {
+    /// The program name (also the name in `/health` and `/metrics`).
+    pub fn program(self) -> &'static str {
+        match self {
+            StoreService::Sessions => "rta-sessionsvc",
+            StoreService::Configs => "rta-configsvc",
+            StoreService::SchemaMappings => "rta-schemamappingsvc",
+        }
+    }
+
+    /// The toolkit's default HTTP and gRPC ports.
+    pub fn ports(self) -> (u16, u16) {
+        match self {
+            StoreService::Sessions => (2650, 2652),
+            StoreService::Configs => (2660, 2662),
+            StoreService::SchemaMappings => (2680, 2682),
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            StoreService::Sessions => {
+                "RTA Session Service: sessions in SQLite (DataDir/sessions.sqlite), REST and gRPC"
+            }
+            StoreService::Configs => {
+                "RTA Config Service: configurations as files in DataDir/configs, REST and gRPC"
+            }
+            StoreService::SchemaMappings => {
+                "RTA Schema Mapping Service: mappings as files in DataDir/schema-mappings, gRPC"
+            }
+        }
+    }
+
+    /// The default `Label` of `/rta/v2/info`.
+    fn label(self) -> &'static str {
+        match self {
+            StoreService::Sessions => "RTA Session Service",
+            StoreService::Configs => "RTA Config Service",
+            StoreService::SchemaMappings => "RTA Schema Mapping Service",
+        }
+    }
+}
+
+/// Options of the session, config and schema-mapping services.
+#[derive(Debug, Clone)]
+pub struct StoreServiceOptions {
+    /// Ports, bind address and `DataDir`.
+    pub service: ServiceOptions,
+    /// `InitStoreAndExit`: create or upgrade the store, then exit.
+    pub init_store_and_exit: bool,
+    /// The merged values (for `monitor::ServiceInfo::from_options`).
+    pub raw: Options,
+}
+
+impl StoreServiceOptions {
+    /// The options `service` declares.
+    pub fn parser(service: StoreService) -> OptionsParser {
+        let (http, grpc) = service.ports();
+        let parser = OptionsParser::service(service.program(), service.about(), http, grpc).switch(
+            INIT_STORE_AND_EXIT,
+            "Create or upgrade the store, then exit",
+        );
+        match service {
+            // The schema-mapping service has no `/rta/v2/info` to label.
+            StoreService::SchemaMappings => parser,
+            _ => parser.info_options(service.label()),
+        }
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        Ok(StoreServiceOptions {
+            service: raw.service()?,
+            init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
+            raw,
+        })
+    }
+
+    /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
+    pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
+        options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env(service: StoreService) -> Result<Self> {
+        Self::from_options(Self::parser(service).parse_env()?)
+    }
+}
+
+/// HTTPS for `rta-server`: where to listen and the PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsOptions {
+    /// `Bind` and `HttpsPort`.
+    pub addr: SocketAddr,
+    /// `TlsCert`: PEM certificate chain.
+    pub cert: PathBuf,
+    /// `TlsKey`: PEM private key.
+    pub key: PathBuf,
+}
+
+/// Options of `rta-server`.
+///
+/// ```
+/// use rta_service::options::RtaServerOptions;
+///
+/// let parsed = RtaServerOptions::parser().parse_from(["--demo"], Vec::new())?;
+/// let opts = RtaServerOptions::from_parsed(parsed)?.expect("not --help");
+/// assert_eq!(opts.service.http_port, 8080);
+/// assert!(opts.demo && opts.https.is_none());
+/// # Ok::<(), rta_service::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RtaServerOptions {
+    /// Ports, bind address and `DataDir`.
+    pub service: ServiceOptions,
+    /// HTTPS, when `TlsCert` and `TlsKey` are given.
+    pub https: Option<HttpsOptions>,
+    /// `Demo`: publish demo content and write a live demo session.
+    pub demo: bool,
+    /// `DemoSeconds`: length of the live demo session (`None` = until stopped).
+    pub demo_duration: Option<Duration>,
+    /// The merged values (for `monitor::ServiceInfo::from_options`).
+    pub raw: Options,
+}
+
+impl RtaServerOptions {
+    /// The options `rta-server` declares.
+    pub fn parser() -> OptionsParser {
+        OptionsParser::new(
+            "rta-server",
+            "RTA Server: every RTA service in one process, on embedded stores",
+        )
+        .option(
+            HTTP_PORT,
+            "N",
+            "HTTP port (REST API, live stream, /health, /metrics)",
+            Some("8080"),
+        )
+        .option(
+            GRPC_PORT,
+            "N",
+            "gRPC port (all toolkit gRPC services)",
+            Some("8082"),
+        )
+        .option(
+            "HttpsPort",
+            "N",
+            "HTTPS port, served when --tls-cert and --tls-key are given",
+            Some("8081"),
+        )
+        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
+        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
+        .option(
+            DATA_DIR,
+            "DIR",
+            "Directory of the embedded stores",
+            Some("./rta-data"),
+        )
+        .info_options("RTA Server")
+        .switch(
+            "Demo",
+            "Publish demo configuration and sessions, and write a live demo session",
+        )
+        .option(
+            "DemoSeconds",
+            "N",
+            "Length of the live demo session in seconds (0 = until stopped)",
+            Some("0"),
+        )
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        let service = raw.service()?;
+        let https = match (raw.get("TlsCert"), raw.get("TlsKey")) {
+            (Some(cert), Some(key)) => Some(HttpsOptions {
+                addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(Error::option(
+                    "TlsCert",
+                    "--tls-cert and --tls-key go together",
+                ))
+            }
+        };
+        let secs: u64 = raw.get_or("DemoSeconds")?;
+        Ok(RtaServerOptions {
+            service,
+            https,
+            demo: raw.switch("Demo")?,
+            demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
+            raw,
+        })
+    }
+
+    /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
+    pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
+        options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env() -> Result<Self> {
+        Self::from_options(Self::parser().parse_env()?)
+    }
+}
+
+/// Options of `rta-streamsvc`, in the types the stream service takes.
+#[derive(Debug, Clone)]
+pub struct StreamServiceOptions {
+    /// `RedisConnectionString` (alias `Redis`).
+    pub redis: String,
+    /// `RedisDb`: overrides the connection string's database.
+    pub redis_db: Option<i64>,
+    /// `Bind` and `HttpPort` (8180).
+    pub listen: SocketAddr,
+    /// The trimmer, unless `EnableTrimmer` is `false`.
+    pub trimmer: Option<TrimmerOptions>,
+    /// Key layout and back-fill of the Redis source.
+    pub source: RedisSourceOptions,
+    /// Per-client settings of the WebSocket service.
+    pub stream: StreamOptions,
+    /// The merged values.
+    pub raw: Options,
+}
+
+impl StreamServiceOptions {
+    /// The options `rta-streamsvc` declares.
+    pub fn parser() -> OptionsParser {
+        OptionsParser::new(
+            "rta-streamsvc",
+            "RTA Stream Service: live sessions from Redis over WebSocket",
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .option(
+            REDIS,
+            "URL",
+            "Redis: a redis:// or rediss:// URL, or host[:port][,password=..][,ssl=true]",
+            None,
+        )
+        .alias("Redis")
+        .option(
+            REDIS_DB,
+            "N",
+            "Redis database number (overrides the connection string's)",
+            None,
+        )
+        .option(HTTP_PORT, "N", "HTTP port", Some("8180"))
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
+        .option(
+            "EnableTrimmer",
+            "BOOL",
+            "Run the stream trimmer",
+            Some("true"),
+        )
+        .option(
+            "Trimmer:TargetStreamLength",
+            "N",
+            "Entries kept in each Redis stream",
+            Some("10000"),
+        )
+        .option(
+            "Trimmer:Interval",
+            "SECS",
+            "Seconds between trimming passes",
+            Some("30"),
+        )
+        .switch(
+            "Trimmer:ApproxLength",
+            "Trim approximately (MAXLEN ~), which is cheaper",
+        )
+        .option(
+            "BackScanSeconds",
+            "SECS",
+            "How far back a new subscription is back-filled",
+            Some("300"),
+        )
+        .alias("BackScanSecs")
+        .option(
+            "ClientQueueLength",
+            "N",
+            "Bursts buffered per client before a slow client is closed",
+            Some("64"),
+        )
+        .alias("ClientQueue")
+        .option(
+            "SessionTtlSeconds",
+            "SECS",
+            "Expiry of session hashes, used to prune the session index",
+            Some("86400"),
+        )
+        .alias("SessionTtlSecs")
+        .option(
+            "Keys:StreamPrefix",
+            "TEXT",
+            "Prefix of stream keys",
+            Some("stream:"),
+        )
+        .alias("StreamPrefix")
+        .option(
+            "Keys:Streams",
+            "KEY",
+            "Set of stream names",
+            Some("streams"),
+        )
+        .alias("StreamsKey")
+        .option(
+            "Keys:SessionPrefix",
+            "TEXT",
+            "Prefix of per-session hashes",
+            Some("sessions:"),
+        )
+        .alias("SessionPrefix")
+        .option(
+            "Keys:SessionIndex",
+            "KEY",
+            "Sorted set indexing the sessions",
+            Some("sessions"),
+        )
+        .alias("SessionIndex")
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        let keys = KeyLayout {
+            stream_prefix: raw.get_or("Keys:StreamPrefix")?,
+            streams_set: raw.get_or("Keys:Streams")?,
+            session_prefix: raw.get_or("Keys:SessionPrefix")?,
+            session_index: raw.get_or("Keys:SessionIndex")?,
+            ..KeyLayout::default()
+        };
+        let trimmer = TrimmerOptions {
+            keys: keys.clone(),
+            target_stream_length: raw.get_or("Trimmer:TargetStreamLength")?,
+            interval: Duration::from_secs(raw.get_or::<u64>("Trimmer:Interval")?.max(1)),
+            approx_length: raw.switch("Trimmer:ApproxLength")?,
+            session_ttl: Duration::from_secs(raw.get_or("SessionTtlSeconds")?),
+        };
+        Ok(StreamServiceOptions {
+            redis: raw.get_or(REDIS)?,
+            redis_db: raw.parse(REDIS_DB)?,
+            listen: SocketAddr::new(raw.bind()?, raw.get_or(HTTP_PORT)?),
+            trimmer: raw.switch("EnableTrimmer")?.then_some(trimmer),
+            source: RedisSourceOptions {
+                keys,
+                back_scan: Duration::from_secs(raw.get_or("BackScanSeconds")?),
+                ..Default::default()
+            },
+            stream: StreamOptions {
+                queue_len: raw.get_or::<usize>("ClientQueueLength")?.max(1),
+                ..Default::default()
+            },
+            raw,
+        })
+    }
+
+    /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
+    pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
+        options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env() -> Result<Self> {
+        Self::from_options(Self::parser().parse_env()?)
+    }
+}
+
+/// Options of `rta-demo-ingest`, which writes a live demo session to Redis.
+#[derive(Debug, Clone)]
+pub struct DemoIngestOptions {
+    /// `RedisConnectionString` (alias `Redis`).
+    pub redis: String,
+    /// `RedisDb`.
+    pub redis_db: Option<i64>,
+    /// `Stream`: stream name without the `stream:` prefix.
+    pub stream: String,
+    /// `Session`: the session identity (the caller picks one when absent).
+    pub session: Option<String>,
+    /// `DurationSecs`: session length.
+    pub duration: Duration,
+    /// `Fast`: write as fast as possible instead of in real time.
+    pub fast: bool,
+}
+
+impl DemoIngestOptions {
+    /// The options `rta-demo-ingest` declares.
+    pub fn parser() -> OptionsParser {
+        OptionsParser::new("rta-demo-ingest", "Writes a live demo session to Redis")
+            .version(env!("CARGO_PKG_VERSION"))
+            .option(
+                REDIS,
+                "URL",
+                "Redis: a redis:// or rediss:// URL, or host[:port][,password=..]",
+                Some("redis://127.0.0.1:6379"),
+            )
+            .alias("Redis")
+            .option(REDIS_DB, "N", "Redis database number", None)
+            .option(
+                "Stream",
+                "NAME",
+                "Stream name (without the stream: prefix)",
+                Some("demo"),
+            )
+            .option(
+                "Session",
+                "ID",
+                "Session identity (a random UUID when absent)",
+                None,
+            )
+            .option(
+                "DurationSecs",
+                "SECS",
+                "Session length in seconds",
+                Some("60"),
+            )
+            .switch("Fast", "Write as fast as possible instead of in real time")
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        Ok(DemoIngestOptions {
+            redis: raw.get_or(REDIS)?,
+            redis_db: raw.parse(REDIS_DB)?,
+            stream: raw.get_or("Stream")?,
+            session: raw.get("Session").map(str::to_string),
+            duration: Duration::from_secs(raw.get_or("DurationSecs")?),
+            fast: raw.switch("Fast")?,
+        })
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env() -> Result<Self> {
+        Self::from_options(Self::parser().parse_env()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn store_services_have_the_toolkit_ports() {
+        for (svc, http, grpc) in [
+            (StoreService::Sessions, 2650, 2652),
+            (StoreService::Configs, 2660, 2662),
+            (StoreService::SchemaMappings, 2680, 2682),
+        ] {
+            let parsed = StoreServiceOptions::parser(svc)
+                .parse_from(Vec::<String>::new(), Vec::new())
+                .unwrap();
+            let o = StoreServiceOptions::from_parsed(parsed).unwrap().unwrap();
+            assert_eq!((o.service.http_port, o.service.grpc_port), (http, grpc));
+            assert!(!o.init_store_and_exit);
+        }
+    }
+
+    #[test]
+    fn rta_server_https_needs_both_files() {
+        let parsed = RtaServerOptions::parser()
+            .parse_from(["--tls-cert", "c.pem"], Vec::new())
+            .unwrap();
+        let err = RtaServerOptions::from_parsed(parsed).unwrap_err();
+        assert!(err.to_string().contains("go together"), "{err}");
+
+        let parsed = RtaServerOptions::parser()
+            .parse_from(
+                [
+                    "--tls-cert",
+                    "c.pem",
+                    "--tls-key",
+                    "k.pem",
+                    "--bind",
+                    "127.0.0.1",
+                ],
+                env(&[("RTA_HttpsPort", "9443"), ("RTA_DemoSeconds", "5")]),
+            )
+            .unwrap();
+        let o = RtaServerOptions::from_parsed(parsed).unwrap().unwrap();
+        let https = o.https.unwrap();
+        assert_eq!(https.addr, "127.0.0.1:9443".parse().unwrap());
+        assert_eq!(https.key, PathBuf::from("k.pem"));
+        assert_eq!(o.demo_duration, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn stream_service_reads_toolkit_names() {
+        let parsed = StreamServiceOptions::parser()
+            .parse_from(
+                ["--redis", "redis://h:1"],
+                env(&[
+                    ("RTA_ENABLETRIMMER", "false"),
+                    ("RTA_Keys__StreamPrefix", "s:"),
+                    ("RTA_ClientQueueLength", "0"),
+                ]),
+            )
+            .unwrap();
+        let o = StreamServiceOptions::from_parsed(parsed).unwrap().unwrap();
+        assert_eq!(o.redis, "redis://h:1");
+        assert!(o.trimmer.is_none());
+        assert_eq!(o.source.keys.stream_prefix, "s:");
+        assert_eq!(o.stream.queue_len, 1, "a zero queue is raised to one");
+        assert_eq!(o.listen.port(), 8180);
+    }
+
+    #[test]
+    fn stream_service_requires_redis() {
+        let parsed = StreamServiceOptions::parser()
+            .parse_from(Vec::<String>::new(), Vec::new())
+            .unwrap();
+        let err = StreamServiceOptions::from_parsed(parsed).unwrap_err();
+        assert!(
+            err.to_string().contains("RTA_RedisConnectionString"),
+            "{err}"
+        );
+    }
+}
