@@ -30,9 +30,9 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use rta_core::channels::ChannelExpr;
-use rta_core::chunk::{Chunk, ChunkGrid, ChunkLimits, Chunker};
+use rta_core::chunk::{Chunk, ChunkGrid, ChunkLimits};
 use rta_core::data::{DataItem, DataKind, ListOf};
+use rta_core::kit::GridChunks;
 use rta_core::proto::data::{Event, PeriodicData, RowData, TimestampedData};
 use rta_core::service::{ChunkStream, DataRequest, DataService};
 use rta_core::write::{DataSink, WriteItem};
@@ -81,61 +81,15 @@ impl<T: ListOf> Series<T> {
         items.insert(at, item);
     }
 
-    /// Chunks of the series that `channels` selects (every series when
-    /// `None`), clipped to `[start, end]`, series by series.
-    fn chunks(
-        &self,
-        channels: Option<&ChannelExpr>,
-        start: Option<i64>,
-        end: Option<i64>,
-        grid: ChunkGrid,
-        limits: ChunkLimits,
-    ) -> Result<Vec<Chunk>> {
-        let (start, end) = grid.round_out(start, end);
-        let (lo, hi) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
-        let mut out = Vec::new();
-        for (ids, items) in &self.0 {
-            let selected = match channels {
-                None => true,
-                Some(expr) => ids.iter().any(|c| expr.contains(*c)),
-            };
-            if !selected {
-                continue;
-            }
-            let mut clipped = Vec::new();
-            for item in items {
-                if let Some(part) = clip(item, lo, hi)? {
-                    clipped.push(part);
-                }
-            }
-            out.extend(Chunker::chunk_all(grid, limits, clipped)?);
-        }
-        Ok(out)
+    /// Chunks of the series `req` selects (every series when it names no
+    /// channels), clipped to the request on the grid, series by series.
+    fn chunks(&self, req: &DataRequest, kit: &GridChunks) -> Result<Vec<Chunk>> {
+        let selected = self.0.iter().filter(|(ids, _)| match &req.channels {
+            None => true,
+            Some(expr) => ids.iter().any(|c| expr.contains(*c)),
+        });
+        kit.chunks(req, selected.flat_map(|(_, items)| items.iter().cloned()))
     }
-}
-
-/// The part of `item` inside `[lo, hi]`, if any.
-fn clip<T: DataItem>(item: &T, lo: i64, hi: i64) -> Result<Option<T>> {
-    let Some((s, e)) = item.time_bounds() else {
-        return Ok(None);
-    };
-    if e < lo || s > hi {
-        return Ok(None);
-    }
-    let mut part = item.clone();
-    if s < lo {
-        match part.split_at_time(lo)?.1 {
-            Some(tail) => part = tail,
-            None => return Ok(None),
-        }
-    }
-    if e > hi {
-        match part.split_at_time(hi.saturating_add(1))?.0 {
-            Some(head) => part = head,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(part))
 }
 
 impl Default for MemoryData {
@@ -225,13 +179,18 @@ impl MemoryData {
         let Some(id) = map.get(&req.data_identity) else {
             return Ok(Vec::new());
         };
-        let ch = req.channels.as_ref();
-        let (s, e, g, l) = (req.start, req.end, self.grid, self.limits);
+        let kit = GridChunks::new(self.grid).with_limits(self.limits);
         match req.kind {
-            DataKind::Timestamped => id.timestamped.chunks(ch, s, e, g, l),
-            DataKind::Periodic => id.periodic.chunks(ch, s, e, g, l),
-            DataKind::Row => id.rows.chunks(ch, s, e, g, l),
-            DataKind::Events => id.events.chunks(None, s, e, g, l),
+            DataKind::Timestamped => id.timestamped.chunks(req, &kit),
+            DataKind::Periodic => id.periodic.chunks(req, &kit),
+            DataKind::Row => id.rows.chunks(req, &kit),
+            DataKind::Events => {
+                let all = DataRequest {
+                    channels: None,
+                    ..req.clone()
+                };
+                id.events.chunks(&all, &kit)
+            }
         }
     }
 

@@ -26,6 +26,7 @@ mod error;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod kit;
 pub mod lz4;
 pub mod media;
 pub mod proto;
