@@ -233,6 +233,29 @@ pub struct StoredConfig {
     pub data: Bytes,
 }
 
+impl StoredConfig {
+    /// A configuration as JSON (`application/vnd.mat.config+json`).
+    ///
+    /// ```
+    /// use rta_core::config::{ChannelDataType, Config, ParameterSpec};
+    /// use rta_core::service::StoredConfig;
+    ///
+    /// let config = Config::builder("app")
+    ///     .parameter(ParameterSpec::new("vCar", ChannelDataType::F64).timestamped())
+    ///     .build()?;
+    /// let stored = StoredConfig::json(&config);
+    /// assert_eq!(stored.content_type, rta_core::media::CONFIG_JSON);
+    /// assert_eq!(Config::from_json(std::str::from_utf8(&stored.data)?)?, config);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn json(config: &crate::config::Config) -> Self {
+        StoredConfig {
+            content_type: crate::media::CONFIG_JSON.to_string(),
+            data: Bytes::from(config.to_json()),
+        }
+    }
+}
+
 /// Storage of configurations keyed by identifier. The first write of an
 /// identifier wins: writing different content again is [`crate::Error::Conflict`],
 /// writing the same content is a no-op.

@@ -36,7 +36,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn option(name: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An [`Error::Option`]: option `name` has a bad value.
+    ///
+    /// ```
+    /// let e = rta_service::Error::option("HttpPort", "\"x\" is not a port");
+    /// assert!(e.to_string().contains("HttpPort"));
+    /// ```
+    pub fn option(name: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Option {
             name: name.into(),
             reason: reason.into(),

@@ -334,3 +334,21 @@ async fn metrics_text(State(s): State<MonitorState>) -> Response {
     )
         .into_response()
 }
+
+/// A health check of a store directory: healthy while `dir` is a directory.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// assert!(rta_service::monitor::check_dir(&dir).is_ok());
+/// assert!(rta_service::monitor::check_dir(&dir.join("no-such-dir-rta")).is_err());
+/// ```
+pub fn check_dir(dir: &std::path::Path) -> rta_core::Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(rta_core::Error::Unavailable(format!(
+            "directory {} is missing",
+            dir.display()
+        )))
+    }
+}

@@ -222,3 +222,19 @@ pub async fn serve_https(
         .await?;
     Ok(())
 }
+
+/// Serves `router` over HTTPS in the background when `https` is configured
+/// (the `HttpsPort`, `TlsCert` and `TlsKey` options), until Ctrl-C or
+/// SIGTERM; a failure (a missing certificate, a port in use) is logged.
+pub fn spawn_https(https: Option<&crate::options::HttpsOptions>, router: Router) {
+    let Some(https) = https.cloned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        tracing::info!(addr = %https.addr, "HTTPS listening");
+        let shutdown = shutdown_signal();
+        if let Err(e) = serve_https(https.addr, router, https.cert, https.key, shutdown).await {
+            tracing::error!(error = %e, "HTTPS server failed");
+        }
+    });
+}

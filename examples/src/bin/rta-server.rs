@@ -19,16 +19,7 @@ async fn run() -> rta_service::Result<()> {
     let svc = &opts.service;
     let server = RtaServer::open(&svc.data_dir)?
         .with_info(monitor::ServiceInfo::from_options("rta-server", &opts.raw));
-    if let Some(https) = opts.https.clone() {
-        let router = server.http_router();
-        tokio::spawn(async move {
-            let shutdown = serve::shutdown_signal();
-            let r = serve::serve_https(https.addr, router, https.cert, https.key, shutdown).await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "HTTPS server failed");
-            }
-        });
-    }
+    serve::spawn_https(opts.https.as_ref(), server.http_router());
     if opts.demo {
         let identity = demo::publish(&server, &demo::DemoOptions::default()).await?;
         tracing::info!(%identity, "demo published; writing the live session");
@@ -45,9 +36,7 @@ async fn run() -> rta_service::Result<()> {
         svc.grpc_addr(),
         svc.data_dir.display()
     );
-    serve::serve(svc, server.http_router(), Some(server.grpc_routes())).await?;
-    server.flush_all().await?;
-    Ok(())
+    server.serve(svc).await
 }
 
 #[tokio::main]

@@ -26,12 +26,14 @@
 //! ```
 
 mod backend;
+mod microservice;
 mod observer;
 mod reader;
 mod rest;
 mod writer;
 
 pub use backend::DataBackend;
+pub use microservice::DataMicroservice;
 pub use observer::{BroadcastObserver, ObservedBatch};
 pub use reader::{data_reader_server, DataReaderGrpc};
 pub use rest::{data_router, data_router_with, data_service_router};

@@ -41,11 +41,13 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod microservices;
 mod names;
 mod parser;
 pub mod services;
 mod values;
 
+pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;
 pub use parser::{OptionKind, OptionSpec, OptionsParser, Parsed};
 pub use services::*;

@@ -363,4 +363,11 @@ impl RtaServer {
     pub async fn spawn(&self, http: SocketAddr, grpc: SocketAddr) -> Result<RunningServer> {
         serve::spawn(http, self.http_router(), Some((grpc, self.grpc_routes()))).await
     }
+
+    /// Serves the REST API and every gRPC service on the ports of `svc`
+    /// until Ctrl-C or SIGTERM, then flushes written data.
+    pub async fn serve(&self, svc: &crate::options::ServiceOptions) -> Result<()> {
+        serve::serve(svc, self.http_router(), Some(self.grpc_routes())).await?;
+        self.flush_all().await
+    }
 }

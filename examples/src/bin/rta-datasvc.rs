@@ -1,0 +1,47 @@
+//! `rta-datasvc`: the RTA Data Service. The native chunk store as a data
+//! microservice behind the gateway: the data route
+//! (`/rta/v2/data/{dataIdentity}/...`) on HTTP 2670 (HTTPS 2671), and the
+//! toolkit's `DataWriter` and `DataReader` on gRPC 2672.
+//!
+//! ```text
+//! rta-datasvc --Store File --FilePath /data
+//! RTA_FilePath=/data RTA_EnableWrite=false rta-datasvc     # a read-only instance
+//! rta-datasvc --FilePath /data --InitStoreAndExit
+//! ```
+
+use std::process::ExitCode;
+
+use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_service::data::{DataBackend, DataMicroservice};
+use rta_service::options::DataServiceOptions;
+use rta_service::{monitor, serve};
+
+async fn run() -> rta_service::Result<()> {
+    let opts = DataServiceOptions::from_env()?;
+    let config =
+        NativeConfig::new(&opts.file_path).with_write_buffer_bytes(opts.write_buffer_bytes);
+    let store = NativeStore::open(config)?;
+    if opts.init_store_and_exit {
+        tracing::info!(path = %opts.file_path.display(), "data store ready");
+        return Ok(());
+    }
+    let path = opts.file_path.clone();
+    let info = monitor::ServiceInfo::from_options("rta-datasvc", &opts.raw).with_health_check(
+        "store",
+        move || {
+            let path = path.clone();
+            async move { monitor::check_dir(&path) }
+        },
+    );
+    let svc = DataMicroservice::new(DataBackend::native(store))
+        .read(opts.enable_read)
+        .write(opts.enable_write)
+        .info(info);
+    serve::spawn_https(opts.https.as_ref(), svc.http_router());
+    svc.serve(&opts.service).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    rta_examples::run_service("rta-datasvc", run()).await
+}

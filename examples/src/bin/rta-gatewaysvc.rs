@@ -1,0 +1,30 @@
+//! `rta-gatewaysvc`: the RTA Gateway Service. The REST API ATLAS uses,
+//! over a Session Service, a Config Service and any number of data services
+//! chosen by each session's data bindings. HTTP only (8080; HTTPS 8081).
+//!
+//! ```text
+//! rta-gatewaysvc --SessionServiceUri http://myhost:2650/ --ConfigServiceUri http://myhost:2660/ \
+//!     --DataServiceUris:mydata http://myhost:2670/
+//! RTA_DataServiceUris__influx01=http://influx-adapter:2670/ rta-gatewaysvc ...
+//! ```
+
+use std::process::ExitCode;
+
+use rta_service::gateway::{Gateway, GatewayConfig};
+use rta_service::options::GatewayServiceOptions;
+use rta_service::{monitor, serve};
+
+async fn run() -> rta_service::Result<()> {
+    let opts = GatewayServiceOptions::from_env()?;
+    let mut config = GatewayConfig::new(&opts.session_service, &opts.config_service);
+    config.data_services = opts.data_services.clone();
+    config.info = monitor::ServiceInfo::from_options("rta-gatewaysvc", &opts.raw);
+    let gateway = Gateway::new(config)?;
+    serve::spawn_https(opts.https.as_ref(), gateway.http_router());
+    serve::serve(&opts.service, gateway.http_router(), None).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    rta_examples::run_service("rta-gatewaysvc", run()).await
+}

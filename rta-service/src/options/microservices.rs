@@ -1,0 +1,334 @@
+//! Options of the microservice binaries, `rta-datasvc` and `rta-gatewaysvc`,
+//! with the toolkit's names, ports and defaults.
+//!
+//! ```
+//! use rta_service::options::DataServiceOptions;
+//!
+//! let env = [("RTA_ENABLEWRITE".to_string(), "false".to_string())];
+//! let parsed = DataServiceOptions::parser().parse_from(["--FilePath", "/data"], env)?;
+//! let opts = DataServiceOptions::from_parsed(parsed)?.expect("not --help");
+//! assert_eq!((opts.service.http_port, opts.service.grpc_port), (2670, 2672));
+//! assert!(opts.enable_read && !opts.enable_write);
+//! assert_eq!(opts.file_path, std::path::PathBuf::from("/data"));
+//! # Ok::<(), rta_service::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::names::{BIND, GRPC_PORT, HTTP_PORT};
+use super::parser::{OptionsParser, Parsed};
+use super::services::HttpsOptions;
+use super::values::{Options, ServiceOptions};
+use crate::{Error, Result};
+
+const MIB: usize = 1 << 20;
+
+/// HTTPS from `HttpsPort`, `TlsCert` and `TlsKey` (both files or neither).
+fn https(raw: &Options, service: &ServiceOptions) -> Result<Option<HttpsOptions>> {
+    match (raw.get("TlsCert"), raw.get("TlsKey")) {
+        (Some(cert), Some(key)) => Ok(Some(HttpsOptions {
+            addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(Error::option(
+            "TlsCert",
+            "--tls-cert and --tls-key go together",
+        )),
+    }
+}
+
+fn tls_options(parser: OptionsParser, https_port: u16) -> OptionsParser {
+    parser
+        .option(
+            "HttpsPort",
+            "N",
+            "HTTPS port, served when --tls-cert and --tls-key are given",
+            Some(&https_port.to_string()),
+        )
+        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
+        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
+}
+
+fn options(parsed: Parsed) -> Option<Options> {
+    match parsed {
+        Parsed::Options(o) => Some(o),
+        Parsed::Help(_) => None,
+    }
+}
+
+/// Options of `rta-datasvc`: the native chunk store as a data microservice.
+#[derive(Debug, Clone)]
+pub struct DataServiceOptions {
+    /// `Bind`, `HttpPort` (2670) and `GrpcPort` (2672); `data_dir` is unused.
+    pub service: ServiceOptions,
+    /// HTTPS (`HttpsPort` 2671) when `TlsCert` and `TlsKey` are given.
+    pub https: Option<HttpsOptions>,
+    /// `FilePath`: the store's directory (`Store=File`, the only store of this build).
+    pub file_path: PathBuf,
+    /// `EnableRead`: serve the data route and `DataReader` (default `true`).
+    pub enable_read: bool,
+    /// `EnableWrite`: serve `DataWriter` (default `true`).
+    pub enable_write: bool,
+    /// `InitStoreAndExit`: create or open the store, then exit.
+    pub init_store_and_exit: bool,
+    /// `DataWriteMemory:WriteBuffers` × `DataWriteMemory:WriteBufferSize`
+    /// (MiB): the most written bytes held in memory (default 256 MiB).
+    pub write_buffer_bytes: usize,
+    /// The merged values (for `monitor::ServiceInfo::from_options`).
+    pub raw: Options,
+}
+
+impl DataServiceOptions {
+    /// The options `rta-datasvc` declares.
+    pub fn parser() -> OptionsParser {
+        let parser = OptionsParser::new(
+            "rta-datasvc",
+            "RTA Data Service: the native chunk store behind the gateway; REST and gRPC",
+        )
+        .option(
+            HTTP_PORT,
+            "N",
+            "HTTP port (data route, /health, /metrics)",
+            Some("2670"),
+        )
+        .option(
+            GRPC_PORT,
+            "N",
+            "gRPC port (DataWriter, DataReader)",
+            Some("2672"),
+        )
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"));
+        tls_options(parser, 2671)
+            .info_options("RTA Data Service")
+            .option("Store", "KIND", "Storage: File", Some("File"))
+            .option(
+                "FilePath",
+                "DIR",
+                "Directory of the store (Store=File)",
+                Some("data"),
+            )
+            .option(
+                "EnableRead",
+                "BOOL",
+                "Serve reads over REST and gRPC",
+                Some("true"),
+            )
+            .option(
+                "EnableWrite",
+                "BOOL",
+                "Serve writes over gRPC",
+                Some("true"),
+            )
+            .switch("InitStoreAndExit", "Create or open the store, then exit")
+            .option(
+                "DataWriteMemory:WriteBuffers",
+                "N",
+                "Write buffers",
+                Some("128"),
+            )
+            .option(
+                "DataWriteMemory:WriteBufferSize",
+                "MIB",
+                "Write buffer size",
+                Some("2"),
+            )
+            .section(
+                "DataWriteMemory",
+                "Other toolkit memory options (FlushBuffers, FlushBufferSize, thresholds, \
+                 Preallocate): accepted; the native store flushes from its write budget",
+            )
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        let service = raw.service()?;
+        let store = raw.get("Store").unwrap_or("File");
+        if !store.eq_ignore_ascii_case("File") {
+            return Err(Error::option(
+                "Store",
+                format!("{store:?} is not available in this build; use File"),
+            ));
+        }
+        let buffers: usize = raw.get_or("DataWriteMemory:WriteBuffers")?;
+        let size: usize = raw.get_or("DataWriteMemory:WriteBufferSize")?;
+        let write_buffer_bytes = buffers
+            .checked_mul(size)
+            .and_then(|m| m.checked_mul(MIB))
+            .filter(|b| *b > 0)
+            .ok_or_else(|| {
+                Error::option(
+                    "DataWriteMemory:WriteBuffers",
+                    format!("{buffers} buffers of {size} MiB is not a usable budget"),
+                )
+            })?;
+        let read = raw.switch("EnableRead")?;
+        let write = raw.switch("EnableWrite")?;
+        if !read && !write {
+            return Err(Error::option(
+                "EnableRead",
+                "EnableRead and EnableWrite are both false: the service would do nothing",
+            ));
+        }
+        Ok(DataServiceOptions {
+            https: https(&raw, &service)?,
+            service,
+            file_path: PathBuf::from(raw.get_or::<String>("FilePath")?),
+            enable_read: read,
+            enable_write: write,
+            init_store_and_exit: raw.switch("InitStoreAndExit")?,
+            write_buffer_bytes,
+            raw,
+        })
+    }
+
+    /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
+    pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
+        options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env() -> Result<Self> {
+        Self::from_options(Self::parser().parse_env()?)
+    }
+}
+
+/// Options of `rta-gatewaysvc`: the public REST API over the other services.
+///
+/// ```
+/// use rta_service::options::GatewayServiceOptions;
+///
+/// let env = [("RTA_DataServiceUris__influx01".to_string(), "http://i:2670/".to_string())];
+/// let args = ["--SessionServiceUri", "http://s:2650/", "--ConfigServiceUri", "http://c:2660/"];
+/// let parsed = GatewayServiceOptions::parser().parse_from(args, env)?;
+/// let opts = GatewayServiceOptions::from_parsed(parsed)?.expect("not --help");
+/// assert_eq!(opts.data_services["influx01"], "http://i:2670/");
+/// assert_eq!(opts.service.http_port, 8080);
+/// # Ok::<(), rta_service::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GatewayServiceOptions {
+    /// `Bind` and `HttpPort` (8080); the gateway has no gRPC port.
+    pub service: ServiceOptions,
+    /// HTTPS (`HttpsPort` 8081) when `TlsCert` and `TlsKey` are given.
+    pub https: Option<HttpsOptions>,
+    /// `SessionServiceUri` (required).
+    pub session_service: String,
+    /// `ConfigServiceUri` (required).
+    pub config_service: String,
+    /// `DataServiceUris:<source>`: data services by source name.
+    pub data_services: BTreeMap<String, String>,
+    /// The merged values (for `monitor::ServiceInfo::from_options`).
+    pub raw: Options,
+}
+
+impl GatewayServiceOptions {
+    /// The options `rta-gatewaysvc` declares.
+    pub fn parser() -> OptionsParser {
+        let parser = OptionsParser::new(
+            "rta-gatewaysvc",
+            "RTA Gateway Service: the REST API ATLAS uses, over the session, config and data services",
+        )
+        .option(HTTP_PORT, "N", "HTTP port", Some("8080"))
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"));
+        tls_options(parser, 8081)
+            .info_options("RTA Gateway")
+            .option(
+                "SessionServiceUri",
+                "URI",
+                "Session Service root (required)",
+                None,
+            )
+            .option(
+                "ConfigServiceUri",
+                "URI",
+                "Config Service root (required)",
+                None,
+            )
+            .section("DataServiceUris", "Data service root per source name")
+    }
+
+    /// Reads the options from merged values.
+    pub fn from_options(raw: Options) -> Result<Self> {
+        let service = ServiceOptions {
+            bind: raw.bind()?,
+            http_port: raw.get_or(HTTP_PORT)?,
+            grpc_port: 0,
+            data_dir: PathBuf::new(),
+        };
+        Ok(GatewayServiceOptions {
+            https: https(&raw, &service)?,
+            service,
+            session_service: raw.get_or("SessionServiceUri")?,
+            config_service: raw.get_or("ConfigServiceUri")?,
+            data_services: raw.section("DataServiceUris").into_iter().collect(),
+            raw,
+        })
+    }
+
+    /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
+    pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
+        options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// Parses the process arguments and environment (exits on `--help`).
+    pub fn from_env() -> Result<Self> {
+        Self::from_options(Self::parser().parse_env()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(args: &[&str], env: &[(&str, &str)]) -> Result<DataServiceOptions> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let parsed = DataServiceOptions::parser().parse_from(args.iter().copied(), env)?;
+        Ok(DataServiceOptions::from_parsed(parsed)?.unwrap())
+    }
+
+    #[test]
+    fn data_service_defaults_are_the_toolkit_ones() {
+        let o = data(&[], &[]).unwrap();
+        assert_eq!((o.service.http_port, o.service.grpc_port), (2670, 2672));
+        assert!(o.enable_read && o.enable_write && !o.init_store_and_exit);
+        assert_eq!(o.write_buffer_bytes, 256 * MIB);
+        assert!(o.https.is_none());
+        let o = data(&["--tls-cert", "c", "--tls-key", "k"], &[]).unwrap();
+        assert_eq!(o.https.unwrap().addr.port(), 2671);
+    }
+
+    #[test]
+    fn data_service_rejects_what_it_cannot_do() {
+        let e = data(&["--Store", "Aws"], &[]).unwrap_err().to_string();
+        assert!(e.contains("Store") && e.contains("Aws"), "{e}");
+        let e = data(
+            &[],
+            &[("RTA_EnableRead", "false"), ("RTA_EnableWrite", "false")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("EnableRead"), "{e}");
+        let e = data(&[], &[("RTA_DataWriteMemory__WriteBuffers", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WriteBuffers"), "{e}");
+        // The toolkit's other memory options are accepted, not reported.
+        let o = data(&[], &[("RTA_DataWriteMemory__Preallocate", "true")]).unwrap();
+        assert!(o.raw.unknown().is_empty(), "{:?}", o.raw.unknown());
+    }
+
+    #[test]
+    fn gateway_needs_session_and_config_services() {
+        let parsed = GatewayServiceOptions::parser()
+            .parse_from(["--SessionServiceUri", "http://s/"], Vec::new())
+            .unwrap();
+        let e = GatewayServiceOptions::from_parsed(parsed)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ConfigServiceUri"), "{e}");
+    }
+}
