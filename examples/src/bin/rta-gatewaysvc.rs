@@ -1,6 +1,7 @@
 //! `rta-gatewaysvc`: the RTA Gateway Service. The REST API ATLAS uses,
 //! over a Session Service, a Config Service and any number of data services
-//! chosen by each session's data bindings. HTTP only (8080; HTTPS 8081).
+//! chosen by each session's data bindings, and the live WebSocket of a
+//! Stream Service when `StreamServiceUri` is set. HTTP only (8080; HTTPS 8081).
 //!
 //! ```text
 //! rta-gatewaysvc --SessionServiceUri http://myhost:2650/ --ConfigServiceUri http://myhost:2660/ \
@@ -18,6 +19,7 @@ async fn run() -> rta_service::Result<()> {
     let opts = GatewayServiceOptions::from_env()?;
     let mut config = GatewayConfig::new(&opts.session_service, &opts.config_service);
     config.data_services = opts.data_services.clone();
+    config.stream_service = opts.stream_service.clone();
     config.info = monitor::ServiceInfo::from_options("rta-gatewaysvc", &opts.raw);
     let gateway = Gateway::new(config)?;
     serve::spawn_https(opts.https.as_ref(), gateway.http_router());

@@ -9,7 +9,8 @@
 //! `/rta/v2/sessions/{identity}/data-bindings` is never exposed, and the
 //! client's `Authorization` header goes with every call the gateway makes.
 //! `/health` answers 200 only when every configured service answers at its
-//! root.
+//! root. With a Stream Service configured, the live WebSocket is relayed
+//! too, so ATLAS needs the gateway's URL only.
 //!
 //! ```no_run
 //! use rta_service::gateway::{Gateway, GatewayConfig};
@@ -24,6 +25,7 @@
 
 mod bindings;
 mod proxy;
+mod stream;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -55,6 +57,9 @@ pub struct GatewayConfig {
     pub config_service: String,
     /// Data service base URLs by data source token.
     pub data_services: BTreeMap<String, String>,
+    /// `StreamServiceUri`: a Stream Service whose live WebSocket the gateway
+    /// relays at `/rta/v2/sessions/{identity}/stream` (none by default).
+    pub stream_service: Option<String>,
     /// What `/rta/v2/info` and `GET /` report.
     pub info: ServiceInfo,
 }
@@ -67,6 +72,7 @@ impl GatewayConfig {
             session_service: session_service.into(),
             config_service: config_service.into(),
             data_services: BTreeMap::new(),
+            stream_service: None,
             info: ServiceInfo::new("rta-gatewaysvc").with_label("RTA Gateway"),
         }
     }
@@ -79,6 +85,7 @@ pub struct Gateway {
     configs: Upstream,
     data: Arc<BindingDataService>,
     data_urls: BTreeMap<String, String>,
+    stream_url: Option<String>,
     client: reqwest::Client,
     info: ServiceInfo,
 }
@@ -135,12 +142,17 @@ impl Gateway {
             services.insert(source.clone(), Arc::new(svc));
             data_urls.insert(source.clone(), base);
         }
+        let stream_url = match &cfg.stream_service {
+            Some(url) => Some(checked_url("StreamServiceUri", url)?),
+            None => None,
+        };
         let bindings = RemoteBindings::new(client.clone(), &sessions.base);
         Ok(Self {
             data: Arc::new(BindingDataService::new(Arc::new(bindings), services)),
             sessions,
             configs,
             data_urls,
+            stream_url,
             client,
             info: cfg.info,
         })
@@ -172,6 +184,11 @@ impl Gateway {
         for (source, url) in &self.data_urls {
             targets.push((format!("data-service:{source}"), url.clone()));
         }
+        let mut api = sessions.merge(configs).merge(data);
+        if let Some(url) = &self.stream_url {
+            targets.push(("stream-service".to_string(), url.clone()));
+            api = api.merge(stream::router(url.clone()));
+        }
         for (name, url) in targets {
             let client = self.client.clone();
             info = info.with_health_check(name, move || {
@@ -179,7 +196,7 @@ impl Gateway {
                 async move { root_answers(&client, &url).await }
             });
         }
-        monitor::service_router(info, sessions.merge(configs).merge(data))
+        monitor::service_router(info, api)
     }
 }
 

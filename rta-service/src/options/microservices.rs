@@ -221,6 +221,8 @@ pub struct GatewayServiceOptions {
     pub config_service: String,
     /// `DataServiceUris:<source>`: data services by source name.
     pub data_services: BTreeMap<String, String>,
+    /// `StreamServiceUri`: a Stream Service whose live WebSocket is relayed.
+    pub stream_service: Option<String>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -249,6 +251,12 @@ impl GatewayServiceOptions {
                 None,
             )
             .section("DataServiceUris", "Data service root per source name")
+            .option(
+                "StreamServiceUri",
+                "URI",
+                "Stream Service root: relay the live WebSocket through the gateway",
+                None,
+            )
     }
 
     /// Reads the options from merged values.
@@ -265,6 +273,7 @@ impl GatewayServiceOptions {
             session_service: raw.get_or("SessionServiceUri")?,
             config_service: raw.get_or("ConfigServiceUri")?,
             data_services: raw.section("DataServiceUris").into_iter().collect(),
+            stream_service: raw.get("StreamServiceUri").map(str::to_string),
             raw,
         })
     }
