@@ -22,3 +22,9 @@ pub use rta_bindings as bindings;
 pub use rta_core as core;
 pub use rta_service as service;
 pub use rta_stream as stream;
+
+/// `docs/custom-adapter.md`, compiled so that its code blocks are tested
+/// (`cargo test --doc -p rta`); not part of the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/custom-adapter.md")]
+pub struct CustomAdapterGuide;

@@ -143,7 +143,11 @@ async fn periodic_via(url: &str) -> (u16, Vec<(u32, i64, usize, Vec<f64>)>) {
     if status == 200 {
         let body = resp.bytes().await.unwrap();
         for chunk in ChunkDecoder::decode_all(body).unwrap() {
-            for p in chunk.decode_list::<PeriodicDataList>().unwrap().periodic_data {
+            for p in chunk
+                .decode_list::<PeriodicDataList>()
+                .unwrap()
+                .periodic_data
+            {
                 let v = read_samples::<f64>(&p.buffer).unwrap();
                 out.push((p.channel_id, p.start_timestamp, v.len(), v));
             }
