@@ -44,6 +44,7 @@ mod error;
 pub mod gateway;
 pub mod monitor;
 pub mod options;
+pub mod qos;
 pub mod rpc;
 pub mod schema_mappings;
 pub mod serve;

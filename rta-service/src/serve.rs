@@ -80,10 +80,13 @@ pub async fn serve_listeners(
 
     let http_rx = rx.clone();
     let http_task = async move {
-        axum::serve(http_listener, http)
-            .with_graceful_shutdown(wait(http_rx))
-            .await
-            .map_err(|e| Error::Server(format!("HTTP server: {e}")))
+        axum::serve(
+            http_listener,
+            http.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(http_rx))
+        .await
+        .map_err(|e| Error::Server(format!("HTTP server: {e}")))
     };
     let grpc_task = async move {
         match grpc {

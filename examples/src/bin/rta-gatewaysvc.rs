@@ -20,6 +20,7 @@ async fn run() -> rta_service::Result<()> {
     let mut config = GatewayConfig::new(&opts.session_service, &opts.config_service);
     config.data_services = opts.data_services.clone();
     config.stream_service = opts.stream_service.clone();
+    config.qos = opts.qos;
     config.info = monitor::ServiceInfo::from_options("rta-gatewaysvc", &opts.raw);
     let gateway = Gateway::new(config)?;
     serve::spawn_https(opts.https.as_ref(), gateway.http_router());

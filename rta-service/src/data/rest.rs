@@ -18,6 +18,8 @@ use rta_core::framing::{ChunkedSource, Framed};
 use rta_core::media::PROTOBUF_CHUNKED;
 use rta_core::service::{Authorization, DataRequest, DataService, IdentityCheck};
 
+use crate::api_error::ApiError;
+
 #[derive(Clone)]
 struct DataState {
     source: Arc<dyn ChunkedSource>,
@@ -131,8 +133,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     if status.is_server_error() {
         tracing::error!(error = %message, "data request failed");
     }
-    let body = serde_json::json!({ "status": status.as_u16(), "error": message });
-    (status, axum::Json(body)).into_response()
+    ApiError::new(status, message).into_response()
 }
 
 fn core_error(e: rta_core::Error) -> Response {

@@ -41,6 +41,7 @@ use rta_core::service::DataService;
 pub use bindings::RemoteBindings;
 
 use crate::monitor::{self, ServiceInfo};
+use crate::qos::{self, LimitedDataService, Limiter, QosOptions};
 use crate::{data, Error, Result};
 use proxy::{forward, Upstream};
 
@@ -60,6 +61,8 @@ pub struct GatewayConfig {
     /// `StreamServiceUri`: a Stream Service whose live WebSocket the gateway
     /// relays at `/rta/v2/sessions/{identity}/stream` (none by default).
     pub stream_service: Option<String>,
+    /// Concurrency limits per user and per data source (`Qos:*`).
+    pub qos: QosOptions,
     /// What `/rta/v2/info` and `GET /` report.
     pub info: ServiceInfo,
 }
@@ -73,6 +76,7 @@ impl GatewayConfig {
             config_service: config_service.into(),
             data_services: BTreeMap::new(),
             stream_service: None,
+            qos: QosOptions::default(),
             info: ServiceInfo::new("rta-gatewaysvc").with_label("RTA Gateway"),
         }
     }
@@ -86,6 +90,7 @@ pub struct Gateway {
     data: Arc<BindingDataService>,
     data_urls: BTreeMap<String, String>,
     stream_url: Option<String>,
+    per_user: Arc<Limiter>,
     client: reqwest::Client,
     info: ServiceInfo,
 }
@@ -133,13 +138,15 @@ impl Gateway {
             base: checked_url("ConfigServiceUri", &cfg.config_service)?,
             what: "config service",
         };
+        let per_source = Arc::new(Limiter::new(cfg.qos.per_source, cfg.qos.queue_timeout));
         let mut services: HashMap<String, Arc<dyn DataService>> = HashMap::new();
         let mut data_urls = BTreeMap::new();
         for (source, url) in &cfg.data_services {
             let name = format!("DataServiceUris:{source}");
             let base = checked_url(&name, url)?;
             let svc = RemoteDataService::with_client(client.clone(), &base)?;
-            services.insert(source.clone(), Arc::new(svc));
+            let limited = LimitedDataService::new(Arc::new(svc), source, per_source.clone());
+            services.insert(source.clone(), Arc::new(limited));
             data_urls.insert(source.clone(), base);
         }
         let stream_url = match &cfg.stream_service {
@@ -153,6 +160,7 @@ impl Gateway {
             configs,
             data_urls,
             stream_url,
+            per_user: Arc::new(Limiter::new(cfg.qos.per_user, cfg.qos.queue_timeout)),
             client,
             info: cfg.info,
         })
@@ -175,7 +183,9 @@ impl Gateway {
                 get(forward).merge(head(forward)),
             )
             .with_state(self.configs.clone());
-        let data = data::data_router_with(Arc::new(Framed(self.data.clone())), None);
+        let data = data::data_router_with(Arc::new(Framed(self.data.clone())), None).layer(
+            axum::middleware::from_fn_with_state(self.per_user.clone(), qos::user_limit_layer),
+        );
         let mut info = self.info.clone();
         let mut targets = vec![
             ("session-service".to_string(), self.sessions.base.clone()),

@@ -16,11 +16,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::names::{BIND, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::services::HttpsOptions;
 use super::values::{Options, ServiceOptions};
+use crate::qos::QosOptions;
 use crate::{Error, Result};
 
 const MIB: usize = 1 << 20;
@@ -38,6 +40,19 @@ fn https(raw: &Options, service: &ServiceOptions) -> Result<Option<HttpsOptions>
             "TlsCert",
             "--tls-cert and --tls-key go together",
         )),
+    }
+}
+
+/// `Qos:QueueTimeoutSeconds`: a positive number of seconds, at most an hour.
+fn queue_timeout(raw: &Options) -> Result<Duration> {
+    let secs: f64 = raw.get_or("Qos:QueueTimeoutSeconds")?;
+    if secs.is_finite() && secs > 0.0 && secs <= 3600.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::option(
+            "Qos:QueueTimeoutSeconds",
+            format!("{secs} is not a number of seconds in (0, 3600]"),
+        ))
     }
 }
 
@@ -223,6 +238,8 @@ pub struct GatewayServiceOptions {
     pub data_services: BTreeMap<String, String>,
     /// `StreamServiceUri`: a Stream Service whose live WebSocket is relayed.
     pub stream_service: Option<String>,
+    /// `Qos:PerUser`, `Qos:PerSource`, `Qos:QueueTimeoutSeconds`.
+    pub qos: QosOptions,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -257,6 +274,24 @@ impl GatewayServiceOptions {
                 "Stream Service root: relay the live WebSocket through the gateway",
                 None,
             )
+            .option(
+                "Qos:PerUser",
+                "N",
+                "Data requests of one user at once (0: no limit)",
+                Some("16"),
+            )
+            .option(
+                "Qos:PerSource",
+                "N",
+                "Reads of one data source at once (0: no limit)",
+                Some("64"),
+            )
+            .option(
+                "Qos:QueueTimeoutSeconds",
+                "SECS",
+                "Longest wait for a slot before a 503 with Retry-After",
+                Some("30"),
+            )
     }
 
     /// Reads the options from merged values.
@@ -274,6 +309,11 @@ impl GatewayServiceOptions {
             config_service: raw.get_or("ConfigServiceUri")?,
             data_services: raw.section("DataServiceUris").into_iter().collect(),
             stream_service: raw.get("StreamServiceUri").map(str::to_string),
+            qos: QosOptions {
+                per_user: raw.get_or("Qos:PerUser")?,
+                per_source: raw.get_or("Qos:PerSource")?,
+                queue_timeout: queue_timeout(&raw)?,
+            },
             raw,
         })
     }
@@ -339,5 +379,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ConfigServiceUri"), "{e}");
+        for bad in ["NaN", "0", "-1", "1e9"] {
+            let parsed = GatewayServiceOptions::parser()
+                .parse_from(
+                    [
+                        "--SessionServiceUri",
+                        "http://s/",
+                        "--ConfigServiceUri",
+                        "http://c/",
+                    ],
+                    vec![("RTA_QOS__QUEUETIMEOUTSECONDS".to_string(), bad.to_string())],
+                )
+                .unwrap();
+            let e = GatewayServiceOptions::from_parsed(parsed)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("Qos:QueueTimeoutSeconds"), "{bad}: {e}");
+        }
     }
 }
