@@ -5,6 +5,7 @@
 //!
 //! - [`proto`]: generated protobuf messages and gRPC stubs (the wire contract).
 //! - [`session`]: the Session JSON model of the REST API.
+//! - [`session_request`]: typed builders of the `SessionStore` write request.
 //! - [`config`]: the configuration JSON model (`application/vnd.mat.config+json`).
 //! - [`data`]: building and reading timestamped, periodic, row and event data.
 //! - [`lz4`]: the one LZ4 block framing used by the live protocols.
@@ -33,6 +34,7 @@ pub mod proto;
 pub mod query;
 pub mod service;
 pub mod session;
+pub mod session_request;
 pub mod time;
 pub mod write;
 
