@@ -254,6 +254,18 @@ impl StoredConfig {
             data: Bytes::from(config.to_json()),
         }
     }
+
+    /// The `ConfigStore` gRPC request publishing this config as `identifier`.
+    pub fn put_request(
+        self,
+        identifier: impl Into<String>,
+    ) -> crate::proto::config_service::PutConfigRequest {
+        crate::proto::config_service::PutConfigRequest {
+            identifier: identifier.into(),
+            content_type: self.content_type,
+            data: self.data,
+        }
+    }
 }
 
 /// Storage of configurations keyed by identifier. The first write of an
