@@ -7,16 +7,15 @@
 //! each second. Values are pure functions of channel and time
 //! ([`rta_stream::demo::timestamped_value`], [`rta_stream::demo::periodic_value`]).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rta_core::config::{ChannelDataType, Config, EventPriority, ParameterSpec};
 use rta_core::data::{periodic, timestamped};
 use rta_core::proto::data::Event;
-use rta_core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
-};
+use rta_core::proto::session_service as ss;
 use rta_core::service::{SessionStore, StoredConfig};
+use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_core::time::Timestamp;
 use rta_core::write::WriteItem;
 use rta_stream::demo::{periodic_value, timestamped_value, PERIODIC_CHANNEL};
@@ -100,61 +99,26 @@ pub fn step_items(start: i64) -> Result<Vec<WriteItem>> {
     Ok(items)
 }
 
-fn op(op: Op) -> ss::SessionUpdate {
-    ss::SessionUpdate { op: Some(op) }
-}
-
 fn session_request(
     identity: &str,
-    state: i32,
+    state: SessionState,
     start: i64,
     end: Option<i64>,
     driver: &str,
     folder: &str,
 ) -> ss::CreateOrUpdateSessionRequest {
-    let details: HashMap<String, String> = [
-        ("Driver", driver),
-        ("Track", "Demo Circuit"),
-        ("Car", "RTA-1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let mut updates = vec![
-        op(Op::SetState(state)),
-        op(Op::SetDetails(ss::session_update::DetailsMap {
-            category: String::new(),
-            details,
-        })),
-        op(Op::SetType("demo".into())),
-        op(Op::SetConfigBindings(
-            ss::session_update::ConfigBindingsList {
-                config_bindings: vec![ss::ConfigBinding {
-                    identifier: CONFIG_ID.into(),
-                    channel_offset: 0,
-                }],
-            },
-        )),
-        op(Op::SetFolders(ss::session_update::FoldersList {
-            identities: vec![folder.into()],
-        })),
-    ];
+    let mut request = SessionRequest::new(identity, state)
+        .timestamp(Timestamp::from_nanos(start).as_str())
+        .detail("Driver", driver)
+        .detail("Track", "Demo Circuit")
+        .detail("Car", "RTA-1")
+        .session_type("demo")
+        .config_binding(CONFIG_ID, 0)
+        .folder(folder);
     if let Some(end) = end {
-        updates.push(op(Op::SetTimeRange(ss::TimeRange {
-            start_time: start,
-            end_time: end,
-        })));
+        request = request.time_range(start, end);
     }
-    ss::CreateOrUpdateSessionRequest {
-        identity: identity.into(),
-        sequence: None,
-        create_if_not_exists: Some(CreateIfNotExists {
-            state,
-            timestamp: Timestamp::from_nanos(start).as_str().to_string(),
-            identifier: identity.into(),
-        }),
-        updates,
-    }
+    request.build()
 }
 
 /// Publishes the configuration, folders and closed sessions, and creates
@@ -162,11 +126,11 @@ fn session_request(
 /// drive it with [`run_live`].
 pub async fn publish(server: &RtaServer, opts: &DemoOptions) -> Result<String> {
     let cfg = config()?;
-    let stored = StoredConfig {
-        content_type: rta_core::media::CONFIG_JSON.into(),
-        data: cfg.to_json().into_bytes().into(),
-    };
-    match server.configs.put(CONFIG_ID, stored).await {
+    match server
+        .configs
+        .put(CONFIG_ID, StoredConfig::json(&cfg))
+        .await
+    {
         Ok(()) | Err(rta_core::Error::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -204,7 +168,7 @@ pub async fn publish(server: &RtaServer, opts: &DemoOptions) -> Result<String> {
             .sessions
             .create_or_update(session_request(
                 &identity,
-                1,
+                SessionState::Waiting,
                 start,
                 None,
                 driver,
@@ -220,7 +184,7 @@ pub async fn publish(server: &RtaServer, opts: &DemoOptions) -> Result<String> {
             .sessions
             .create_or_update(session_request(
                 &identity,
-                4,
+                SessionState::Closed,
                 start,
                 Some(end),
                 driver,
@@ -234,7 +198,7 @@ pub async fn publish(server: &RtaServer, opts: &DemoOptions) -> Result<String> {
         .sessions
         .create_or_update(session_request(
             &identity,
-            2,
+            SessionState::Open,
             start,
             None,
             "Live Driver",
@@ -271,31 +235,23 @@ pub async fn run_live(
         if (t - start).rem_euclid(SEC) == 0 {
             server
                 .sessions
-                .create_or_update(ss::CreateOrUpdateSessionRequest {
-                    identity: identity.into(),
-                    updates: vec![op(Op::SetTimeRange(ss::TimeRange {
-                        start_time: start,
-                        end_time: end,
-                    }))],
-                    ..Default::default()
-                })
+                .create_or_update(
+                    SessionRequest::update(identity)
+                        .time_range(start, end)
+                        .build(),
+                )
                 .await?;
         }
         t += STEP_NS;
     }
     server
         .sessions
-        .create_or_update(ss::CreateOrUpdateSessionRequest {
-            identity: identity.into(),
-            updates: vec![
-                op(Op::SetTimeRange(ss::TimeRange {
-                    start_time: start,
-                    end_time: t - 1_000_000,
-                })),
-                op(Op::SetState(4)),
-            ],
-            ..Default::default()
-        })
+        .create_or_update(
+            SessionRequest::update(identity)
+                .time_range(start, t - 1_000_000)
+                .state(SessionState::Closed)
+                .build(),
+        )
         .await?;
     Ok(())
 }
