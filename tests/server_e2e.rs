@@ -6,7 +6,6 @@
 #[path = "../rta-stream/tests/common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -22,11 +21,10 @@ use rta::core::proto::data_service::{
     data_writer_client::DataWriterClient, write_data_stream_message::Type as W,
     write_data_stream_response_message::Type as R, WriteDataStreamMessage,
 };
-use rta::core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists,
-    session_store_client::SessionStoreClient, session_update::Op,
-};
+use rta::core::proto::session_service::{self as ss, session_store_client::SessionStoreClient};
 use rta::core::proto::stream::{stream_data, StreamDataBurst};
+use rta::core::session::SessionState;
+use rta::core::session_request::SessionRequest;
 use rta::service::server::RtaServer;
 
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -36,25 +34,10 @@ fn loopback() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-fn op(o: Op) -> ss::SessionUpdate {
-    ss::SessionUpdate { op: Some(o) }
-}
-
-fn session_req(
-    identity: &str,
-    state: i32,
-    updates: Vec<ss::SessionUpdate>,
-) -> ss::CreateOrUpdateSessionRequest {
-    ss::CreateOrUpdateSessionRequest {
-        identity: identity.into(),
-        sequence: None,
-        create_if_not_exists: Some(CreateIfNotExists {
-            state,
-            timestamp: "2023-11-14T22:13:20+01:00".into(),
-            identifier: format!("{identity} name"),
-        }),
-        updates,
-    }
+fn session_req(identity: &str, state: SessionState) -> SessionRequest {
+    SessionRequest::new(identity, state)
+        .timestamp("2023-11-14T22:13:20+01:00")
+        .identifier(format!("{identity} name"))
 }
 
 async fn write_items(grpc: &str, identity: &str, items: Vec<W>) {
@@ -133,35 +116,12 @@ async fn publish_through_grpc_read_through_rest() {
         })
         .await
         .unwrap();
-    let details: HashMap<String, String> = [("Driver".to_string(), "Test".to_string())].into();
-    sessions
-        .create_or_update_session(session_req(
-            "s1",
-            4,
-            vec![
-                op(Op::SetDetails(ss::session_update::DetailsMap {
-                    category: String::new(),
-                    details,
-                })),
-                op(Op::SetFolders(ss::session_update::FoldersList {
-                    identities: vec!["f1".into()],
-                })),
-                op(Op::SetTimeRange(ss::TimeRange {
-                    start_time: T0,
-                    end_time: T0 + 10 * SEC,
-                })),
-                op(Op::SetConfigBindings(
-                    ss::session_update::ConfigBindingsList {
-                        config_bindings: vec![ss::ConfigBinding {
-                            identifier: "cfg-1".into(),
-                            channel_offset: 0,
-                        }],
-                    },
-                )),
-            ],
-        ))
-        .await
-        .unwrap();
+    let s1 = session_req("s1", SessionState::Closed)
+        .detail("Driver", "Test")
+        .folder("f1")
+        .time_range(T0, T0 + 10 * SEC)
+        .config_binding("cfg-1", 0);
+    sessions.create_or_update_session(s1.build()).await.unwrap();
     let s: serde_json::Value = reqwest::get(format!("{http}/rta/v2/sessions/s1"))
         .await
         .unwrap()
@@ -353,7 +313,7 @@ async fn websocket_follows_a_session_written_through_data_writer() {
     let grpc = running.grpc_uri().unwrap();
     let mut sessions = SessionStoreClient::connect(grpc.clone()).await.unwrap();
     sessions
-        .create_or_update_session(session_req("live1", 2, vec![]))
+        .create_or_update_session(session_req("live1", SessionState::Open).build())
         .await
         .unwrap();
 
@@ -398,11 +358,11 @@ async fn websocket_follows_a_session_written_through_data_writer() {
 
     // Closing the session sends the final JSON, then the server closes the socket.
     sessions
-        .create_or_update_session(ss::CreateOrUpdateSessionRequest {
-            identity: "live1".into(),
-            updates: vec![op(Op::SetState(4))],
-            ..Default::default()
-        })
+        .create_or_update_session(
+            SessionRequest::update("live1")
+                .state(SessionState::Closed)
+                .build(),
+        )
         .await
         .unwrap();
     let mut saw_closed = false;

@@ -16,11 +16,10 @@ use rta::core::proto::data_service::{
     data_writer_client::DataWriterClient, write_data_stream_message::Type as W,
     WriteDataStreamMessage,
 };
-use rta::core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists,
-    session_store_client::SessionStoreClient, session_update::Op,
-};
+use rta::core::proto::session_service::session_store_client::SessionStoreClient;
 use rta::core::proto::stream::stream_data;
+use rta::core::session::SessionState;
+use rta::core::session_request::SessionRequest;
 use rta::service::server::RtaServer;
 
 fn loopback() -> std::net::SocketAddr {
@@ -43,14 +42,7 @@ async fn live_data_crosses_processes_through_redis() {
 
     let mut sessions = SessionStoreClient::connect(grpc.clone()).await.unwrap();
     sessions
-        .create_or_update_session(ss::CreateOrUpdateSessionRequest {
-            identity: "x1".into(),
-            create_if_not_exists: Some(CreateIfNotExists {
-                state: 2,
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        .create_or_update_session(SessionRequest::new("x1", SessionState::Open).build())
         .await
         .unwrap();
 
@@ -116,13 +108,11 @@ async fn live_data_crosses_processes_through_redis() {
     assert_eq!(read_samples::<f64>(&got.buffer).unwrap(), vals);
 
     sessions
-        .create_or_update_session(ss::CreateOrUpdateSessionRequest {
-            identity: "x1".into(),
-            updates: vec![ss::SessionUpdate {
-                op: Some(Op::SetState(4)),
-            }],
-            ..Default::default()
-        })
+        .create_or_update_session(
+            SessionRequest::update("x1")
+                .state(SessionState::Closed)
+                .build(),
+        )
         .await
         .unwrap();
     ra.stop().await.unwrap();

@@ -21,11 +21,9 @@ use rta::core::proto::data_service::{
     write_data_stream_response_message::Type as R, ReadChannelDataStreamRequest,
     WriteDataStreamMessage,
 };
-use rta::core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists,
-    session_store_client::SessionStoreClient, session_update::Op,
-};
+use rta::core::proto::session_service::session_store_client::SessionStoreClient;
 use rta::core::session::SessionState;
+use rta::core::session_request::SessionRequest;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -205,20 +203,13 @@ async fn gateway_sessions_config_and_two_data_services_as_processes() {
         .await
         .unwrap();
     client
-        .create_or_update_session(ss::CreateOrUpdateSessionRequest {
-            identity: "s1".into(),
-            create_if_not_exists: Some(CreateIfNotExists {
-                identifier: "Run 1".into(),
-                timestamp: "2026-12-03T10:00:00Z".into(),
-                state: SessionState::Closed.as_i32(),
-            }),
-            updates: vec![ss::SessionUpdate {
-                op: Some(Op::SetDataBindings(ss::session_update::DataBindingsList {
-                    data_bindings: bindings.iter().map(DataBinding::to_proto).collect(),
-                })),
-            }],
-            ..Default::default()
-        })
+        .create_or_update_session(
+            SessionRequest::new("s1", SessionState::Closed)
+                .identifier("Run 1")
+                .data_binding(bindings[0].to_proto())
+                .data_binding(bindings[1].to_proto())
+                .build(),
+        )
         .await
         .unwrap();
 

@@ -205,6 +205,7 @@ fn requests(specs: &[Spec]) -> Vec<pb::CreateOrUpdateSessionRequest> {
                 identity: format!("s{i:02}"),
                 create_if_not_exists: Some(
                     pb::create_or_update_session_request::CreateIfNotExists {
+                        // 0: left out; the store reads it as closed.
                         state: 0,
                         timestamp: s.timestamp.into(),
                         identifier: String::new(),

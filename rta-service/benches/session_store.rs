@@ -30,6 +30,7 @@ use rta_core::proto::session_service::session_store_client::SessionStoreClient;
 use rta_core::proto::session_service::session_update::{self as su, Op};
 use rta_core::query::Query;
 use rta_core::service::SessionStore;
+use rta_core::session::SessionState;
 use rta_service::{monitor, rpc, serve, sessions};
 use serde_json::Value;
 
@@ -80,7 +81,7 @@ fn session(i: usize) -> pb::CreateOrUpdateSessionRequest {
     pb::CreateOrUpdateSessionRequest {
         identity: format!("session-{i:06}"),
         create_if_not_exists: Some(pb::create_or_update_session_request::CreateIfNotExists {
-            state: 4,
+            state: SessionState::Closed.as_i32(),
             timestamp,
             identifier: format!("Run {i} at {}", TRACKS[i % TRACKS.len()]),
         }),
@@ -275,7 +276,7 @@ fn main() {
                 identity: format!("live-{i:04}"),
                 create_if_not_exists: Some(
                     pb::create_or_update_session_request::CreateIfNotExists {
-                        state: 2,
+                        state: SessionState::Open.as_i32(),
                         ..Default::default()
                     },
                 ),

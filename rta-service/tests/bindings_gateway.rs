@@ -16,11 +16,9 @@ use rta_core::chunk::ChunkDecoder;
 use rta_core::data::{periodic, DataItem};
 use rta_core::framing::Framed;
 use rta_core::proto::data::PeriodicDataList;
-use rta_core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
-};
 use rta_core::service::{DataService, SessionStore};
 use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_core::write::DataSink;
 use rta_service::{data, serve};
 
@@ -29,23 +27,17 @@ fn any() -> std::net::SocketAddr {
 }
 
 async fn session(store: &SqliteSessionStore, identity: &str, bindings: Vec<DataBinding>) {
-    let op = |op| ss::SessionUpdate { op: Some(op) };
     store
-        .create_or_update(ss::CreateOrUpdateSessionRequest {
-            identity: identity.into(),
-            create_if_not_exists: Some(CreateIfNotExists {
-                identifier: identity.into(),
-                timestamp: "2026-12-03T10:00:00Z".into(),
-                ..Default::default()
-            }),
-            updates: vec![
-                op(Op::SetState(SessionState::Closed.as_i32())),
-                op(Op::SetDataBindings(ss::session_update::DataBindingsList {
-                    data_bindings: bindings.iter().map(DataBinding::to_proto).collect(),
-                })),
-            ],
-            ..Default::default()
-        })
+        .create_or_update(
+            bindings
+                .iter()
+                .fold(
+                    SessionRequest::new(identity, SessionState::Closed)
+                        .timestamp("2026-12-03T10:00:00Z"),
+                    |r, b| r.data_binding(b.to_proto()),
+                )
+                .build(),
+        )
         .await
         .unwrap();
 }

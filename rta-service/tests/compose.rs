@@ -9,8 +9,9 @@ use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_adapters::stores::{FileConfigStore, SqliteSessionStore};
-use rta_core::proto::session_service as pb;
 use rta_core::service::{ConfigStore, SessionStore, StoredConfig};
+use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_service::data::data_router_with;
 use rta_service::monitor;
 use tower::ServiceExt;
@@ -82,10 +83,7 @@ async fn session_config_and_data_routers_merge_without_conflicts() {
     );
 
     sessions
-        .create_or_update(pb::CreateOrUpdateSessionRequest {
-            identity: "s1".into(),
-            ..Default::default()
-        })
+        .create_or_update(SessionRequest::new("s1", SessionState::Closed).build())
         .await
         .unwrap();
     assert_eq!(

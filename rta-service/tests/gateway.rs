@@ -14,11 +14,9 @@ use rta_core::chunk::ChunkDecoder;
 use rta_core::data::periodic;
 use rta_core::framing::Framed;
 use rta_core::proto::data::PeriodicDataList;
-use rta_core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
-};
 use rta_core::service::{ConfigStore, SessionStore, StoredConfig};
 use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_core::write::DataSink;
 use rta_service::gateway::{Gateway, GatewayConfig};
 use rta_service::serve::{self, RunningServer};
@@ -62,24 +60,14 @@ async fn the_gateway_serves_the_public_api_from_the_services_behind_it() {
             .with_offset(300_000_000),
     ];
     store
-        .create_or_update(ss::CreateOrUpdateSessionRequest {
-            identity: "s1".into(),
-            create_if_not_exists: Some(CreateIfNotExists {
-                identifier: "Run 1".into(),
-                timestamp: "2026-12-03T10:00:00Z".into(),
-                ..Default::default()
-            }),
-            updates: [
-                Op::SetState(SessionState::Closed.as_i32()),
-                Op::SetDataBindings(ss::session_update::DataBindingsList {
-                    data_bindings: bindings.iter().map(DataBinding::to_proto).collect(),
-                }),
-            ]
-            .into_iter()
-            .map(|op| ss::SessionUpdate { op: Some(op) })
-            .collect(),
-            ..Default::default()
-        })
+        .create_or_update(
+            SessionRequest::new("s1", SessionState::Closed)
+                .identifier("Run 1")
+                .timestamp("2026-12-03T10:00:00Z")
+                .data_binding(bindings[0].to_proto())
+                .data_binding(bindings[1].to_proto())
+                .build(),
+        )
         .await
         .unwrap();
     let session_api = monitor::service_router(

@@ -14,11 +14,9 @@ use rta_adapters::stores::SqliteSessionStore;
 use rta_bindings::model::DataBinding;
 use rta_core::data::periodic;
 use rta_core::framing::Framed;
-use rta_core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
-};
 use rta_core::service::{ChunkStream, DataRequest, DataService, SessionStore};
 use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_core::write::DataSink;
 use rta_service::gateway::{Gateway, GatewayConfig};
 use rta_service::qos::QosOptions;
@@ -51,20 +49,11 @@ async fn deployment(dir: &std::path::Path, qos: QosOptions) -> (Vec<RunningServe
     let store = Arc::new(SqliteSessionStore::open(dir.join("s.sqlite")).unwrap());
     let binding = DataBinding::new("slow", "d-1").with_channels(0, 0, 0);
     store
-        .create_or_update(ss::CreateOrUpdateSessionRequest {
-            identity: "s1".into(),
-            create_if_not_exists: Some(CreateIfNotExists {
-                identifier: "Run 1".into(),
-                timestamp: "2026-12-03T10:00:00Z".into(),
-                state: SessionState::Closed.as_i32(),
-            }),
-            updates: vec![ss::SessionUpdate {
-                op: Some(Op::SetDataBindings(ss::session_update::DataBindingsList {
-                    data_bindings: vec![binding.to_proto()],
-                })),
-            }],
-            ..Default::default()
-        })
+        .create_or_update(
+            SessionRequest::new("s1", SessionState::Closed)
+                .data_binding(binding.to_proto())
+                .build(),
+        )
         .await
         .unwrap();
     let (s_srv, s_url) = spawn(monitor::service_router(

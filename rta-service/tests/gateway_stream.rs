@@ -13,14 +13,13 @@ use futures::{SinkExt, StreamExt};
 use prost::Message as _;
 use rta_core::data::{read_samples, timestamped};
 use rta_core::media::STREAM_SUBPROTOCOL;
-use rta_core::proto::session_service::{
-    self as ss, create_or_update_session_request::CreateIfNotExists, session_update::Op,
-};
+use rta_core::proto::session_service::{self as ss};
 use rta_core::proto::stream::{
     stream_data, stream_request, StreamDataBurst, StreamRequest, StreamSubscription,
 };
 use rta_core::service::SessionStore;
 use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_core::write::WriteItem;
 use rta_service::gateway::{Gateway, GatewayConfig};
 use rta_service::serve;
@@ -35,18 +34,7 @@ type Ws =
 const T0: i64 = 1_700_000_000_000_000_000;
 
 fn state(identity: &str, state: SessionState) -> ss::CreateOrUpdateSessionRequest {
-    ss::CreateOrUpdateSessionRequest {
-        identity: identity.into(),
-        create_if_not_exists: Some(CreateIfNotExists {
-            identifier: identity.into(),
-            timestamp: "2026-12-03T10:00:00Z".into(),
-            state: state.as_i32(),
-        }),
-        updates: vec![ss::SessionUpdate {
-            op: Some(Op::SetState(state.as_i32())),
-        }],
-        ..Default::default()
-    }
+    SessionRequest::new(identity, state).build()
 }
 
 async fn connect(gateway: &str, identity: &str, token: &str) -> Result<Ws, u16> {

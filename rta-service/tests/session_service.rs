@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use rta_core::proto::session_service as pb;
 use rta_core::proto::session_service::session_update::{self as su, Op};
+use rta_core::session::SessionState;
 use serde_json::{json, Value};
 use tonic::Code;
 
@@ -21,6 +22,7 @@ fn create(identity: &str, timestamp: &str, updates: Vec<Op>) -> pb::CreateOrUpda
         identity: identity.into(),
         sequence: None,
         create_if_not_exists: Some(pb::create_or_update_session_request::CreateIfNotExists {
+            // 0: the state left out, which the service reads as closed.
             state: 0,
             timestamp: timestamp.into(),
             identifier: format!("Session {identity}"),
@@ -114,7 +116,7 @@ async fn create_defaults_and_every_update_op() {
     c.create_or_update_session(pb::CreateOrUpdateSessionRequest {
         identity: "s".into(),
         create_if_not_exists: Some(pb::create_or_update_session_request::CreateIfNotExists {
-            state: 2,
+            state: SessionState::Open.as_i32(),
             timestamp: "2021-05-06T18:58:56.20289+01:00".into(),
             identifier: "Demo".into(),
         }),
@@ -172,7 +174,7 @@ async fn create_defaults_and_every_update_op() {
         "s",
         vec![
             Op::UpdateHeartbeat(()),
-            Op::SetState(4),
+            Op::SetState(SessionState::Closed.as_i32()),
             Op::SetTimestamp("2021-05-06T19:00:00+02:00".into()),
             Op::SetTimeRange(pb::TimeRange {
                 start_time: t0,
@@ -417,7 +419,7 @@ async fn failed_transactions_change_nothing_and_bad_input_is_rejected() {
     .unwrap();
 
     let bad_ops: Vec<(Op, &str)> = vec![
-        (Op::SetState(3), "state"),
+        (Op::SetState(3), "state"), // 3 is no SessionState
         (Op::SetTimestamp("yesterday".into()), "timestamp"),
         (Op::SetQuality(1.5), "quality"),
         (
@@ -483,7 +485,7 @@ async fn failed_transactions_change_nothing_and_bad_input_is_rejected() {
         .create_or_update_session(create(
             "new",
             "2021-01-01T00:00:00Z",
-            vec![Op::SetState(99)],
+            vec![Op::SetState(99)], // no such SessionState
         ))
         .await
         .unwrap_err();

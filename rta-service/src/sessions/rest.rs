@@ -42,15 +42,15 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 /// use std::sync::Arc;
 /// use rta_adapters::stores::SqliteSessionStore;
 /// use rta_service::sessions;
-/// use rta_core::proto::session_service::CreateOrUpdateSessionRequest;
+/// use rta_core::session::SessionState;
+/// use rta_core::session_request::SessionRequest;
 /// use rta_core::service::SessionStore;
 /// use tower::ServiceExt;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = Arc::new(SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap());
-/// store.create_or_update(CreateOrUpdateSessionRequest { identity: "s1".into(), ..Default::default() })
-///     .await.unwrap();
+/// store.create_or_update(SessionRequest::new("s1", SessionState::Closed).build()).await.unwrap();
 /// let app = sessions::session_router(store);
 ///
 /// let req = http::Request::post("/rta/v2/sessions")

@@ -41,14 +41,15 @@ const MAX_IDLE_READERS: usize = 8;
 ///
 /// ```
 /// use rta_adapters::stores::SqliteSessionStore;
-/// use rta_core::proto::session_service::{CreateOrUpdateSessionRequest, SessionElements};
+/// use rta_core::proto::session_service::SessionElements;
+/// use rta_core::session::SessionState;
+/// use rta_core::session_request::SessionRequest;
 /// use rta_core::service::SessionStore;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap();
-/// store.create_or_update(CreateOrUpdateSessionRequest { identity: "s1".into(), ..Default::default() })
-///     .await.unwrap();
+/// store.create_or_update(SessionRequest::new("s1", SessionState::Closed).build()).await.unwrap();
 /// let elements = SessionElements { json: true, ..Default::default() };
 /// let s = store.get("s1", &elements).await.unwrap().unwrap();
 /// assert!(s.json.contains(r#""state":"closed""#));
