@@ -50,5 +50,6 @@ pub mod schema_mappings;
 pub mod serve;
 pub mod server;
 pub mod sessions;
+pub mod stream_service;
 
 pub use error::{Error, Result};

@@ -17,11 +17,9 @@
 //! - [`conn`]: Redis connection strings.
 //! - [`metrics`]: Prometheus counters.
 //! - [`demo`]: a generated live session (used by the demo binary and tests).
-//! - [`app`]: running the standalone Stream Service.
 
 mod error;
 
-pub mod app;
 pub mod burst;
 pub mod conn;
 pub mod demo;
@@ -37,6 +35,6 @@ pub mod writer;
 pub use error::{Error, Result};
 pub use hub::{HubOptions, LiveHub};
 pub use redis_source::{RedisLiveSource, RedisSourceOptions};
-pub use service::{router, service_router, ServiceOptions, StreamService};
+pub use service::{router, ServiceOptions, StreamService};
 pub use source::{LiveSource, Position};
 pub use writer::{SessionWriter, StreamBuffer, WriterOptions};

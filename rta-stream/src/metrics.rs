@@ -1,35 +1,45 @@
-//! Counters of the stream service, rendered in the Prometheus text format.
+//! Metrics of the stream service, on `prometheus-client`: a process
+//! registers them into its registry ([`Metrics::register`]) so they appear
+//! on its `/metrics` with its other metrics.
 //!
 //! ```
 //! let m = rta_stream::metrics::Metrics::default();
 //! m.add_bytes_sent(10);
-//! assert!(m.render().contains("rta_stream_sent_bytes_total 10"));
+//! let mut registry = prometheus_client::registry::Registry::default();
+//! m.register(&mut registry);
+//! let mut text = String::new();
+//! prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+//! assert!(text.contains("rta_stream_sent_bytes_total 10"));
 //! ```
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
-/// Service counters and gauges (all atomics; share in an `Arc`).
-#[derive(Debug, Default)]
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Counters and gauges of the stream service (cheap clones of shared
+/// atomics; share the struct in an `Arc`).
+#[derive(Debug, Default, Clone)]
 pub struct Metrics {
-    clients: AtomicI64,
-    connections: AtomicU64,
-    bursts_sent: AtomicU64,
-    bytes_sent: AtomicU64,
-    backfill_bursts: AtomicU64,
-    slow_closes: AtomicU64,
-    entries_read: AtomicU64,
-    bad_entries: AtomicU64,
-    lag_ms: AtomicI64,
-    trimmed: AtomicU64,
-    healthy: AtomicI64,
+    clients: Gauge,
+    connections: Counter,
+    bursts_sent: Counter,
+    bytes_sent: Counter,
+    backfill_bursts: Counter,
+    slow_closes: Counter,
+    entries_read: Counter,
+    bad_entries: Counter,
+    lag_seconds: Gauge<f64, AtomicU64>,
+    trimmed: Counter,
+    healthy: Gauge,
 }
 
 macro_rules! adders {
     ($($(#[$m:meta])* $name:ident => $field:ident;)*) => {$(
         $(#[$m])*
         pub fn $name(&self, n: u64) {
-            self.$field.fetch_add(n, Ordering::Relaxed);
+            self.$field.inc_by(n);
         }
     )*};
 }
@@ -54,107 +64,101 @@ impl Metrics {
 
     /// A client connected.
     pub fn client_connected(&self) {
-        self.clients.fetch_add(1, Ordering::Relaxed);
-        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.clients.inc();
+        self.connections.inc();
     }
 
     /// A client disconnected.
     pub fn client_disconnected(&self) {
-        self.clients.fetch_sub(1, Ordering::Relaxed);
+        self.clients.dec();
     }
 
     /// Connected clients now.
     pub fn clients(&self) -> i64 {
-        self.clients.load(Ordering::Relaxed)
+        self.clients.get()
+    }
+
+    /// Clients closed for being too slow, so far.
+    pub fn slow_closes(&self) -> u64 {
+        self.slow_closes.get()
+    }
+
+    /// Bursts sent as back-fill, so far.
+    pub fn backfill_bursts(&self) -> u64 {
+        self.backfill_bursts.get()
     }
 
     /// Records the lag of the last entry read (now minus its id time), ms.
     pub fn set_lag_ms(&self, ms: i64) {
-        self.lag_ms.store(ms, Ordering::Relaxed);
+        self.lag_seconds.set(ms as f64 / 1000.0);
     }
 
     /// Records the last health check result.
     pub fn set_healthy(&self, ok: bool) {
-        self.healthy.store(i64::from(ok), Ordering::Relaxed);
+        self.healthy.set(i64::from(ok));
     }
 
-    /// Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut put = |name: &str, kind: &str, help: &str, v: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
-        };
-        let u = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
-        let i = |a: &AtomicI64| a.load(Ordering::Relaxed).to_string();
-        put(
+    /// Adds every metric to `registry` (names start `rta_stream_`).
+    pub fn register(&self, registry: &mut Registry) {
+        let counters = [
+            (
+                "rta_stream_connections",
+                "WebSocket connections accepted",
+                &self.connections,
+            ),
+            (
+                "rta_stream_sent_bursts",
+                "Bursts sent to clients",
+                &self.bursts_sent,
+            ),
+            (
+                "rta_stream_sent_bytes",
+                "Bytes sent to clients (compressed)",
+                &self.bytes_sent,
+            ),
+            (
+                "rta_stream_backfill_bursts",
+                "Bursts sent as back-fill",
+                &self.backfill_bursts,
+            ),
+            (
+                "rta_stream_slow_client_closes",
+                "Clients closed for falling behind",
+                &self.slow_closes,
+            ),
+            (
+                "rta_stream_redis_entries_read",
+                "Redis stream entries read",
+                &self.entries_read,
+            ),
+            (
+                "rta_stream_redis_bad_entries",
+                "Redis stream entries that could not be decoded",
+                &self.bad_entries,
+            ),
+            (
+                "rta_stream_trimmed_entries",
+                "Entries removed by the trimmer",
+                &self.trimmed,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
             "rta_stream_clients",
-            "gauge",
-            "Connected WebSocket clients.",
-            i(&self.clients),
+            "Connected WebSocket clients",
+            self.clients.clone(),
         );
-        put(
-            "rta_stream_connections_total",
-            "counter",
-            "WebSocket connections accepted.",
-            u(&self.connections),
-        );
-        put(
-            "rta_stream_sent_bursts_total",
-            "counter",
-            "Bursts sent to clients.",
-            u(&self.bursts_sent),
-        );
-        put(
-            "rta_stream_sent_bytes_total",
-            "counter",
-            "Bytes sent to clients (compressed).",
-            u(&self.bytes_sent),
-        );
-        put(
-            "rta_stream_backfill_bursts_total",
-            "counter",
-            "Bursts sent as back-fill.",
-            u(&self.backfill_bursts),
-        );
-        put(
-            "rta_stream_slow_client_closes_total",
-            "counter",
-            "Clients closed for falling behind.",
-            u(&self.slow_closes),
-        );
-        put(
-            "rta_stream_redis_entries_read_total",
-            "counter",
-            "Redis stream entries read.",
-            u(&self.entries_read),
-        );
-        put(
-            "rta_stream_redis_bad_entries_total",
-            "counter",
-            "Redis stream entries that could not be decoded.",
-            u(&self.bad_entries),
-        );
-        put(
+        registry.register(
             "rta_stream_redis_lag_seconds",
-            "gauge",
-            "Age of the last Redis entry when it was read.",
-            format!("{:.3}", self.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0),
+            "Age of the last Redis entry when it was read",
+            self.lag_seconds.clone(),
         );
-        put(
-            "rta_stream_trimmed_entries_total",
-            "counter",
-            "Entries removed by the trimmer.",
-            u(&self.trimmed),
-        );
-        put(
+        registry.register(
             "rta_stream_healthy",
-            "gauge",
-            "1 when the last health check passed.",
-            i(&self.healthy),
+            "1 when the last check of the live source passed",
+            self.healthy.clone(),
         );
-        out
     }
 }

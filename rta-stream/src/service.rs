@@ -29,7 +29,7 @@
 //! let hub = LiveHub::new(HubOptions::default());
 //! let svc = StreamService::new(hub.clone(), ServiceOptions::default());
 //! let app: axum::Router = axum::Router::new().merge(router(svc.clone()));
-//! // svc.metrics().render() gives the Prometheus text of the stream service.
+//! // svc.metrics().register(&mut registry) adds its metrics to a process's registry.
 //! ```
 
 use std::sync::Arc;
@@ -153,6 +153,19 @@ impl StreamService {
     pub fn source(&self) -> &Arc<dyn LiveSource> {
         &self.source
     }
+
+    /// Checks the live source's dependencies (Redis, for a Redis source)
+    /// within 3 s, and records the result in the metrics.
+    pub async fn check_health(&self) -> Result<(), crate::Error> {
+        let r = match tokio::time::timeout(Duration::from_secs(3), self.source.health()).await {
+            Ok(r) => r,
+            Err(_) => Err(crate::Error::Core(rta_core::Error::Unavailable(
+                "the live source did not answer within 3 s".into(),
+            ))),
+        };
+        self.metrics.set_healthy(r.is_ok());
+        r
+    }
 }
 
 /// The WebSocket route only ([`STREAM_ROUTE`]), for mounting in a server.
@@ -160,47 +173,6 @@ pub fn router(svc: StreamService) -> Router {
     Router::new()
         .route(STREAM_ROUTE, get(stream_handler))
         .with_state(svc)
-}
-
-/// The WebSocket route plus the monitoring endpoints of a standalone
-/// service: `GET /` (name and version), `GET /health` (200 when the source's
-/// dependencies answer, else 503) and `GET /metrics` (Prometheus text).
-pub fn service_router(svc: StreamService, version: &'static str) -> Router {
-    let monitoring = Router::new()
-        .route(
-            "/",
-            get(move || async move { format!("rta-streamsvc {version}\n") }),
-        )
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .with_state(svc.clone());
-    router(svc).merge(monitoring)
-}
-
-async fn health(State(svc): State<StreamService>) -> Response {
-    let r = tokio::time::timeout(Duration::from_secs(3), svc.source.health()).await;
-    let ok = matches!(r, Ok(Ok(())));
-    svc.metrics.set_healthy(ok);
-    match r {
-        Ok(Ok(())) => (StatusCode::OK, "Healthy\n").into_response(),
-        Ok(Err(e)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("Unhealthy: {e}\n")).into_response()
-        }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy: timeout\n").into_response(),
-    }
-}
-
-async fn metrics(State(svc): State<StreamService>) -> Response {
-    let ok = matches!(
-        tokio::time::timeout(Duration::from_secs(3), svc.source.health()).await,
-        Ok(Ok(()))
-    );
-    svc.metrics.set_healthy(ok);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        svc.metrics.render(),
-    )
-        .into_response()
 }
 
 fn offers_subprotocol(headers: &HeaderMap) -> bool {

@@ -10,8 +10,9 @@
 
 use std::process::ExitCode;
 
+use rta_service::monitor::ServiceInfo;
 use rta_service::options::StreamServiceOptions;
-use rta_stream::app::{run_stream_service, StreamServiceConfig};
+use rta_service::stream_service::{run_stream_service, StreamServiceConfig};
 
 async fn run() -> rta_service::Result<()> {
     let opts = StreamServiceOptions::from_env()?;
@@ -22,10 +23,11 @@ async fn run() -> rta_service::Result<()> {
         trimmer: opts.trimmer,
         source: opts.source,
         service: opts.stream,
-        version: env!("CARGO_PKG_VERSION"),
     };
+    let info = ServiceInfo::new("rta-streamsvc").with_version(env!("CARGO_PKG_VERSION"));
     run_stream_service(
         cfg,
+        info,
         |addr| tracing::info!("rta-streamsvc listening on http://{addr}"),
         rta_service::serve::shutdown_signal(),
     )

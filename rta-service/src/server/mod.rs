@@ -284,19 +284,15 @@ impl RtaServer {
                 self.stream_metrics.clone(),
             )));
         let data_dir = self.data_dir.clone();
-        let info = self.info.clone().with_health_check("data-dir", move || {
-            let d = data_dir.clone();
-            async move {
-                if d.is_dir() {
-                    Ok(())
-                } else {
-                    Err(rta_core::Error::Unavailable(format!(
-                        "data directory {} is missing",
-                        d.display()
-                    )))
-                }
-            }
-        });
+        let stream_metrics = self.stream_metrics.clone();
+        let info = self
+            .info
+            .clone()
+            .with_metrics(move |r| stream_metrics.register(r))
+            .with_health_check("data-dir", move || {
+                let dir = data_dir.clone();
+                async move { monitor::check_dir(&dir) }
+            });
         monitor::service_router(info, api)
     }
 

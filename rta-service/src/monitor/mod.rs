@@ -1,19 +1,28 @@
-//! `GET /`, `/health`, `/metrics` and `/rta/v2/info`, and request metrics.
+//! One monitoring layer for every binary: `GET /` (name and version),
+//! `/health` (the same JSON body everywhere: `{"status": "Healthy" |
+//! "Unhealthy", "checks": {name: {"status", "error"?}}}`, 200 only when every
+//! check passes, else 503), `/metrics` (OpenMetrics text from one
+//! `prometheus-client` registry per process: request counts and latency by
+//! route and status, health, and each service's own metrics) and
+//! `/rta/v2/info`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+mod metrics;
+
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::BoxFuture;
+use prometheus_client::registry::Registry;
 use serde_json::json;
+
+use metrics::{check_labels, record_request, ProcessMetrics};
+pub use metrics::{MetricsSource, METRICS_CONTENT_TYPE};
 
 /// A named check behind `/health`: `Ok` when the dependency is reachable.
 pub type HealthCheck = Arc<dyn Fn() -> BoxFuture<'static, rta_core::Result<()>> + Send + Sync>;
@@ -35,6 +44,7 @@ pub struct ServiceInfo {
     /// Whether clients must authenticate (`/rta/v2/info`).
     pub auth_required: bool,
     checks: Vec<(String, HealthCheck)>,
+    metrics: Vec<MetricsSource>,
 }
 
 impl std::fmt::Debug for ServiceInfo {
@@ -64,6 +74,7 @@ impl ServiceInfo {
             description: String::new(),
             auth_required: false,
             checks: Vec::new(),
+            metrics: Vec::new(),
         }
     }
 
@@ -124,6 +135,22 @@ impl ServiceInfo {
         self
     }
 
+    /// Adds a service's metrics to the process's `/metrics`: `register` is
+    /// called with the registry when the router is built.
+    ///
+    /// ```
+    /// # use rta_service::monitor::ServiceInfo;
+    /// let stream = rta_stream::metrics::Metrics::default();
+    /// let info = ServiceInfo::new("svc").with_metrics(move |r| stream.register(r));
+    /// ```
+    pub fn with_metrics(
+        mut self,
+        register: impl Fn(&mut Registry) + Send + Sync + 'static,
+    ) -> Self {
+        self.metrics.push(Arc::new(register));
+        self
+    }
+
     /// Runs every check (concurrently, each with a timeout).
     async fn run_checks(&self) -> Vec<(String, Result<(), String>)> {
         let futures = self.checks.iter().map(|(name, check)| {
@@ -141,33 +168,29 @@ impl ServiceInfo {
     }
 }
 
-/// (method, route, status)
-type RequestKey = (String, String, u16);
-
-#[derive(Default)]
-struct Metrics {
-    /// Request count and total seconds per key.
-    requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
-    started: Option<Instant>,
-}
-
 #[derive(Clone)]
 struct MonitorState {
     info: Arc<ServiceInfo>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ProcessMetrics>,
 }
 
 /// Wraps the API routes of a process with the monitoring endpoints, request
 /// metrics and a JSON 404 for unknown paths.
 ///
-/// `api` must not define a fallback; build it by merging
-/// [`session_router`](super::session_router),
-/// [`config_router`](super::config_router) and any other API router.
+/// `api` must not define a fallback; build it by merging the resources'
+/// routers (`sessions::session_router`, `configs::config_router`, ...).
+///
+/// ```
+/// use rta_service::monitor::{service_router, ServiceInfo};
+/// let app = service_router(ServiceInfo::new("svc"), axum::Router::new());
+/// # let _ = app;
+/// ```
 pub fn service_router(info: ServiceInfo, api: Router) -> Router {
-    let metrics = Arc::new(Metrics {
-        started: Some(Instant::now()),
-        ..Default::default()
-    });
+    let metrics = Arc::new(ProcessMetrics::new(
+        &info.name,
+        &info.version,
+        &info.metrics,
+    ));
     let state = MonitorState {
         info: Arc::new(info),
         metrics: metrics.clone(),
@@ -180,26 +203,10 @@ pub fn service_router(info: ServiceInfo, api: Router) -> Router {
         .with_state(state)
         .merge(api)
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(metrics, count_request))
-}
-
-async fn count_request(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let secs = start.elapsed().as_secs_f64();
-    if let Ok(mut map) = metrics.requests.lock() {
-        let e = map
-            .entry((method, route, resp.status().as_u16()))
-            .or_insert((0, 0.0));
-        e.0 += 1;
-        e.1 += secs;
-    }
-    resp
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            record_request,
+        ))
 }
 
 async fn not_found(req: Request) -> Response {
@@ -220,9 +227,22 @@ async fn info_json(State(s): State<MonitorState>) -> Response {
     .into_response()
 }
 
-async fn health(State(s): State<MonitorState>) -> Response {
+/// Runs the checks and records them in the metrics.
+async fn checked(s: &MonitorState) -> (bool, Vec<(String, Result<(), String>)>) {
     let results = s.info.run_checks().await;
     let healthy = results.iter().all(|(_, r)| r.is_ok());
+    s.metrics.healthy.set(i64::from(healthy));
+    for (name, r) in &results {
+        s.metrics
+            .health
+            .get_or_create(&check_labels(name))
+            .set(i64::from(r.is_ok()));
+    }
+    (healthy, results)
+}
+
+async fn health(State(s): State<MonitorState>) -> Response {
+    let (healthy, results) = checked(&s).await;
     let checks: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
         .map(|(name, r)| {
@@ -245,94 +265,9 @@ async fn health(State(s): State<MonitorState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 async fn metrics_text(State(s): State<MonitorState>) -> Response {
-    let results = s.info.run_checks().await;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP rta_up Whether the service is running.\n# TYPE rta_up gauge\nrta_up 1"
-    );
-    let _ = writeln!(
-        out,
-        "# HELP rta_build_info Service name and version.\n# TYPE rta_build_info gauge\n\
-         rta_build_info{{service=\"{}\",version=\"{}\"}} 1",
-        label(&s.info.name),
-        label(&s.info.version)
-    );
-    if let Some(start) = s.metrics.started {
-        let _ = writeln!(
-            out,
-            "# HELP rta_uptime_seconds Seconds since the router was built.\n# TYPE rta_uptime_seconds gauge\n\
-             rta_uptime_seconds {:.3}",
-            start.elapsed().as_secs_f64()
-        );
-    }
-    let healthy = results.iter().all(|(_, r)| r.is_ok());
-    let _ = writeln!(
-        out,
-        "# HELP rta_health_status Result of the health checks (1 healthy, 0 unhealthy).\n\
-         # TYPE rta_health_status gauge\nrta_health_status {}",
-        u8::from(healthy)
-    );
-    for (name, r) in &results {
-        let _ = writeln!(
-            out,
-            "rta_health_status{{check=\"{}\"}} {}",
-            label(name),
-            u8::from(r.is_ok())
-        );
-    }
-    let snapshot: Vec<_> = match s.metrics.requests.lock() {
-        Ok(map) => map.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        Err(_) => Vec::new(),
-    };
-    let _ = writeln!(
-        out,
-        "# HELP rta_http_requests_total HTTP requests by method, route and status.\n\
-         # TYPE rta_http_requests_total counter"
-    );
-    for ((method, route, status), (count, _)) in &snapshot {
-        let _ = writeln!(
-            out,
-            "rta_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
-            label(method),
-            label(route)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rta_http_request_duration_seconds Time spent answering HTTP requests.\n\
-         # TYPE rta_http_request_duration_seconds summary"
-    );
-    for ((method, route, status), (count, secs)) in &snapshot {
-        let labels = format!(
-            "method=\"{}\",route=\"{}\",status=\"{status}\"",
-            label(method),
-            label(route)
-        );
-        let _ = writeln!(
-            out,
-            "rta_http_request_duration_seconds_sum{{{labels}}} {secs:.6}"
-        );
-        let _ = writeln!(
-            out,
-            "rta_http_request_duration_seconds_count{{{labels}}} {count}"
-        );
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+    checked(&s).await;
+    s.metrics.render()
 }
 
 /// A health check of a store directory: healthy while `dir` is a directory.
