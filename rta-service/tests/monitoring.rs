@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rta_adapters::stores::SqliteSessionStore;
+use rta_core::service::SessionStore;
+use rta_core::session::SessionState;
+use rta_core::session_request::SessionRequest;
 use rta_service::monitor::{self, ServiceInfo, METRICS_CONTENT_TYPE};
 use rta_service::serve;
 use rta_service::server::RtaServer;
@@ -150,6 +153,26 @@ async fn every_process_answers_health_and_metrics_alike() {
     ] {
         assert!(m.contains(name), "{name} missing from {m}");
     }
+    // Store metrics: what was written and read.
+    let item = rta_core::data::periodic(0, 0, 1_000_000, &[1.0f64; 250]).unwrap();
+    server
+        .write_data("m1", vec![rta_core::write::WriteItem::Periodic(item)])
+        .await
+        .unwrap();
+    server.flush_data("m1").await.unwrap();
+    let session = SessionRequest::new("m1", SessionState::Closed).build();
+    server.sessions.create_or_update(session).await.unwrap();
+    let (status, _, _) = get(&rta, "/rta/v2/sessions/m1/data/periodic/0").await;
+    assert_eq!(status, 200);
+    let (_, _, m) = get(&rta, "/metrics").await;
+    assert!(m.contains("rta_data_write_batches_total 1"), "{m}");
+    assert!(m.contains("rta_data_written_samples_total 250"), "{m}");
+    let read_bytes: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("rta_data_read_bytes_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(read_bytes > 0, "{read_bytes} bytes read");
     let (_, _, m) = get(&sessions_url, "/metrics").await;
     assert!(m.contains("rta_health_status{check=\"sqlite\"} 1"), "{m}");
     assert!(

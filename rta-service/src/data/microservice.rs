@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use super::{data_reader_server, data_service_router, data_writer_server, DataBackend};
+use super::{
+    data_reader_server, data_service_router, data_writer_server, DataBackend, DataMetrics,
+};
 use crate::monitor::{self, ServiceInfo};
 use crate::serve::{self, RunningServer};
 use crate::{rpc, Error, Result};
@@ -34,6 +36,7 @@ use crate::{rpc, Error, Result};
 #[derive(Debug, Clone)]
 pub struct DataMicroservice {
     backend: DataBackend,
+    metrics: DataMetrics,
     read: bool,
     write: bool,
     info: ServiceInfo,
@@ -43,8 +46,10 @@ impl DataMicroservice {
     /// Serves reads, and writes when the backend takes them.
     pub fn new(backend: DataBackend) -> Self {
         let write = backend.sink().is_some();
+        let metrics = DataMetrics::default();
         DataMicroservice {
-            backend,
+            backend: backend.metered(&metrics),
+            metrics,
             read: true,
             write,
             info: ServiceInfo::new("rta-datasvc").with_label("RTA Data Service"),
@@ -76,7 +81,9 @@ impl DataMicroservice {
         } else {
             Router::new()
         };
-        monitor::service_router(self.info.clone(), api)
+        let metrics = self.metrics.clone();
+        let info = self.info.clone().with_metrics(move |r| metrics.register(r));
+        monitor::service_router(info, api)
     }
 
     /// The gRPC side: `DataReader` when reads are on, `DataWriter` when

@@ -26,6 +26,7 @@
 //! ```
 
 mod backend;
+mod metered;
 mod microservice;
 mod observer;
 mod reader;
@@ -33,6 +34,7 @@ mod rest;
 mod writer;
 
 pub use backend::DataBackend;
+pub use metered::DataMetrics;
 pub use microservice::DataMicroservice;
 pub use observer::{BroadcastObserver, ObservedBatch};
 pub use reader::{data_reader_server, DataReaderGrpc};

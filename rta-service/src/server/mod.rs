@@ -42,6 +42,7 @@ use rta_stream::{LiveSource, RedisLiveSource, RedisSourceOptions, StreamBuffer, 
 pub use live::{LiveSessionStore, LiveSet, REDIS_STREAM};
 
 pub use crate::data::DataBackend;
+use crate::data::DataMetrics;
 
 use crate::monitor::{self, ServiceInfo};
 use crate::serve::{self, RunningServer};
@@ -159,6 +160,8 @@ impl RtaServerBuilder {
             Some(d) => d,
             None => DataBackend::native(NativeStore::open(NativeConfig::new(dir.join("data")))?),
         };
+        let data_metrics = DataMetrics::default();
+        let data = data.metered(&data_metrics);
         let inner: Arc<dyn SessionStore> = match self.sessions {
             Some(s) => s,
             None => Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?),
@@ -184,6 +187,7 @@ impl RtaServerBuilder {
             hub,
             source,
             stream_metrics,
+            data_metrics,
             data_dir: dir,
             info: self.info,
         })
@@ -206,6 +210,7 @@ pub struct RtaServer {
     /// What the WebSocket service streams from: the hub, then Redis when configured.
     source: Arc<dyn LiveSource>,
     stream_metrics: Arc<rta_stream::metrics::Metrics>,
+    data_metrics: DataMetrics,
     data_dir: PathBuf,
     info: ServiceInfo,
 }
@@ -285,10 +290,12 @@ impl RtaServer {
             )));
         let data_dir = self.data_dir.clone();
         let stream_metrics = self.stream_metrics.clone();
+        let data_metrics = self.data_metrics.clone();
         let info = self
             .info
             .clone()
             .with_metrics(move |r| stream_metrics.register(r))
+            .with_metrics(move |r| data_metrics.register(r))
             .with_health_check("data-dir", move || {
                 let dir = data_dir.clone();
                 async move { monitor::check_dir(&dir) }
