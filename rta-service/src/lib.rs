@@ -41,6 +41,7 @@ pub mod configs;
 pub mod data;
 pub mod demo;
 mod error;
+pub mod federation;
 pub mod gateway;
 pub mod monitor;
 pub mod options;
