@@ -38,6 +38,11 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use rta_core::service::{ChunkStream, DataRequest, DataService};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -176,12 +181,100 @@ pub async fn user_limit_layer(
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    source: String,
+    outcome: String,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 1 ms to about 65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+type SecondsFamily = Family<SourceLabels, Histogram, fn() -> Histogram>;
+
+/// Per-source metrics of the gateway's reads (`rta_gateway_source_*`):
+/// requests by outcome (`ok`, `busy`: queue timeout, `error`), payload
+/// bytes, time queued for a slot, and time from the request to the end of
+/// its chunks. Operators see source names here; clients never do.
+#[derive(Clone, Debug)]
+pub struct SourceMetrics {
+    requests: Family<OutcomeLabels, Counter>,
+    bytes: Family<SourceLabels, Counter>,
+    queue_wait: SecondsFamily,
+    read_time: SecondsFamily,
+}
+
+impl Default for SourceMetrics {
+    fn default() -> Self {
+        SourceMetrics {
+            requests: Family::default(),
+            bytes: Family::default(),
+            queue_wait: Family::new_with_constructor(seconds_histogram),
+            read_time: Family::new_with_constructor(seconds_histogram),
+        }
+    }
+}
+
+impl SourceMetrics {
+    /// Adds the metrics to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "rta_gateway_source_requests",
+            "Reads of each data source, by outcome (ok, busy, error)",
+            self.requests.clone(),
+        );
+        registry.register(
+            "rta_gateway_source_bytes",
+            "Chunk payload bytes read from each data source",
+            self.bytes.clone(),
+        );
+        registry.register(
+            "rta_gateway_source_queue_wait_seconds",
+            "Time a read waited for a slot of its data source",
+            self.queue_wait.clone(),
+        );
+        registry.register(
+            "rta_gateway_source_read_seconds",
+            "Time from a read's start to the end of its chunks",
+            self.read_time.clone(),
+        );
+    }
+
+    fn outcome(&self, source: &str, outcome: &str) {
+        let labels = OutcomeLabels {
+            source: source.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+}
+
+/// Observes the time of a read when its chunk stream is dropped.
+struct ReadTimer {
+    started: Instant,
+    histogram: Histogram,
+}
+
+impl Drop for ReadTimer {
+    fn drop(&mut self) {
+        self.histogram.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
 /// A [`DataService`] that reads through a per-source [`Limiter`]: a read
 /// waits for a slot of the source and holds it until its chunks are read.
 pub struct LimitedDataService {
     inner: Arc<dyn DataService>,
     source: String,
     limiter: Arc<Limiter>,
+    metrics: SourceMetrics,
 }
 
 impl LimitedDataService {
@@ -196,28 +289,59 @@ impl LimitedDataService {
             inner,
             source: source.into(),
             limiter,
+            metrics: SourceMetrics::default(),
         }
+    }
+
+    /// Records the reads in `metrics` (shared by every source).
+    pub fn with_metrics(mut self, metrics: SourceMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 
 #[async_trait]
 impl DataService for LimitedDataService {
     async fn read(&self, req: DataRequest) -> rta_core::Result<ChunkStream> {
-        let permit = self
-            .limiter
-            .acquire(&self.source)
-            .await
-            .map_err(|QueueTimeout(t)| {
+        let labels = SourceLabels {
+            source: self.source.clone(),
+        };
+        let started = Instant::now();
+        let permit = match self.limiter.acquire(&self.source).await {
+            Ok(p) => p,
+            Err(QueueTimeout(t)) => {
                 tracing::warn!(source = %self.source, "data source queue timeout");
-                rta_core::Error::Unavailable(format!(
+                self.metrics.outcome(&self.source, "busy");
+                return Err(rta_core::Error::Unavailable(format!(
                     "a data source is busy: no slot within {} ms; retry later",
                     t.as_millis()
-                ))
-            })?;
-        let chunks = self.inner.read(req).await?;
+                )));
+            }
+        };
+        let queued = started.elapsed().as_secs_f64();
+        self.metrics
+            .queue_wait
+            .get_or_create(&labels)
+            .observe(queued);
+        let chunks = match self.inner.read(req).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics.outcome(&self.source, "error");
+                return Err(e);
+            }
+        };
+        self.metrics.outcome(&self.source, "ok");
+        let bytes = self.metrics.bytes.get_or_create(&labels).clone();
+        let timer = ReadTimer {
+            started,
+            histogram: self.metrics.read_time.get_or_create(&labels).clone(),
+        };
         Ok(chunks
             .map(move |c| {
-                let _held = &permit;
+                let _held = (&permit, &timer);
+                if let Ok(chunk) = &c {
+                    bytes.inc_by(chunk.payload.len() as u64);
+                }
                 c
             })
             .boxed())

@@ -171,6 +171,27 @@ async fn per_source_limit_answers_503_without_naming_the_source() {
     // Once the first read is done, the source takes reads again.
     let (s3, _, _, _) = read(&gw, "Bearer bob", Duration::ZERO).await.unwrap();
     assert_eq!(s3, 200);
+    // Operators see each source's reads on the gateway's /metrics.
+    let metrics = reqwest::get(format!("{gw}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "rta_gateway_source_requests_total{source=\"slow\",outcome=\"ok\"} 2",
+        "rta_gateway_source_requests_total{source=\"slow\",outcome=\"busy\"} 1",
+        "rta_gateway_source_read_seconds_count{source=\"slow\"} 2",
+        "rta_gateway_source_queue_wait_seconds_count{source=\"slow\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from {metrics}");
+    }
+    let bytes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("rta_gateway_source_bytes_total{source=\"slow\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(bytes > 0);
     for s in servers {
         s.stop().await.unwrap();
     }

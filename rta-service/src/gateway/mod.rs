@@ -41,7 +41,7 @@ use rta_core::service::DataService;
 pub use bindings::RemoteBindings;
 
 use crate::monitor::{self, ServiceInfo};
-use crate::qos::{self, LimitedDataService, Limiter, QosOptions};
+use crate::qos::{self, LimitedDataService, Limiter, QosOptions, SourceMetrics};
 use crate::{data, Error, Result};
 use proxy::{forward, Upstream};
 
@@ -91,6 +91,7 @@ pub struct Gateway {
     data_urls: BTreeMap<String, String>,
     stream_url: Option<String>,
     per_user: Arc<Limiter>,
+    source_metrics: SourceMetrics,
     client: reqwest::Client,
     info: ServiceInfo,
 }
@@ -139,13 +140,15 @@ impl Gateway {
             what: "config service",
         };
         let per_source = Arc::new(Limiter::new(cfg.qos.per_source, cfg.qos.queue_timeout));
+        let source_metrics = SourceMetrics::default();
         let mut services: HashMap<String, Arc<dyn DataService>> = HashMap::new();
         let mut data_urls = BTreeMap::new();
         for (source, url) in &cfg.data_services {
             let name = format!("DataServiceUris:{source}");
             let base = checked_url(&name, url)?;
             let svc = RemoteDataService::with_client(client.clone(), &base)?;
-            let limited = LimitedDataService::new(Arc::new(svc), source, per_source.clone());
+            let limited = LimitedDataService::new(Arc::new(svc), source, per_source.clone())
+                .with_metrics(source_metrics.clone());
             services.insert(source.clone(), Arc::new(limited));
             data_urls.insert(source.clone(), base);
         }
@@ -161,6 +164,7 @@ impl Gateway {
             data_urls,
             stream_url,
             per_user: Arc::new(Limiter::new(cfg.qos.per_user, cfg.qos.queue_timeout)),
+            source_metrics,
             client,
             info: cfg.info,
         })
@@ -186,7 +190,11 @@ impl Gateway {
         let data = data::data_router_with(Arc::new(Framed(self.data.clone())), None).layer(
             axum::middleware::from_fn_with_state(self.per_user.clone(), qos::user_limit_layer),
         );
-        let mut info = self.info.clone();
+        let source_metrics = self.source_metrics.clone();
+        let mut info = self
+            .info
+            .clone()
+            .with_metrics(move |r| source_metrics.register(r));
         let mut targets = vec![
             ("session-service".to_string(), self.sessions.base.clone()),
             ("config-service".to_string(), self.configs.base.clone()),
