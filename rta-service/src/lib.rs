@@ -37,6 +37,7 @@
 //! ```
 
 mod api_error;
+pub mod auth;
 pub mod configs;
 pub mod data;
 pub mod demo;

@@ -13,12 +13,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::FileConfigStore;
+use rta_service::auth::{self, Authenticator};
 use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{configs, monitor, rpc, serve};
 
 async fn run() -> rta_service::Result<()> {
     let opts = StoreServiceOptions::from_env(StoreService::Configs)?;
     let svc = &opts.service;
+    let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
     if opts.init_store_and_exit {
         return Ok(());
@@ -31,8 +33,14 @@ async fn run() -> rta_service::Result<()> {
             async move { store.check().await }
         },
     );
-    let http = monitor::service_router(info, configs::config_router(store.clone()));
-    let grpc = rpc::routes().add_service(configs::config_server(store));
+    let http = monitor::service_router(
+        info.with_auth(auth.clone()),
+        configs::config_router(store.clone()),
+    );
+    let grpc = auth::grpc::protect(
+        rpc::routes().add_service(configs::config_server(store)),
+        auth,
+    );
     serve::serve(svc, http, Some(grpc)).await
 }
 

@@ -12,6 +12,7 @@
 use std::process::ExitCode;
 
 use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_service::auth::Authenticator;
 use rta_service::data::{DataBackend, DataMicroservice};
 use rta_service::options::DataServiceOptions;
 use rta_service::{monitor, serve};
@@ -36,7 +37,8 @@ async fn run() -> rta_service::Result<()> {
     let svc = DataMicroservice::new(DataBackend::native(store))
         .read(opts.enable_read)
         .write(opts.enable_write)
-        .info(info);
+        .info(info)
+        .auth(opts.auth.clone().map(Authenticator::new).transpose()?);
     serve::spawn_https(opts.https.as_ref(), svc.http_router());
     svc.serve(&opts.service).await
 }

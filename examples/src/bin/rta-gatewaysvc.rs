@@ -11,6 +11,7 @@
 
 use std::process::ExitCode;
 
+use rta_service::auth::Authenticator;
 use rta_service::gateway::{Gateway, GatewayConfig};
 use rta_service::options::GatewayServiceOptions;
 use rta_service::{monitor, serve};
@@ -21,6 +22,7 @@ async fn run() -> rta_service::Result<()> {
     config.data_services = opts.data_services.clone();
     config.stream_service = opts.stream_service.clone();
     config.qos = opts.qos;
+    config.auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     config.info = monitor::ServiceInfo::from_options("rta-gatewaysvc", &opts.raw);
     let gateway = Gateway::new(config)?;
     serve::spawn_https(opts.https.as_ref(), gateway.http_router());

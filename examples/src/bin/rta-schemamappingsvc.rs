@@ -12,12 +12,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::FileSchemaMappingStore;
+use rta_service::auth::{self, Authenticator};
 use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{monitor, rpc, schema_mappings, serve};
 
 async fn run() -> rta_service::Result<()> {
     let opts = StoreServiceOptions::from_env(StoreService::SchemaMappings)?;
     let svc = &opts.service;
+    let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     let store = Arc::new(FileSchemaMappingStore::open(
         svc.data_dir.join("schema-mappings"),
     )?);
@@ -30,8 +32,11 @@ async fn run() -> rta_service::Result<()> {
             let store = check.clone();
             async move { store.check().await }
         });
-    let http = monitor::service_router(info, axum::Router::new());
-    let grpc = rpc::routes().add_service(schema_mappings::schema_mapping_server(store));
+    let http = monitor::service_router(info.with_auth(auth.clone()), axum::Router::new());
+    let grpc = auth::grpc::protect(
+        rpc::routes().add_service(schema_mappings::schema_mapping_server(store)),
+        auth,
+    );
     serve::serve(svc, http, Some(grpc)).await
 }
 

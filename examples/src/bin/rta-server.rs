@@ -10,6 +10,7 @@
 
 use std::process::ExitCode;
 
+use rta_service::auth::Authenticator;
 use rta_service::options::RtaServerOptions;
 use rta_service::server::RtaServer;
 use rta_service::{demo, monitor, serve};
@@ -17,8 +18,12 @@ use rta_service::{demo, monitor, serve};
 async fn run() -> rta_service::Result<()> {
     let opts = RtaServerOptions::from_env()?;
     let svc = &opts.service;
-    let server = RtaServer::open(&svc.data_dir)?
-        .with_info(monitor::ServiceInfo::from_options("rta-server", &opts.raw));
+    let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
+    let server = RtaServer::builder(&svc.data_dir)
+        .info(monitor::ServiceInfo::from_options("rta-server", &opts.raw))
+        .auth(auth)
+        .build()
+        .await?;
     serve::spawn_https(opts.https.as_ref(), server.http_router());
     if opts.demo {
         let identity = demo::publish(&server, &demo::DemoOptions::default()).await?;

@@ -13,12 +13,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::stores::SqliteSessionStore;
+use rta_service::auth::{self, Authenticator};
 use rta_service::options::{StoreService, StoreServiceOptions};
 use rta_service::{monitor, rpc, serve, sessions};
 
 async fn run() -> rta_service::Result<()> {
     let opts = StoreServiceOptions::from_env(StoreService::Sessions)?;
     let svc = &opts.service;
+    let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     let store = Arc::new(SqliteSessionStore::open(
         svc.data_dir.join("sessions.sqlite"),
     )?);
@@ -34,8 +36,14 @@ async fn run() -> rta_service::Result<()> {
             async move { store.check().await }
         },
     );
-    let http = monitor::service_router(info, sessions::session_router(store.clone()));
-    let grpc = rpc::routes().add_service(sessions::session_server(store));
+    let http = monitor::service_router(
+        info.with_auth(auth.clone()),
+        sessions::session_router(store.clone()),
+    );
+    let grpc = auth::grpc::protect(
+        rpc::routes().add_service(sessions::session_server(store)),
+        auth,
+    );
     serve::serve(svc, http, Some(grpc)).await
 }
 

@@ -10,6 +10,7 @@
 
 use std::process::ExitCode;
 
+use rta_service::auth::Authenticator;
 use rta_service::monitor::ServiceInfo;
 use rta_service::options::StreamServiceOptions;
 use rta_service::stream_service::{run_stream_service, StreamServiceConfig};
@@ -24,7 +25,10 @@ async fn run() -> rta_service::Result<()> {
         source: opts.source,
         service: opts.stream,
     };
-    let info = ServiceInfo::new("rta-streamsvc").with_version(env!("CARGO_PKG_VERSION"));
+    let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
+    let info = ServiceInfo::new("rta-streamsvc")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_auth(auth);
     run_stream_service(
         cfg,
         info,

@@ -74,6 +74,12 @@ impl DataMicroservice {
         self
     }
 
+    /// Requires bearer tokens on the data route and every gRPC method.
+    pub fn auth(mut self, auth: Option<crate::auth::Authenticator>) -> Self {
+        self.info = self.info.with_auth(auth);
+        self
+    }
+
     /// The HTTP side: the data route when reads are on, and monitoring.
     pub fn http_router(&self) -> Router {
         let api = if self.read {
@@ -100,7 +106,10 @@ impl DataMicroservice {
                 .ok_or_else(|| Error::option("EnableWrite", "this data backend is read-only"))?;
             routes = routes.add_service(data_writer_server(Arc::clone(sink), None));
         }
-        Ok(routes)
+        Ok(crate::auth::grpc::protect(
+            routes,
+            self.info.auth().cloned(),
+        ))
     }
 
     /// Binds both addresses (port 0 picks a free one) and serves in the background.

@@ -63,6 +63,9 @@ pub struct GatewayConfig {
     pub stream_service: Option<String>,
     /// Concurrency limits per user and per data source (`Qos:*`).
     pub qos: QosOptions,
+    /// Bearer tokens required of clients (each service behind checks them
+    /// again: the gateway forwards them).
+    pub auth: Option<crate::auth::Authenticator>,
     /// What `/rta/v2/info` and `GET /` report.
     pub info: ServiceInfo,
 }
@@ -77,6 +80,7 @@ impl GatewayConfig {
             data_services: BTreeMap::new(),
             stream_service: None,
             qos: QosOptions::default(),
+            auth: None,
             info: ServiceInfo::new("rta-gatewaysvc").with_label("RTA Gateway"),
         }
     }
@@ -166,7 +170,7 @@ impl Gateway {
             per_user: Arc::new(Limiter::new(cfg.qos.per_user, cfg.qos.queue_timeout)),
             source_metrics,
             client,
-            info: cfg.info,
+            info: cfg.info.with_auth(cfg.auth),
         })
     }
 

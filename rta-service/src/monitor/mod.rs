@@ -45,6 +45,7 @@ pub struct ServiceInfo {
     pub auth_required: bool,
     checks: Vec<(String, HealthCheck)>,
     metrics: Vec<MetricsSource>,
+    auth: Option<crate::auth::Authenticator>,
 }
 
 impl std::fmt::Debug for ServiceInfo {
@@ -75,6 +76,7 @@ impl ServiceInfo {
             auth_required: false,
             checks: Vec::new(),
             metrics: Vec::new(),
+            auth: None,
         }
     }
 
@@ -151,6 +153,20 @@ impl ServiceInfo {
         self
     }
 
+    /// Requires bearer tokens on every API route of the router (not on `/`,
+    /// `/health`, `/metrics` or `/rta/v2/info`, which reports the
+    /// authority); `None` leaves the routes open.
+    pub fn with_auth(mut self, auth: Option<crate::auth::Authenticator>) -> Self {
+        self.auth_required = auth.is_some();
+        self.auth = auth;
+        self
+    }
+
+    /// The authenticator, when tokens are required.
+    pub fn auth(&self) -> Option<&crate::auth::Authenticator> {
+        self.auth.as_ref()
+    }
+
     /// Runs every check (concurrently, each with a timeout).
     async fn run_checks(&self) -> Vec<(String, Result<(), String>)> {
         let futures = self.checks.iter().map(|(name, check)| {
@@ -186,6 +202,7 @@ struct MonitorState {
 /// # let _ = app;
 /// ```
 pub fn service_router(info: ServiceInfo, api: Router) -> Router {
+    let api = crate::auth::rest::protect(api, info.auth.clone());
     let metrics = Arc::new(ProcessMetrics::new(
         &info.name,
         &info.version,
@@ -219,12 +236,16 @@ async fn root(State(s): State<MonitorState>) -> Response {
 }
 
 async fn info_json(State(s): State<MonitorState>) -> Response {
-    Json(json!({
+    let mut body = json!({
         "label": s.info.label,
         "description": s.info.description,
         "authRequired": s.info.auth_required,
-    }))
-    .into_response()
+    });
+    if let Some(auth) = &s.info.auth {
+        body["authority"] = json!(auth.options().authority);
+        body["audience"] = json!(auth.options().audience);
+    }
+    Json(body).into_response()
 }
 
 /// Runs the checks and records them in the metrics.

@@ -22,6 +22,7 @@ use super::names::{BIND, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::services::HttpsOptions;
 use super::values::{Options, ServiceOptions};
+use crate::auth::AuthOptions;
 use crate::qos::QosOptions;
 use crate::{Error, Result};
 
@@ -90,6 +91,8 @@ pub struct DataServiceOptions {
     pub enable_write: bool,
     /// `InitStoreAndExit`: create or open the store, then exit.
     pub init_store_and_exit: bool,
+    /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
+    pub auth: Option<AuthOptions>,
     /// `DataWriteMemory:WriteBuffers` × `DataWriteMemory:WriteBufferSize`
     /// (MiB): the most written bytes held in memory (default 256 MiB).
     pub write_buffer_bytes: usize,
@@ -156,6 +159,7 @@ impl DataServiceOptions {
                 "Other toolkit memory options (FlushBuffers, FlushBufferSize, thresholds, \
                  Preallocate): accepted; the native store flushes from its write budget",
             )
+            .auth_options()
     }
 
     /// Reads the options from merged values.
@@ -195,6 +199,7 @@ impl DataServiceOptions {
             enable_read: read,
             enable_write: write,
             init_store_and_exit: raw.switch("InitStoreAndExit")?,
+            auth: raw.auth()?,
             write_buffer_bytes,
             raw,
         })
@@ -240,6 +245,8 @@ pub struct GatewayServiceOptions {
     pub stream_service: Option<String>,
     /// `Qos:PerUser`, `Qos:PerSource`, `Qos:QueueTimeoutSeconds`.
     pub qos: QosOptions,
+    /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
+    pub auth: Option<AuthOptions>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -292,6 +299,7 @@ impl GatewayServiceOptions {
                 "Longest wait for a slot before a 503 with Retry-After",
                 Some("30"),
             )
+            .auth_options()
     }
 
     /// Reads the options from merged values.
@@ -314,6 +322,7 @@ impl GatewayServiceOptions {
                 per_source: raw.get_or("Qos:PerSource")?,
                 queue_timeout: queue_timeout(&raw)?,
             },
+            auth: raw.auth()?,
             raw,
         })
     }

@@ -143,6 +143,38 @@ impl OptionsParser {
         )
     }
 
+    /// Adds the toolkit's OAuth 2.0 options: `EnableAuth`, `Auth:Authority`,
+    /// `Auth:Audience`, `Auth:RequireHttpsMetadata` (default `true`: an
+    /// `http://` authority is refused) and `Auth:WriteScope` (see
+    /// [`Options::auth`]).
+    pub fn auth_options(self) -> Self {
+        self.option(
+            "EnableAuth",
+            "BOOL",
+            "Require OAuth 2.0 bearer tokens",
+            Some("false"),
+        )
+        .option(
+            "Auth:Authority",
+            "URL",
+            "OAuth 2.0 / OpenID Connect issuer",
+            None,
+        )
+        .option("Auth:Audience", "TEXT", "Audience tokens must name", None)
+        .option(
+            "Auth:RequireHttpsMetadata",
+            "BOOL",
+            "Refuse an http:// authority (set false only for labs and tests)",
+            Some("true"),
+        )
+        .option(
+            "Auth:WriteScope",
+            "SCOPE",
+            "Scope that gRPC methods changing state need",
+            None,
+        )
+    }
+
     /// Declares an option taking one value.
     pub fn option(self, name: &str, value_name: &str, help: &str, default: Option<&str>) -> Self {
         self.declare(name, value_name, help, default, OptionKind::Value)

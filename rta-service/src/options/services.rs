@@ -29,6 +29,7 @@ use rta_stream::trimmer::TrimmerOptions;
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::values::{Options, ServiceOptions};
+use crate::auth::AuthOptions;
 use crate::{Error, Result};
 
 const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
@@ -104,6 +105,8 @@ pub struct StoreServiceOptions {
     pub service: ServiceOptions,
     /// `InitStoreAndExit`: create or upgrade the store, then exit.
     pub init_store_and_exit: bool,
+    /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
+    pub auth: Option<AuthOptions>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -128,6 +131,7 @@ impl StoreServiceOptions {
         Ok(StoreServiceOptions {
             service: raw.service()?,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
+            auth: raw.auth()?,
             raw,
         })
     }
@@ -175,6 +179,8 @@ pub struct RtaServerOptions {
     pub demo: bool,
     /// `DemoSeconds`: length of the live demo session (`None` = until stopped).
     pub demo_duration: Option<Duration>,
+    /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
+    pub auth: Option<AuthOptions>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -224,6 +230,7 @@ impl RtaServerOptions {
             "Length of the live demo session in seconds (0 = until stopped)",
             Some("0"),
         )
+        .auth_options()
     }
 
     /// Reads the options from merged values.
@@ -249,6 +256,7 @@ impl RtaServerOptions {
             https,
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
+            auth: raw.auth()?,
             raw,
         })
     }
@@ -279,6 +287,8 @@ pub struct StreamServiceOptions {
     pub source: RedisSourceOptions,
     /// Per-client settings of the WebSocket service.
     pub stream: StreamOptions,
+    /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
+    pub auth: Option<AuthOptions>,
     /// The merged values.
     pub raw: Options,
 }
@@ -377,6 +387,7 @@ impl StreamServiceOptions {
             Some("sessions"),
         )
         .alias("SessionIndex")
+        .auth_options()
     }
 
     /// Reads the options from merged values.
@@ -409,6 +420,7 @@ impl StreamServiceOptions {
                 queue_len: raw.get_or::<usize>("ClientQueueLength")?.max(1),
                 ..Default::default()
             },
+            auth: raw.auth()?,
             raw,
         })
     }

@@ -204,6 +204,52 @@ impl Options {
         })
     }
 
+    /// The auth options when `EnableAuth` is true (declared by
+    /// [`OptionsParser::auth_options`](super::OptionsParser::auth_options)):
+    /// `Auth:Authority` and `Auth:Audience` are then required, and an
+    /// `http://` authority needs `Auth:RequireHttpsMetadata=false`.
+    ///
+    /// ```
+    /// use rta_service::options::{OptionsParser, Parsed};
+    ///
+    /// let parser = OptionsParser::new("svc", "a service").auth_options();
+    /// let args = ["--enable-auth", "true", "--Auth:Authority", "http://idp", "--Auth:Audience", "rta"];
+    /// let Parsed::Options(opts) = parser.parse_from(args, Vec::new())? else { panic!() };
+    /// assert!(opts.auth().unwrap_err().to_string().contains("RequireHttpsMetadata"));
+    /// # Ok::<(), rta_service::Error>(())
+    /// ```
+    pub fn auth(&self) -> Result<Option<crate::auth::AuthOptions>> {
+        if !self.switch("EnableAuth")? {
+            return Ok(None);
+        }
+        let authority: String = self.get_or("Auth:Authority")?;
+        let audience: String = self.get_or("Auth:Audience")?;
+        let https = authority.starts_with("https://");
+        if !https && !authority.starts_with("http://") {
+            return Err(Error::option(
+                "Auth:Authority",
+                format!("{authority:?} is not an http(s) URL"),
+            ));
+        }
+        let require_https = match self.get("Auth:RequireHttpsMetadata") {
+            None => true,
+            Some(_) => self.switch("Auth:RequireHttpsMetadata")?,
+        };
+        if !https && require_https {
+            return Err(Error::option(
+                "Auth:Authority",
+                format!(
+                    "{authority:?} is not https; set Auth:RequireHttpsMetadata=false for a lab issuer"
+                ),
+            ));
+        }
+        Ok(Some(crate::auth::AuthOptions {
+            authority,
+            audience,
+            write_scope: self.get("Auth:WriteScope").map(str::to_string),
+        }))
+    }
+
     /// The four service options, validated.
     pub fn service(&self) -> Result<ServiceOptions> {
         Ok(ServiceOptions {

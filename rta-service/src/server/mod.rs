@@ -44,6 +44,7 @@ pub use live::{LiveSessionStore, LiveSet, REDIS_STREAM};
 pub use crate::data::DataBackend;
 use crate::data::DataMetrics;
 
+use crate::auth::Authenticator;
 use crate::monitor::{self, ServiceInfo};
 use crate::serve::{self, RunningServer};
 use crate::{configs, data, rpc, schema_mappings, sessions, Result};
@@ -77,6 +78,7 @@ pub struct RtaServerBuilder {
     data: Option<DataBackend>,
     redis: Option<(String, Option<i64>)>,
     info: ServiceInfo,
+    auth: Option<Authenticator>,
 }
 
 impl RtaServerBuilder {
@@ -116,6 +118,13 @@ impl RtaServerBuilder {
     /// Sets what `/rta/v2/info` and `GET /` report.
     pub fn info(mut self, info: ServiceInfo) -> Self {
         self.info = info;
+        self
+    }
+
+    /// Requires bearer tokens on the REST API, the live stream and every
+    /// gRPC method (`None`: open).
+    pub fn auth(mut self, auth: Option<Authenticator>) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -190,6 +199,7 @@ impl RtaServerBuilder {
             data_metrics,
             data_dir: dir,
             info: self.info,
+            auth: self.auth,
         })
     }
 }
@@ -213,6 +223,7 @@ pub struct RtaServer {
     data_metrics: DataMetrics,
     data_dir: PathBuf,
     info: ServiceInfo,
+    auth: Option<Authenticator>,
 }
 
 impl std::fmt::Debug for RtaServer {
@@ -236,6 +247,7 @@ impl RtaServer {
             data: None,
             redis: None,
             info: ServiceInfo::new("rta-server").with_label("RTA Server"),
+            auth: None,
         }
     }
 
@@ -296,6 +308,7 @@ impl RtaServer {
             .clone()
             .with_metrics(move |r| stream_metrics.register(r))
             .with_metrics(move |r| data_metrics.register(r))
+            .with_auth(self.auth.clone())
             .with_health_check("data-dir", move || {
                 let dir = data_dir.clone();
                 async move { monitor::check_dir(&dir) }
@@ -318,7 +331,7 @@ impl RtaServer {
             let observer: Arc<dyn DataObserver> = self.sessions.live().clone();
             routes = routes.add_service(data::data_writer_server(sink.clone(), Some(observer)));
         }
-        routes
+        crate::auth::grpc::protect(routes, self.auth.clone())
     }
 
     /// Stores a batch of data for `identity` and forwards it to live clients
