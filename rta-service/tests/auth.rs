@@ -311,3 +311,87 @@ async fn an_unreachable_issuer_is_a_503_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(15));
     running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_and_the_services_behind_it_all_check_the_token() {
+    use rta_adapters::native::{NativeConfig, NativeStore};
+    use rta_adapters::stores::SqliteSessionStore;
+    use rta_bindings::model::DataBinding;
+    use rta_core::service::SessionStore;
+    use rta_core::write::DataSink;
+    use rta_service::data::{DataBackend, DataMicroservice};
+    use rta_service::gateway::{Gateway, GatewayConfig};
+    use rta_service::monitor::{service_router, ServiceInfo};
+
+    let k1 = es256_key("k1");
+    let (_issuer, issuer_srv, iss) = start_issuer(&[&k1]).await;
+    let auth = || {
+        Some(
+            Authenticator::new(AuthOptions {
+                authority: iss.clone(),
+                audience: AUDIENCE.to_string(),
+                write_scope: None,
+            })
+            .unwrap(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let loopback = "127.0.0.1:0".parse().unwrap();
+
+    let store = NativeStore::open(NativeConfig::new(dir.path().join("data"))).unwrap();
+    let item = rta_core::data::periodic(0, 0, 1_000_000, &[2.0f64; 100]).unwrap();
+    store.write("d1", vec![item.into()]).await.unwrap();
+    store.flush("d1").await.unwrap();
+    let data = DataMicroservice::new(DataBackend::native(store))
+        .auth(auth())
+        .spawn(loopback, loopback)
+        .await
+        .unwrap();
+    let sessions =
+        std::sync::Arc::new(SqliteSessionStore::open(dir.path().join("s.sqlite")).unwrap());
+    let binding = DataBinding::new("native", "d1");
+    let req = SessionRequest::new("s1", SessionState::Closed).data_binding(binding.to_proto());
+    sessions.create_or_update(req.build()).await.unwrap();
+    let api = rta_service::sessions::session_router(sessions);
+    let s_srv = serve::spawn(
+        loopback,
+        service_router(ServiceInfo::new("s").with_auth(auth()), api),
+        None,
+    )
+    .await
+    .unwrap();
+    let s_url = format!("http://{}", s_srv.http_addr);
+    let mut cfg = GatewayConfig::new(&s_url, &s_url);
+    cfg.data_services
+        .insert("native".into(), format!("http://{}", data.http_addr));
+    cfg.auth = auth();
+    let gw = serve::spawn(loopback, Gateway::new(cfg).unwrap().http_router(), None)
+        .await
+        .unwrap();
+    let gw_url = format!("http://{}", gw.http_addr);
+    let data_path = "/rta/v2/sessions/s1/data/periodic/0";
+
+    // No token: the gateway refuses before calling anything.
+    assert_eq!(get_with(&gw_url, data_path, None).await.0, 401);
+    // A valid token goes through, checked again by the session and data services.
+    let t = token(&k1, "k1", &claims(&iss, json!({})));
+    let (status, _, body) = get_with(&gw_url, data_path, Some(&t)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        get_with(&gw_url, "/rta/v2/sessions/s1", Some(&t)).await.0,
+        200
+    );
+    // The services behind refuse callers without a token of their own.
+    let direct = format!("http://{}", data.http_addr);
+    assert_eq!(
+        get_with(&direct, "/rta/v2/data/d1/periodic/0", None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(get_with(&s_url, "/rta/v2/sessions/s1", None).await.0, 401);
+    gw.stop().await.unwrap();
+    s_srv.stop().await.unwrap();
+    data.stop().await.unwrap();
+    issuer_srv.stop().await.unwrap();
+}
