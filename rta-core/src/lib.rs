@@ -27,6 +27,7 @@ mod error;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+mod json;
 pub mod kit;
 pub mod lz4;
 pub mod media;

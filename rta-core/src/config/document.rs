@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::builder::ConfigBuilder;
 use super::model::*;
 use super::types::*;
-use crate::session::{json_error, parse_json, to_json_pretty_string, to_json_string};
+use crate::json::{json_error, parse_json, to_json_pretty_string, to_json_string};
 use crate::{Error, Result};
 
 impl Config {

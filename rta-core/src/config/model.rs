@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::types::*;
-use crate::session::{null_as_default, Extra};
+use crate::json::{null_as_default, Extra};
 use crate::{Error, Result};
 
 /// A configuration: applications keyed by app name.
