@@ -14,35 +14,18 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::names::{BIND, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
-use super::services::HttpsOptions;
+use super::services::{https, options, tls_options, HttpsOptions};
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::qos::QosOptions;
 use crate::{Error, Result};
 
 const MIB: usize = 1 << 20;
-
-/// HTTPS from `HttpsPort`, `TlsCert` and `TlsKey` (both files or neither).
-fn https(raw: &Options, service: &ServiceOptions) -> Result<Option<HttpsOptions>> {
-    match (raw.get("TlsCert"), raw.get("TlsKey")) {
-        (Some(cert), Some(key)) => Ok(Some(HttpsOptions {
-            addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
-            cert: cert.into(),
-            key: key.into(),
-        })),
-        (None, None) => Ok(None),
-        _ => Err(Error::option(
-            "TlsCert",
-            "--tls-cert and --tls-key go together",
-        )),
-    }
-}
 
 /// `Qos:QueueTimeoutSeconds`: a positive number of seconds, at most an hour.
 fn queue_timeout(raw: &Options) -> Result<Duration> {
@@ -54,25 +37,6 @@ fn queue_timeout(raw: &Options) -> Result<Duration> {
             "Qos:QueueTimeoutSeconds",
             format!("{secs} is not a number of seconds in (0, 3600]"),
         ))
-    }
-}
-
-fn tls_options(parser: OptionsParser, https_port: u16) -> OptionsParser {
-    parser
-        .option(
-            "HttpsPort",
-            "N",
-            "HTTPS port, served when --tls-cert and --tls-key are given",
-            Some(&https_port.to_string()),
-        )
-        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
-        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
-}
-
-fn options(parsed: Parsed) -> Option<Options> {
-    match parsed {
-        Parsed::Options(o) => Some(o),
-        Parsed::Help(_) => None,
     }
 }
 

@@ -36,14 +36,6 @@ const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
 const REDIS: &str = "RedisConnectionString";
 const REDIS_DB: &str = "RedisDb";
 
-/// Options of `Parsed`, or `None` for `--help`.
-fn options(parsed: Parsed) -> Option<Options> {
-    match parsed {
-        Parsed::Options(o) => Some(o),
-        Parsed::Help(_) => None,
-    }
-}
-
 /// One of the three metadata services that keep a store under `DataDir`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreService {
@@ -158,6 +150,43 @@ pub struct HttpsOptions {
     pub key: PathBuf,
 }
 
+/// HTTPS from `HttpsPort`, `TlsCert` and `TlsKey` (both files or neither).
+pub(super) fn https(raw: &Options, service: &ServiceOptions) -> Result<Option<HttpsOptions>> {
+    match (raw.get("TlsCert"), raw.get("TlsKey")) {
+        (Some(cert), Some(key)) => Ok(Some(HttpsOptions {
+            addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(Error::option(
+            "TlsCert",
+            "--tls-cert and --tls-key go together",
+        )),
+    }
+}
+
+/// Declares `HttpsPort` (default `https_port`), `TlsCert` and `TlsKey`.
+pub(super) fn tls_options(parser: OptionsParser, https_port: u16) -> OptionsParser {
+    parser
+        .option(
+            "HttpsPort",
+            "N",
+            "HTTPS port, served when --tls-cert and --tls-key are given",
+            Some(&https_port.to_string()),
+        )
+        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
+        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
+}
+
+/// Options of `Parsed`, or `None` for `--help`.
+pub(super) fn options(parsed: Parsed) -> Option<Options> {
+    match parsed {
+        Parsed::Options(o) => Some(o),
+        Parsed::Help(_) => None,
+    }
+}
+
 /// Options of `rta-server`.
 ///
 /// ```
@@ -188,7 +217,7 @@ pub struct RtaServerOptions {
 impl RtaServerOptions {
     /// The options `rta-server` declares.
     pub fn parser() -> OptionsParser {
-        OptionsParser::new(
+        let parser = OptionsParser::new(
             "rta-server",
             "RTA Server: every RTA service in one process, on embedded stores",
         )
@@ -204,14 +233,6 @@ impl RtaServerOptions {
             "gRPC port (all toolkit gRPC services)",
             Some("8082"),
         )
-        .option(
-            "HttpsPort",
-            "N",
-            "HTTPS port, served when --tls-cert and --tls-key are given",
-            Some("8081"),
-        )
-        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
-        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
         .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
         .option(
             DATA_DIR,
@@ -230,26 +251,14 @@ impl RtaServerOptions {
             "Length of the live demo session in seconds (0 = until stopped)",
             Some("0"),
         )
-        .auth_options()
+        .auth_options();
+        tls_options(parser, 8081)
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
         let service = raw.service()?;
-        let https = match (raw.get("TlsCert"), raw.get("TlsKey")) {
-            (Some(cert), Some(key)) => Some(HttpsOptions {
-                addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
-                cert: cert.into(),
-                key: key.into(),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(Error::option(
-                    "TlsCert",
-                    "--tls-cert and --tls-key go together",
-                ))
-            }
-        };
+        let https = https(&raw, &service)?;
         let secs: u64 = raw.get_or("DemoSeconds")?;
         Ok(RtaServerOptions {
             service,
