@@ -175,7 +175,9 @@ pub fn router(svc: StreamService) -> Router {
         .with_state(svc)
 }
 
-fn offers_subprotocol(headers: &HeaderMap) -> bool {
+/// Whether a WebSocket upgrade request offers the stream subprotocol
+/// (`Sec-WebSocket-Protocol`, any of its comma-separated values).
+pub fn offers_subprotocol(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

@@ -18,6 +18,7 @@ use axum::Router;
 use futures::{SinkExt, StreamExt};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use rta_core::media::STREAM_SUBPROTOCOL;
+use rta_stream::service::offers_subprotocol;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
 use tokio_tungstenite::tungstenite::{self as tung, Message as Up};
@@ -39,15 +40,6 @@ pub(super) fn router(base: String) -> Router {
     Router::new()
         .route("/rta/v2/sessions/{identity}/stream", get(relay))
         .with_state(ws_base)
-}
-
-fn offers_subprotocol(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == STREAM_SUBPROTOCOL)
 }
 
 fn error(status: StatusCode, message: String) -> Response {
