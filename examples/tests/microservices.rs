@@ -370,3 +370,144 @@ async fn data_service_roles_follow_enable_read_and_enable_write() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 }
+
+/// A CA and a `localhost`/127.0.0.1 server certificate in `dir`:
+/// `(ca.pem, cert.pem, key.pem)`.
+fn test_certificates(dir: &Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let write = |name: &str, pem: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).unwrap();
+        p.display().to_string()
+    };
+    (
+        write("ca.pem", ca.pem()),
+        write("cert.pem", leaf.pem()),
+        write("key.pem", key.serialize_pem()),
+    )
+}
+
+/// The session service over TLS with its private data-bindings route on a
+/// separate internal listener, and a gateway that trusts the deployment's
+/// CA (`TlsCaFile`) and reads bindings from `SessionServiceBindingsUri`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_services_and_an_internal_bindings_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(dir.path());
+    let tls = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+    let (s_dir, a_dir) = (
+        dir.path().join("s").display().to_string(),
+        dir.path().join("a").display().to_string(),
+    );
+    let (s_https, internal) = (free_port(), free_port());
+    let (s_https_s, internal_s) = (s_https.to_string(), internal.to_string());
+    let mut args = vec!["--data-dir", &s_dir, "--https-port", &s_https_s];
+    args.extend([
+        "--InternalHttpPort",
+        &internal_s,
+        "--InternalBind",
+        "127.0.0.1",
+    ]);
+    args.extend(tls);
+    let sessions =
+        Service::start(env!("CARGO_BIN_EXE_rta-sessionsvc"), dir.path(), &args, &[]).await;
+    let alpha = Service::start(
+        env!("CARGO_BIN_EXE_rta-datasvc"),
+        dir.path(),
+        &["--FilePath", &a_dir],
+        &[],
+    )
+    .await;
+    write(&alpha, "a-1", 5.0).await;
+
+    // gRPC is TLS-only now: create the session with a client trusting the CA.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{}", sessions.grpc))
+            .unwrap()
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(
+                        std::fs::read(&ca).unwrap(),
+                    ))
+                    .domain_name("localhost"),
+            )
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    SessionStoreClient::new(channel)
+        .create_or_update_session(
+            SessionRequest::new("s1", SessionState::Closed)
+                .data_binding(
+                    DataBinding::new("alpha", "a-1")
+                        .with_channels(0, 0, 0)
+                        .to_proto(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+
+    // The private route only on the internal listener.
+    let bindings = "/rta/v2/sessions/s1/data-bindings";
+    assert_eq!(
+        reqwest::get(sessions.url(bindings)).await.unwrap().status(),
+        404
+    );
+    let internal_url = format!("http://127.0.0.1:{internal}");
+    let r = reqwest::get(format!("{internal_url}{bindings}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reqwest::get(format!("{internal_url}/rta/v2/sessions"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "the internal listener serves nothing public"
+    );
+
+    let s_url = format!("https://127.0.0.1:{s_https}");
+    let gateway = Service::start_on(
+        env!("CARGO_BIN_EXE_rta-gatewaysvc"),
+        dir.path(),
+        free_port(),
+        None,
+        &[
+            "--SessionServiceUri",
+            &s_url,
+            "--SessionServiceBindingsUri",
+            &internal_url,
+            "--ConfigServiceUri",
+            &s_url,
+            "--DataServiceUris:alpha",
+            &alpha.url("/"),
+            "--TlsCaFile",
+            &ca,
+        ],
+        &[],
+    )
+    .await;
+    let r = reqwest::get(gateway.url("/rta/v2/sessions/s1"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let data_url = gateway.url("/rta/v2/sessions/s1/data/periodic/0");
+    let (status, items) = periodic_via(&data_url).await;
+    if status != 200 {
+        let body = reqwest::get(&data_url).await.unwrap().text().await.unwrap();
+        let log = std::fs::read_to_string(&gateway.log).unwrap_or_default();
+        panic!("gateway data: {status} {body}\n{log}");
+    }
+    assert_eq!(items.iter().map(|i| i.2).sum::<usize>(), 1_000);
+    assert!(items.iter().all(|i| i.3.iter().all(|v| *v == 5.0)));
+}

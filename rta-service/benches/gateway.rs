@@ -111,7 +111,7 @@ async fn setup(dir: &std::path::Path, client: &reqwest::Client) -> Setup {
     }
     let api = monitor::service_router(
         monitor::ServiceInfo::new("sessions"),
-        sessions::session_router(sessions_store),
+        sessions::session_service_router(sessions_store),
     );
     let s = serve::spawn(loopback, api, None).await.unwrap();
     let s_url = format!("http://{}", s.http_addr);

@@ -30,6 +30,9 @@ pub enum Error {
     /// A file or socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A certificate, key or CA file that cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A listener or server task failed.
     #[error("server error: {0}")]
     Server(String),

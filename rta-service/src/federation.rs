@@ -128,7 +128,7 @@ impl Federation {
         let store = Arc::new(SqliteSessionStore::open(dir.join("sessions.sqlite"))?);
         let session_api = monitor::service_router(
             ServiceInfo::new("rta-sessionsvc"),
-            sessions::session_router(store.clone()),
+            sessions::session_service_router(store.clone()),
         );
         let session_grpc = rpc::routes().add_service(sessions::session_server(store.clone()));
         let sessions_srv = serve::spawn(

@@ -53,5 +53,6 @@ pub mod serve;
 pub mod server;
 pub mod sessions;
 pub mod stream_service;
+pub mod tls;
 
 pub use error::{Error, Result};

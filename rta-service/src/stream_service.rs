@@ -25,8 +25,8 @@ pub struct StreamServiceConfig {
     pub redis: String,
     /// Redis database, overriding the connection string's.
     pub redis_db: Option<i64>,
-    /// Address to listen on.
-    pub listen: SocketAddr,
+    /// Where to listen: HTTP, and HTTPS when TLS is configured.
+    pub listen: crate::options::ServiceOptions,
     /// The trimmer, or `None` to disable it.
     pub trimmer: Option<TrimmerOptions>,
     /// Reader options.
@@ -64,7 +64,7 @@ pub fn stream_router(svc: StreamService, info: ServiceInfo) -> Router {
 }
 
 /// Serves the Stream Service until `shutdown` completes. `on_listening` is
-/// called with the bound address (useful with port 0).
+/// called with the bound HTTP address (useful with port 0).
 pub async fn run_stream_service(
     cfg: StreamServiceConfig,
     info: ServiceInfo,
@@ -72,7 +72,8 @@ pub async fn run_stream_service(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
-    let client = rta_stream::conn::client(&cfg.redis, cfg.redis_db)?;
+    let client =
+        rta_stream::conn::client_with_ca(&cfg.redis, cfg.redis_db, cfg.listen.ca_file.as_deref())?;
     let source =
         RedisLiveSource::with_client(client.clone(), cfg.source.clone(), metrics.clone()).await?;
     let trimmer = match &cfg.trimmer {
@@ -90,11 +91,9 @@ pub async fn run_stream_service(
     };
     let svc = StreamService::with_metrics(Arc::new(source), cfg.service.clone(), metrics);
     let app = stream_router(svc, info);
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-    on_listening(listener.local_addr()?);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let listeners = crate::serve::Listeners::bind(&cfg.listen, false).await?;
+    on_listening(listeners.http_addr());
+    let served = listeners.serve(app, None, shutdown).await;
     if let Some(t) = trimmer {
         t.abort();
     }

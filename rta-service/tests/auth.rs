@@ -7,13 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -26,86 +21,12 @@ use rta_service::serve::{self, RunningServer};
 use rta_service::server::RtaServer;
 use serde_json::{json, Value};
 
-const AUDIENCE: &str = "rta";
+#[path = "support/issuer.rs"]
+mod issuer;
+
+use issuer::{claims, es256_key, now, start_issuer, token, AUDIENCE};
+
 const WRITE: &str = "rta.write";
-
-struct SigningKey {
-    pem: String,
-    jwk: Value,
-}
-
-fn es256_key(kid: &str) -> SigningKey {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let raw = key.public_key_raw(); // 0x04 | x | y
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
-        "x": B64.encode(&raw[1..33]), "y": B64.encode(&raw[33..65]),
-    });
-    SigningKey {
-        pem: key.serialize_pem(),
-        jwk,
-    }
-}
-
-#[derive(Clone, Default)]
-struct Issuer {
-    keys: Arc<Mutex<Vec<Value>>>,
-    jwks_hits: Arc<AtomicUsize>,
-    base: Arc<Mutex<String>>,
-}
-
-async fn discovery(State(i): State<Issuer>) -> Json<Value> {
-    let base = i.base.lock().unwrap().clone();
-    Json(json!({ "issuer": base, "jwks_uri": format!("{base}/jwks") }))
-}
-
-async fn jwks(State(i): State<Issuer>) -> Json<Value> {
-    i.jwks_hits.fetch_add(1, Ordering::SeqCst);
-    Json(json!({ "keys": *i.keys.lock().unwrap() }))
-}
-
-async fn start_issuer(keys: &[&SigningKey]) -> (Issuer, RunningServer, String) {
-    let issuer = Issuer::default();
-    *issuer.keys.lock().unwrap() = keys.iter().map(|k| k.jwk.clone()).collect();
-    let app = axum::Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/jwks", get(jwks))
-        .with_state(issuer.clone());
-    let srv = serve::spawn("127.0.0.1:0".parse().unwrap(), app, None)
-        .await
-        .unwrap();
-    let base = format!("http://{}", srv.http_addr);
-    *issuer.base.lock().unwrap() = base.clone();
-    (issuer, srv, base)
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn claims(iss: &str, extra: Value) -> Value {
-    let mut c = json!({ "iss": iss, "aud": AUDIENCE, "sub": "user-1", "exp": now() + 600, "nbf": now() - 10 });
-    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            c.insert(k.clone(), v.clone());
-        }
-    }
-    c
-}
-
-fn token(key: &SigningKey, kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(kid.to_string());
-    encode(
-        &header,
-        claims,
-        &EncodingKey::from_ec_pem(key.pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
 
 async fn get_with(base: &str, path: &str, token: Option<&str>) -> (u16, String, String) {
     let mut req = reqwest::Client::new().get(format!("{base}{path}"));
@@ -134,6 +55,7 @@ async fn server(dir: &std::path::Path, authority: &str) -> (RtaServer, RunningSe
         authority: authority.to_string(),
         audience: AUDIENCE.to_string(),
         write_scope: Some(WRITE.to_string()),
+        ca_file: None,
     })
     .unwrap()
     .with_refresh_interval(Duration::from_millis(300));
@@ -217,15 +139,15 @@ async fn every_bad_token_is_refused_and_good_ones_pass() {
     // An unknown kid: the keys are fetched again once (after the refresh
     // interval since the last fetch), then 401.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let hits = issuer.jwks_hits.load(Ordering::SeqCst);
+    let hits = issuer.hits();
     let unknown = token(&k1, "k9", &good);
     assert_eq!(get_with(&base, path, Some(&unknown)).await.0, 401);
-    assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), hits + 1);
+    assert_eq!(issuer.hits(), hits + 1);
     // ... and not again right away, however many forged kids arrive.
     for _ in 0..5 {
         assert_eq!(get_with(&base, path, Some(&unknown)).await.0, 401);
     }
-    assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), hits + 1);
+    assert_eq!(issuer.hits(), hits + 1);
 
     // A valid token reads.
     let reader = token(&k1, "k1", &good);
@@ -331,6 +253,7 @@ async fn the_gateway_and_the_services_behind_it_all_check_the_token() {
                 authority: iss.clone(),
                 audience: AUDIENCE.to_string(),
                 write_scope: None,
+                ca_file: None,
             })
             .unwrap(),
         )
@@ -352,7 +275,7 @@ async fn the_gateway_and_the_services_behind_it_all_check_the_token() {
     let binding = DataBinding::new("native", "d1");
     let req = SessionRequest::new("s1", SessionState::Closed).data_binding(binding.to_proto());
     sessions.create_or_update(req.build()).await.unwrap();
-    let api = rta_service::sessions::session_router(sessions);
+    let api = rta_service::sessions::session_service_router(sessions);
     let s_srv = serve::spawn(
         loopback,
         service_router(ServiceInfo::new("s").with_auth(auth()), api),

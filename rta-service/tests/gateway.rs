@@ -72,7 +72,7 @@ async fn the_gateway_serves_the_public_api_from_the_services_behind_it() {
         .unwrap();
     let session_api = monitor::service_router(
         monitor::ServiceInfo::new("sessions"),
-        sessions::session_router(store),
+        sessions::session_service_router(store),
     );
     let (session_srv, session_url) = spawn(recording(session_api, &seen)).await;
 

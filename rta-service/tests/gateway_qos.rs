@@ -58,7 +58,7 @@ async fn deployment(dir: &std::path::Path, qos: QosOptions) -> (Vec<RunningServe
         .unwrap();
     let (s_srv, s_url) = spawn(monitor::service_router(
         monitor::ServiceInfo::new("sessions"),
-        sessions::session_router(store),
+        sessions::session_service_router(store),
     ))
     .await;
     let mem = Arc::new(MemoryData::new());

@@ -53,7 +53,7 @@ async fn stream_service_monitoring_follows_redis() {
     let cfg = StreamServiceConfig {
         redis: redis.url(),
         redis_db: None,
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: rta_service::options::ServiceOptions::http("127.0.0.1:0".parse().unwrap()),
         trimmer: None,
         source: Default::default(),
         service: Default::default(),

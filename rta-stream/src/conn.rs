@@ -24,6 +24,22 @@ use crate::{Error, Result};
 
 /// Builds a Redis client (no connection is made yet) from a connection string.
 pub fn client(target: &str, db: Option<i64>) -> Result<redis::Client> {
+    client_with_ca(target, db, None)
+}
+
+/// [`client`], trusting the PEM certificates of `ca_file` (the `TlsCaFile`
+/// option) for `rediss://` beside the web roots. A CA file needs the `tls`
+/// feature; with a plain `redis://` URL it is not used.
+///
+/// ```
+/// let err = rta_stream::conn::client_with_ca("rediss://h", None, Some("/no/such.pem".as_ref()));
+/// assert!(err.unwrap_err().to_string().contains("/no/such.pem"));
+/// ```
+pub fn client_with_ca(
+    target: &str,
+    db: Option<i64>,
+    ca_file: Option<&std::path::Path>,
+) -> Result<redis::Client> {
     let url = to_url(target)?;
     let mut info = url
         .as_str()
@@ -33,7 +49,39 @@ pub fn client(target: &str, db: Option<i64>) -> Result<redis::Client> {
         let settings = info.redis_settings().clone().set_db(db);
         info = info.set_redis_settings(settings);
     }
-    redis::Client::open(info).map_err(|e| Error::Config(format!("Redis {target:?}: {e}")))
+    let built = match ca_file {
+        Some(ca) => with_ca(info, ca),
+        None => redis::Client::open(info),
+    };
+    built.map_err(|e| Error::Config(format!("Redis {target:?}: {e}")))
+}
+
+#[cfg(feature = "tls")]
+fn with_ca(info: redis::ConnectionInfo, ca: &std::path::Path) -> redis::RedisResult<redis::Client> {
+    let pem = std::fs::read(ca).map_err(|e| {
+        redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "cannot read the CA file",
+            format!("{}: {e}", ca.display()),
+        ))
+    })?;
+    let certs = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    redis::Client::build_with_tls(info, certs)
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_ca(
+    _info: redis::ConnectionInfo,
+    ca: &std::path::Path,
+) -> redis::RedisResult<redis::Client> {
+    Err(redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "a CA file needs rta-stream's `tls` feature",
+        ca.display().to_string(),
+    )))
 }
 
 /// Converts either accepted form to a URL.

@@ -583,3 +583,70 @@ async fn rediss_tls_connection() {
     w.close().await.unwrap();
     assert_eq!(w.stream_session_id(), 1);
 }
+
+/// `rediss://` verified against a private CA given as a file (the
+/// `TlsCaFile` option): trusted with the CA, refused without it.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn rediss_verifies_against_a_ca_file() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let path = |name: &str, pem: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, pem).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (ca_file, cert, key) = (
+        path("ca.pem", ca.pem()),
+        path("cert.pem", leaf.pem()),
+        path("key.pem", leaf_key.serialize_pem()),
+    );
+    let port = common::free_port();
+    let p = port.to_string();
+    let _redis = RedisServer::start_with(
+        port,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &p,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca_file,
+            "--tls-auth-clients",
+            "no",
+        ],
+        false,
+    );
+    let url = format!("rediss://127.0.0.1:{p}");
+    let trusting = rta_stream::conn::client_with_ca(&url, None, Some(ca_file.as_ref())).unwrap();
+    let buffer = StreamBuffer::with_client(trusting, WriterOptions::default())
+        .await
+        .unwrap();
+    let w = buffer.init_session("tls-ca", "s").await.unwrap();
+    w.write_session_json("{}").await.unwrap();
+    w.close().await.unwrap();
+
+    let untrusting = rta_stream::conn::client(&url, None).unwrap();
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        StreamBuffer::with_client(untrusting, WriterOptions::default()),
+    )
+    .await
+    .expect("an untrusted server must be refused, not hang");
+    assert!(
+        refused.is_err(),
+        "a server signed by an unknown CA was trusted"
+    );
+}

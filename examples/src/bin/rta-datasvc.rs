@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_service::auth::Authenticator;
 use rta_service::data::{DataBackend, DataMicroservice};
+use rta_service::monitor;
 use rta_service::options::DataServiceOptions;
-use rta_service::{monitor, serve};
 
 async fn run() -> rta_service::Result<()> {
     let opts = DataServiceOptions::from_env()?;
@@ -39,7 +39,6 @@ async fn run() -> rta_service::Result<()> {
         .write(opts.enable_write)
         .info(info)
         .auth(opts.auth.clone().map(Authenticator::new).transpose()?);
-    serve::spawn_https(opts.https.as_ref(), svc.http_router());
     svc.serve(&opts.service).await
 }
 

@@ -21,11 +21,12 @@ async fn run() -> rta_service::Result<()> {
     let mut config = GatewayConfig::new(&opts.session_service, &opts.config_service);
     config.data_services = opts.data_services.clone();
     config.stream_service = opts.stream_service.clone();
+    config.session_bindings_service = opts.session_bindings_service.clone();
+    config.ca_file = opts.service.ca_file.clone();
     config.qos = opts.qos;
     config.auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     config.info = monitor::ServiceInfo::from_options("rta-gatewaysvc", &opts.raw);
     let gateway = Gateway::new(config)?;
-    serve::spawn_https(opts.https.as_ref(), gateway.http_router());
     serve::serve(&opts.service, gateway.http_router(), None).await
 }
 

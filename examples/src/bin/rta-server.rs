@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use rta_service::auth::Authenticator;
 use rta_service::options::RtaServerOptions;
 use rta_service::server::RtaServer;
-use rta_service::{demo, monitor, serve};
+use rta_service::{demo, monitor};
 
 async fn run() -> rta_service::Result<()> {
     let opts = RtaServerOptions::from_env()?;
@@ -24,7 +24,6 @@ async fn run() -> rta_service::Result<()> {
         .auth(auth)
         .build()
         .await?;
-    serve::spawn_https(opts.https.as_ref(), server.http_router());
     if opts.demo {
         let identity = demo::publish(&server, &demo::DemoOptions::default()).await?;
         tracing::info!(%identity, "demo published; writing the live session");

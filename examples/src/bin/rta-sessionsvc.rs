@@ -36,10 +36,22 @@ async fn run() -> rta_service::Result<()> {
             async move { store.check().await }
         },
     );
-    let http = monitor::service_router(
-        info.with_auth(auth.clone()),
-        sessions::session_router(store.clone()),
-    );
+    let info = info.with_auth(auth.clone());
+    // The private data-bindings route: on its own listener when asked,
+    // else beside the public API (the toolkit's layout).
+    let _internal = match opts.internal_http {
+        Some(addr) => {
+            let bindings = sessions::data_bindings_router(store.clone());
+            let router = monitor::service_router(info.clone(), bindings);
+            Some(serve::spawn(addr, router, None).await?)
+        }
+        None => None,
+    };
+    let public = match opts.internal_http {
+        Some(_) => sessions::session_router(store.clone()),
+        None => sessions::session_service_router(store.clone()),
+    };
+    let http = monitor::service_router(info, public);
     let grpc = auth::grpc::protect(
         rpc::routes().add_service(sessions::session_server(store)),
         auth,

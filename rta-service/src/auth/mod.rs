@@ -42,6 +42,8 @@ pub struct AuthOptions {
     pub audience: String,
     /// `Auth:WriteScope`: when set, a scope writes need (`scope` or `scp`).
     pub write_scope: Option<String>,
+    /// `TlsCaFile`: CA certificates trusted when fetching the issuer's keys.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Why a request is refused.
@@ -118,7 +120,7 @@ const ALLOWED: [Algorithm; 8] = [
 impl Authenticator {
     /// An authenticator for `options` (keys are fetched on first use).
     pub fn new(options: AuthOptions) -> crate::Result<Self> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::http_client(options.ca_file.as_deref())?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
             .build()

@@ -16,19 +16,34 @@ use rta_core::Error;
 pub struct RemoteBindings {
     client: reqwest::Client,
     base: String,
+    bindings_base: String,
 }
 
 impl RemoteBindings {
     /// Reads bindings from the Session Service at `base_url`.
     pub fn new(client: reqwest::Client, base_url: &str) -> Self {
+        let base = base_url.trim_end_matches('/').to_string();
         Self {
             client,
-            base: base_url.trim_end_matches('/').to_string(),
+            bindings_base: base.clone(),
+            base,
         }
     }
 
-    async fn get(&self, path: &str, auth: &Authorization) -> rta_core::Result<Option<String>> {
-        let mut req = self.client.get(format!("{}{path}", self.base));
+    /// Reads the private data-bindings route from `url` (a session
+    /// service's internal listener) instead of the session service's base.
+    pub fn with_bindings_base(mut self, url: &str) -> Self {
+        self.bindings_base = url.trim_end_matches('/').to_string();
+        self
+    }
+
+    async fn get(
+        &self,
+        base: &str,
+        path: &str,
+        auth: &Authorization,
+    ) -> rta_core::Result<Option<String>> {
+        let mut req = self.client.get(format!("{base}{path}"));
         if let Some(v) = auth.value() {
             req = req.header(reqwest::header::AUTHORIZATION, v);
         }
@@ -57,12 +72,15 @@ impl BindingsSource for RemoteBindings {
         auth: &Authorization,
     ) -> rta_core::Result<Option<Bindings>> {
         let id = utf8_percent_encode(session, NON_ALPHANUMERIC).to_string();
-        let Some(json) = self.get(&format!("/rta/v2/sessions/{id}"), auth).await? else {
+        let Some(json) = self
+            .get(&self.base, &format!("/rta/v2/sessions/{id}"), auth)
+            .await?
+        else {
             return Ok(None);
         };
         let state = rta_core::session::Session::from_json(&json)?.state;
         let path = format!("/rta/v2/sessions/{id}/data-bindings");
-        let Some(json) = self.get(&path, auth).await? else {
+        let Some(json) = self.get(&self.bindings_base, &path, auth).await? else {
             return Ok(None);
         };
         let bindings = DataBinding::list_from_json(&json)

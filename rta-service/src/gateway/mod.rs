@@ -68,6 +68,13 @@ pub struct GatewayConfig {
     pub auth: Option<crate::auth::Authenticator>,
     /// What `/rta/v2/info` and `GET /` report.
     pub info: ServiceInfo,
+    /// `SessionServiceBindingsUri`: where the session service serves the
+    /// private data-bindings route, when that is a separate internal
+    /// listener (default: `session_service`).
+    pub session_bindings_service: Option<String>,
+    /// `TlsCaFile`: CA certificates trusted for `https://` services, beyond
+    /// the web roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl GatewayConfig {
@@ -82,6 +89,8 @@ impl GatewayConfig {
             qos: QosOptions::default(),
             auth: None,
             info: ServiceInfo::new("rta-gatewaysvc").with_label("RTA Gateway"),
+            session_bindings_service: None,
+            ca_file: None,
         }
     }
 }
@@ -128,7 +137,7 @@ impl Gateway {
     /// Checks the URLs and builds the HTTP clients (one pool shared by every
     /// service behind).
     pub fn new(cfg: GatewayConfig) -> Result<Self> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::http_client(cfg.ca_file.as_deref())?
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .build()
@@ -160,7 +169,10 @@ impl Gateway {
             Some(url) => Some(checked_url("StreamServiceUri", url)?),
             None => None,
         };
-        let bindings = RemoteBindings::new(client.clone(), &sessions.base);
+        let mut bindings = RemoteBindings::new(client.clone(), &sessions.base);
+        if let Some(url) = &cfg.session_bindings_service {
+            bindings = bindings.with_bindings_base(&checked_url("SessionServiceBindingsUri", url)?);
+        }
         Ok(Self {
             data: Arc::new(BindingDataService::new(Arc::new(bindings), services)),
             sessions,

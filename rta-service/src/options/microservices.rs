@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::names::{BIND, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
-use super::services::{https, options, tls_options, HttpsOptions};
+use super::services::options;
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::qos::QosOptions;
@@ -43,10 +43,10 @@ fn queue_timeout(raw: &Options) -> Result<Duration> {
 /// Options of `rta-datasvc`: the native chunk store as a data microservice.
 #[derive(Debug, Clone)]
 pub struct DataServiceOptions {
-    /// `Bind`, `HttpPort` (2670) and `GrpcPort` (2672); `data_dir` is unused.
+    /// `Bind`, `HttpPort` (2670), `GrpcPort` (2672), and HTTPS
+    /// (`HttpsPort` 2671) when `TlsCert` and `TlsKey` are given; `data_dir`
+    /// is unused.
     pub service: ServiceOptions,
-    /// HTTPS (`HttpsPort` 2671) when `TlsCert` and `TlsKey` are given.
-    pub https: Option<HttpsOptions>,
     /// `FilePath`: the store's directory (`Store=File`, the only store of this build).
     pub file_path: PathBuf,
     /// `EnableRead`: serve the data route and `DataReader` (default `true`).
@@ -67,7 +67,7 @@ pub struct DataServiceOptions {
 impl DataServiceOptions {
     /// The options `rta-datasvc` declares.
     pub fn parser() -> OptionsParser {
-        let parser = OptionsParser::new(
+        OptionsParser::new(
             "rta-datasvc",
             "RTA Data Service: the native chunk store behind the gateway; REST and gRPC",
         )
@@ -83,47 +83,47 @@ impl DataServiceOptions {
             "gRPC port (DataWriter, DataReader)",
             Some("2672"),
         )
-        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"));
-        tls_options(parser, 2671)
-            .info_options("RTA Data Service")
-            .option("Store", "KIND", "Storage: File", Some("File"))
-            .option(
-                "FilePath",
-                "DIR",
-                "Directory of the store (Store=File)",
-                Some("data"),
-            )
-            .option(
-                "EnableRead",
-                "BOOL",
-                "Serve reads over REST and gRPC",
-                Some("true"),
-            )
-            .option(
-                "EnableWrite",
-                "BOOL",
-                "Serve writes over gRPC",
-                Some("true"),
-            )
-            .switch("InitStoreAndExit", "Create or open the store, then exit")
-            .option(
-                "DataWriteMemory:WriteBuffers",
-                "N",
-                "Write buffers",
-                Some("128"),
-            )
-            .option(
-                "DataWriteMemory:WriteBufferSize",
-                "MIB",
-                "Write buffer size",
-                Some("2"),
-            )
-            .section(
-                "DataWriteMemory",
-                "Other toolkit memory options (FlushBuffers, FlushBufferSize, thresholds, \
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
+        .tls_options(Some(2671))
+        .info_options("RTA Data Service")
+        .option("Store", "KIND", "Storage: File", Some("File"))
+        .option(
+            "FilePath",
+            "DIR",
+            "Directory of the store (Store=File)",
+            Some("data"),
+        )
+        .option(
+            "EnableRead",
+            "BOOL",
+            "Serve reads over REST and gRPC",
+            Some("true"),
+        )
+        .option(
+            "EnableWrite",
+            "BOOL",
+            "Serve writes over gRPC",
+            Some("true"),
+        )
+        .switch("InitStoreAndExit", "Create or open the store, then exit")
+        .option(
+            "DataWriteMemory:WriteBuffers",
+            "N",
+            "Write buffers",
+            Some("128"),
+        )
+        .option(
+            "DataWriteMemory:WriteBufferSize",
+            "MIB",
+            "Write buffer size",
+            Some("2"),
+        )
+        .section(
+            "DataWriteMemory",
+            "Other toolkit memory options (FlushBuffers, FlushBufferSize, thresholds, \
                  Preallocate): accepted; the native store flushes from its write budget",
-            )
-            .auth_options()
+        )
+        .auth_options()
     }
 
     /// Reads the options from merged values.
@@ -157,7 +157,6 @@ impl DataServiceOptions {
             ));
         }
         Ok(DataServiceOptions {
-            https: https(&raw, &service)?,
             service,
             file_path: PathBuf::from(raw.get_or::<String>("FilePath")?),
             enable_read: read,
@@ -195,14 +194,16 @@ impl DataServiceOptions {
 /// ```
 #[derive(Debug, Clone)]
 pub struct GatewayServiceOptions {
-    /// `Bind` and `HttpPort` (8080); the gateway has no gRPC port.
+    /// `Bind`, `HttpPort` (8080), HTTPS (`HttpsPort` 8443) when `TlsCert`
+    /// and `TlsKey` are given, and `TlsCaFile` for calling the services;
+    /// the gateway has no gRPC port.
     pub service: ServiceOptions,
-    /// HTTPS (`HttpsPort` 8081) when `TlsCert` and `TlsKey` are given.
-    pub https: Option<HttpsOptions>,
     /// `SessionServiceUri` (required).
     pub session_service: String,
     /// `ConfigServiceUri` (required).
     pub config_service: String,
+    /// `SessionServiceBindingsUri`: the session service's internal listener.
+    pub session_bindings_service: Option<String>,
     /// `DataServiceUris:<source>`: data services by source name.
     pub data_services: BTreeMap<String, String>,
     /// `StreamServiceUri`: a Stream Service whose live WebSocket is relayed.
@@ -218,13 +219,13 @@ pub struct GatewayServiceOptions {
 impl GatewayServiceOptions {
     /// The options `rta-gatewaysvc` declares.
     pub fn parser() -> OptionsParser {
-        let parser = OptionsParser::new(
+        OptionsParser::new(
             "rta-gatewaysvc",
             "RTA Gateway Service: the REST API ATLAS uses, over the session, config and data services",
         )
         .option(HTTP_PORT, "N", "HTTP port", Some("8080"))
-        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"));
-        tls_options(parser, 8081)
+        .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
+        .tls_options(Some(8443))
             .info_options("RTA Gateway")
             .option(
                 "SessionServiceUri",
@@ -236,6 +237,12 @@ impl GatewayServiceOptions {
                 "ConfigServiceUri",
                 "URI",
                 "Config Service root (required)",
+                None,
+            )
+            .option(
+                "SessionServiceBindingsUri",
+                "URI",
+                "Session Service internal listener of the data-bindings route (default: SessionServiceUri)",
                 None,
             )
             .section("DataServiceUris", "Data service root per source name")
@@ -268,17 +275,11 @@ impl GatewayServiceOptions {
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
-        let service = ServiceOptions {
-            bind: raw.bind()?,
-            http_port: raw.get_or(HTTP_PORT)?,
-            grpc_port: 0,
-            data_dir: PathBuf::new(),
-        };
         Ok(GatewayServiceOptions {
-            https: https(&raw, &service)?,
-            service,
+            service: raw.service()?,
             session_service: raw.get_or("SessionServiceUri")?,
             config_service: raw.get_or("ConfigServiceUri")?,
+            session_bindings_service: raw.get("SessionServiceBindingsUri").map(str::to_string),
             data_services: raw.section("DataServiceUris").into_iter().collect(),
             stream_service: raw.get("StreamServiceUri").map(str::to_string),
             qos: QosOptions {
@@ -318,9 +319,9 @@ mod tests {
         assert_eq!((o.service.http_port, o.service.grpc_port), (2670, 2672));
         assert!(o.enable_read && o.enable_write && !o.init_store_and_exit);
         assert_eq!(o.write_buffer_bytes, 256 * MIB);
-        assert!(o.https.is_none());
+        assert!(o.service.https_addr().is_none());
         let o = data(&["--tls-cert", "c", "--tls-key", "k"], &[]).unwrap();
-        assert_eq!(o.https.unwrap().addr.port(), 2671);
+        assert_eq!(o.service.https_addr().unwrap().port(), 2671);
     }
 
     #[test]

@@ -105,3 +105,12 @@ pub(super) fn parse_bool(v: &str) -> Option<bool> {
 pub(super) fn is_bool(v: &str) -> bool {
     parse_bool(v).is_some()
 }
+
+/// HTTPS port, served when `TlsCert` and `TlsKey` are given.
+pub const HTTPS_PORT: &str = "HttpsPort";
+/// PEM certificate chain of the HTTPS and gRPC listeners.
+pub const TLS_CERT: &str = "TlsCert";
+/// PEM private key of `TlsCert`.
+pub const TLS_KEY: &str = "TlsKey";
+/// PEM CA certificates the service trusts as a client, beyond the web roots.
+pub const TLS_CA_FILE: &str = "TlsCaFile";

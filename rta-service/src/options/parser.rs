@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::names::{
     canonical_key, flag_of, is_bool, normalize_key, normalize_name, same_name, BIND, CONFIG,
-    DATA_DIR, DESCRIPTION, ENV_PREFIX, GRPC_PORT, HTTP_PORT, LABEL, SERVICE_INFO,
+    DATA_DIR, DESCRIPTION, ENV_PREFIX, GRPC_PORT, HTTPS_PORT, HTTP_PORT, LABEL, SERVICE_INFO,
+    TLS_CA_FILE, TLS_CERT, TLS_KEY,
 };
 use super::values::{Options, Source};
 use crate::{Error, Result};
@@ -116,6 +117,36 @@ impl OptionsParser {
                 "DIR",
                 "Directory of the embedded stores",
                 Some("data"),
+            )
+    }
+
+    /// Adds the TLS options: `HttpsPort` (when the service has an HTTPS
+    /// port, with its toolkit default), `TlsCert` and `TlsKey` (the
+    /// listeners' certificate) and `TlsCaFile` (extra CAs trusted as a
+    /// client).
+    pub fn tls_options(self, https_port: Option<u16>) -> Self {
+        let parser = match https_port {
+            Some(port) => self.option(
+                HTTPS_PORT,
+                "N",
+                "HTTPS port, served when --tls-cert and --tls-key are given",
+                Some(&port.to_string()),
+            ),
+            None => self,
+        };
+        parser
+            .option(
+                TLS_CERT,
+                "FILE",
+                "PEM certificate chain: serve HTTPS, and gRPC over TLS (reloaded on change or SIGHUP)",
+                None,
+            )
+            .option(TLS_KEY, "FILE", "PEM private key of --tls-cert", None)
+            .option(
+                TLS_CA_FILE,
+                "FILE",
+                "PEM CA certificates to trust when calling other services",
+                None,
             )
     }
 

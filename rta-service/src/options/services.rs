@@ -17,8 +17,6 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rta_stream::keys::KeyLayout;
@@ -35,6 +33,8 @@ use crate::{Error, Result};
 const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
 const REDIS: &str = "RedisConnectionString";
 const REDIS_DB: &str = "RedisDb";
+const INTERNAL_HTTP_PORT: &str = "InternalHttpPort";
+const INTERNAL_BIND: &str = "InternalBind";
 
 /// One of the three metadata services that keep a store under `DataDir`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,16 @@ impl StoreService {
             StoreService::Sessions => (2650, 2652),
             StoreService::Configs => (2660, 2662),
             StoreService::SchemaMappings => (2680, 2682),
+        }
+    }
+
+    /// The toolkit's default HTTPS port (the schema-mapping service has
+    /// none: TLS there is gRPC only).
+    pub fn https_port(self) -> Option<u16> {
+        match self {
+            StoreService::Sessions => Some(2651),
+            StoreService::Configs => Some(2661),
+            StoreService::SchemaMappings => None,
         }
     }
 
@@ -97,6 +107,9 @@ pub struct StoreServiceOptions {
     pub service: ServiceOptions,
     /// `InitStoreAndExit`: create or upgrade the store, then exit.
     pub init_store_and_exit: bool,
+    /// `InternalBind` and `InternalHttpPort` (session service only): serve
+    /// the private data-bindings route there instead of on `HttpPort`.
+    pub internal_http: Option<std::net::SocketAddr>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
@@ -107,21 +120,51 @@ impl StoreServiceOptions {
     /// The options `service` declares.
     pub fn parser(service: StoreService) -> OptionsParser {
         let (http, grpc) = service.ports();
-        let parser = OptionsParser::service(service.program(), service.about(), http, grpc).switch(
-            INIT_STORE_AND_EXIT,
-            "Create or upgrade the store, then exit",
-        );
+        let parser = OptionsParser::service(service.program(), service.about(), http, grpc)
+            .tls_options(service.https_port())
+            .switch(
+                INIT_STORE_AND_EXIT,
+                "Create or upgrade the store, then exit",
+            );
         match service {
             // The schema-mapping service has no `/rta/v2/info` to label.
             StoreService::SchemaMappings => parser,
-            _ => parser.info_options(service.label()),
+            StoreService::Configs => parser.info_options(service.label()),
+            StoreService::Sessions => parser
+                .info_options(service.label())
+                .option(
+                    INTERNAL_HTTP_PORT,
+                    "N",
+                    "Serve the private data-bindings route (for gateways) on this port only, not on HttpPort",
+                    None,
+                )
+                .option(
+                    INTERNAL_BIND,
+                    "HOST",
+                    "Address of the InternalHttpPort listener (default: Bind)",
+                    None,
+                ),
         }
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
+        let service = raw.service()?;
+        let internal_http = match raw.parse::<u16>(INTERNAL_HTTP_PORT)? {
+            Some(port) => {
+                let bind = match raw.get(INTERNAL_BIND) {
+                    Some(b) => b.parse().map_err(|_| {
+                        Error::option(INTERNAL_BIND, format!("{b:?} is not an IP address"))
+                    })?,
+                    None => service.bind,
+                };
+                Some(std::net::SocketAddr::new(bind, port))
+            }
+            None => None,
+        };
         Ok(StoreServiceOptions {
-            service: raw.service()?,
+            service,
+            internal_http,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
             auth: raw.auth()?,
             raw,
@@ -137,46 +180,6 @@ impl StoreServiceOptions {
     pub fn from_env(service: StoreService) -> Result<Self> {
         Self::from_options(Self::parser(service).parse_env()?)
     }
-}
-
-/// HTTPS for `rta-server`: where to listen and the PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpsOptions {
-    /// `Bind` and `HttpsPort`.
-    pub addr: SocketAddr,
-    /// `TlsCert`: PEM certificate chain.
-    pub cert: PathBuf,
-    /// `TlsKey`: PEM private key.
-    pub key: PathBuf,
-}
-
-/// HTTPS from `HttpsPort`, `TlsCert` and `TlsKey` (both files or neither).
-pub(super) fn https(raw: &Options, service: &ServiceOptions) -> Result<Option<HttpsOptions>> {
-    match (raw.get("TlsCert"), raw.get("TlsKey")) {
-        (Some(cert), Some(key)) => Ok(Some(HttpsOptions {
-            addr: SocketAddr::new(service.bind, raw.get_or("HttpsPort")?),
-            cert: cert.into(),
-            key: key.into(),
-        })),
-        (None, None) => Ok(None),
-        _ => Err(Error::option(
-            "TlsCert",
-            "--tls-cert and --tls-key go together",
-        )),
-    }
-}
-
-/// Declares `HttpsPort` (default `https_port`), `TlsCert` and `TlsKey`.
-pub(super) fn tls_options(parser: OptionsParser, https_port: u16) -> OptionsParser {
-    parser
-        .option(
-            "HttpsPort",
-            "N",
-            "HTTPS port, served when --tls-cert and --tls-key are given",
-            Some(&https_port.to_string()),
-        )
-        .option("TlsCert", "FILE", "PEM certificate chain for HTTPS", None)
-        .option("TlsKey", "FILE", "PEM private key for HTTPS", None)
 }
 
 /// Options of `Parsed`, or `None` for `--help`.
@@ -195,15 +198,13 @@ pub(super) fn options(parsed: Parsed) -> Option<Options> {
 /// let parsed = RtaServerOptions::parser().parse_from(["--demo"], Vec::new())?;
 /// let opts = RtaServerOptions::from_parsed(parsed)?.expect("not --help");
 /// assert_eq!(opts.service.http_port, 8080);
-/// assert!(opts.demo && opts.https.is_none());
+/// assert!(opts.demo && opts.service.tls.is_none());
 /// # Ok::<(), rta_service::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RtaServerOptions {
     /// Ports, bind address and `DataDir`.
     pub service: ServiceOptions,
-    /// HTTPS, when `TlsCert` and `TlsKey` are given.
-    pub https: Option<HttpsOptions>,
     /// `Demo`: publish demo content and write a live demo session.
     pub demo: bool,
     /// `DemoSeconds`: length of the live demo session (`None` = until stopped).
@@ -217,7 +218,7 @@ pub struct RtaServerOptions {
 impl RtaServerOptions {
     /// The options `rta-server` declares.
     pub fn parser() -> OptionsParser {
-        let parser = OptionsParser::new(
+        OptionsParser::new(
             "rta-server",
             "RTA Server: every RTA service in one process, on embedded stores",
         )
@@ -251,18 +252,15 @@ impl RtaServerOptions {
             "Length of the live demo session in seconds (0 = until stopped)",
             Some("0"),
         )
-        .auth_options();
-        tls_options(parser, 8081)
+        .auth_options()
+        .tls_options(Some(8081))
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
-        let service = raw.service()?;
-        let https = https(&raw, &service)?;
         let secs: u64 = raw.get_or("DemoSeconds")?;
         Ok(RtaServerOptions {
-            service,
-            https,
+            service: raw.service()?,
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
             auth: raw.auth()?,
@@ -288,8 +286,9 @@ pub struct StreamServiceOptions {
     pub redis: String,
     /// `RedisDb`: overrides the connection string's database.
     pub redis_db: Option<i64>,
-    /// `Bind` and `HttpPort` (8180).
-    pub listen: SocketAddr,
+    /// `Bind`, `HttpPort` (8180), and HTTPS (`HttpsPort` 8543) when
+    /// `TlsCert` and `TlsKey` are given.
+    pub listen: ServiceOptions,
     /// The trimmer, unless `EnableTrimmer` is `false`.
     pub trimmer: Option<TrimmerOptions>,
     /// Key layout and back-fill of the Redis source.
@@ -397,6 +396,7 @@ impl StreamServiceOptions {
         )
         .alias("SessionIndex")
         .auth_options()
+        .tls_options(Some(8543))
     }
 
     /// Reads the options from merged values.
@@ -418,7 +418,7 @@ impl StreamServiceOptions {
         Ok(StreamServiceOptions {
             redis: raw.get_or(REDIS)?,
             redis_db: raw.parse(REDIS_DB)?,
-            listen: SocketAddr::new(raw.bind()?, raw.get_or(HTTP_PORT)?),
+            listen: raw.service()?,
             trimmer: raw.switch("EnableTrimmer")?.then_some(trimmer),
             source: RedisSourceOptions {
                 keys,
@@ -517,6 +517,7 @@ impl DemoIngestOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -563,9 +564,11 @@ mod tests {
             )
             .unwrap();
         let o = RtaServerOptions::from_parsed(parsed).unwrap().unwrap();
-        let https = o.https.unwrap();
-        assert_eq!(https.addr, "127.0.0.1:9443".parse().unwrap());
-        assert_eq!(https.key, PathBuf::from("k.pem"));
+        assert_eq!(
+            o.service.https_addr(),
+            Some("127.0.0.1:9443".parse().unwrap())
+        );
+        assert_eq!(o.service.tls.unwrap().key, PathBuf::from("k.pem"));
         assert_eq!(o.demo_duration, Some(Duration::from_secs(5)));
     }
 
@@ -586,7 +589,7 @@ mod tests {
         assert!(o.trimmer.is_none());
         assert_eq!(o.source.keys.stream_prefix, "s:");
         assert_eq!(o.stream.queue_len, 1, "a zero queue is raised to one");
-        assert_eq!(o.listen.port(), 8180);
+        assert_eq!(o.listen.http_port, 8180);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use super::names::{
     flag_of, normalize_key, normalize_name, parse_bool, BIND, DATA_DIR, ENV_PREFIX, GRPC_PORT,
-    HTTP_PORT,
+    HTTPS_PORT, HTTP_PORT, TLS_CA_FILE, TLS_CERT, TLS_KEY,
 };
+use crate::tls::TlsFiles;
 use crate::{Error, Result};
 
 /// Where a value came from.
@@ -51,9 +52,44 @@ pub struct ServiceOptions {
     pub grpc_port: u16,
     /// Directory of the embedded stores.
     pub data_dir: PathBuf,
+    /// `TlsCert` and `TlsKey`: when set, HTTPS is served on `https_port`
+    /// and the gRPC port speaks TLS only.
+    pub tls: Option<TlsFiles>,
+    /// `HttpsPort`, for services that have one.
+    pub https_port: Option<u16>,
+    /// `TlsCaFile`: CA certificates trusted when this service calls others.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ServiceOptions {
+    /// Plain HTTP on `http_addr` only: no gRPC port, no TLS, no store
+    /// directory (what a test or a gateway starts from).
+    ///
+    /// ```
+    /// let o = rta_service::options::ServiceOptions::http("127.0.0.1:0".parse().unwrap());
+    /// assert!(o.tls.is_none() && o.https_addr().is_none());
+    /// ```
+    pub fn http(http_addr: SocketAddr) -> Self {
+        ServiceOptions {
+            bind: http_addr.ip(),
+            http_port: http_addr.port(),
+            grpc_port: 0,
+            data_dir: PathBuf::new(),
+            tls: None,
+            https_port: None,
+            ca_file: None,
+        }
+    }
+
+    /// The HTTPS listen address, when TLS is configured and the service has
+    /// an HTTPS port.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        match (&self.tls, self.https_port) {
+            (Some(_), Some(port)) => Some(SocketAddr::new(self.bind, port)),
+            _ => None,
+        }
+    }
+
     /// The HTTP listen address.
     pub fn http_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind, self.http_port)
@@ -247,16 +283,46 @@ impl Options {
             authority,
             audience,
             write_scope: self.get("Auth:WriteScope").map(str::to_string),
+            ca_file: self.ca_file(),
         }))
     }
 
-    /// The four service options, validated.
+    /// The options every service has (ports, bind address, `DataDir`, TLS),
+    /// validated; ports a service does not declare are 0.
     pub fn service(&self) -> Result<ServiceOptions> {
         Ok(ServiceOptions {
             bind: self.bind()?,
             http_port: self.get_or(HTTP_PORT)?,
-            grpc_port: self.get_or(GRPC_PORT)?,
+            // The gateway and the stream service have no gRPC port.
+            grpc_port: self
+                .get(GRPC_PORT)
+                .map(|_| self.get_or(GRPC_PORT))
+                .transpose()?
+                .unwrap_or(0),
             data_dir: PathBuf::from(self.get(DATA_DIR).unwrap_or("data")),
+            tls: self.tls()?,
+            https_port: self
+                .get(HTTPS_PORT)
+                .map(|_| self.get_or(HTTPS_PORT))
+                .transpose()?,
+            ca_file: self.ca_file(),
         })
+    }
+
+    /// `TlsCert` and `TlsKey` (both or neither).
+    pub fn tls(&self) -> Result<Option<TlsFiles>> {
+        match (self.get(TLS_CERT), self.get(TLS_KEY)) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles::new(cert, key))),
+            (None, None) => Ok(None),
+            _ => Err(Error::option(
+                TLS_CERT,
+                "--tls-cert and --tls-key go together",
+            )),
+        }
+    }
+
+    /// `TlsCaFile`, when given.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.get(TLS_CA_FILE).map(PathBuf::from)
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rta_core::service::SessionStore;
 
 pub use grpc::SessionGrpc;
-pub use rest::{session_router, DEFAULT_PAGE_SIZE};
+pub use rest::{data_bindings_router, session_router, session_service_router, DEFAULT_PAGE_SIZE};
 pub use rta_core::proto::session_service::session_store_server::SessionStoreServer;
 
 use crate::rpc::DEFAULT_MAX_MESSAGE_SIZE;

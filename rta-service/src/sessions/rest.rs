@@ -25,7 +25,6 @@ pub const DEFAULT_PAGE_SIZE: i32 = 100;
 /// | --- | --- |
 /// | `GET`, `POST /rta/v2/sessions` | `{"sessions": [...]}`: top-level sessions, paged, sorted, filtered |
 /// | `GET /rta/v2/sessions/{identity}` | the session, or 404 |
-/// | `GET /rta/v2/sessions/{identity}/data-bindings` | the data bindings (internal, for a gateway) |
 /// | `GET /rta/v2/session-folders/{parent}` | child folders (`""`, i.e. `/rta/v2/session-folders/`, is the root) |
 /// | `GET /rta/v2/session-metamodel` | the metamodel over `folder` |
 /// | `GET /rta/v2/session-metamodel/properties` | properties matching `query` |
@@ -74,16 +73,38 @@ where
     Router::new()
         .route("/rta/v2/sessions", get(list_get::<S>).post(list_post::<S>))
         .route("/rta/v2/sessions/{identity}", get(get_session::<S>))
-        .route(
-            "/rta/v2/sessions/{identity}/data-bindings",
-            get(data_bindings::<S>),
-        )
         .route("/rta/v2/session-folders", get(root_folders::<S>))
         .route("/rta/v2/session-folders/", get(root_folders::<S>))
         .route("/rta/v2/session-folders/{*parent}", get(folders::<S>))
         .route("/rta/v2/session-metamodel", get(metamodel::<S>))
         .route("/rta/v2/session-metamodel/properties", get(properties::<S>))
         .with_state(store)
+}
+
+/// The private route a gateway reads data bindings from,
+/// `GET /rta/v2/sessions/{identity}/data-bindings`. It is never part of
+/// [`session_router`]: a session service serves it on its main port (the
+/// toolkit's layout, see [`session_service_router`]) or on a separate
+/// internal listener; `rta-server` does not serve it at all.
+pub fn data_bindings_router<S>(store: Arc<S>) -> Router
+where
+    S: SessionStore + ?Sized,
+{
+    Router::new()
+        .route(
+            "/rta/v2/sessions/{identity}/data-bindings",
+            get(data_bindings::<S>),
+        )
+        .with_state(store)
+}
+
+/// What a session service serves to a gateway on one port: the public
+/// [`session_router`] and the private [`data_bindings_router`].
+pub fn session_service_router<S>(store: Arc<S>) -> Router
+where
+    S: SessionStore + ?Sized,
+{
+    session_router(store.clone()).merge(data_bindings_router(store))
 }
 
 /// Listing arguments as parsed from a query string and/or form body.

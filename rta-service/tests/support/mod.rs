@@ -100,7 +100,7 @@ pub async fn session_service(dir: &Path) -> Service {
         let s = check.clone();
         async move { s.check().await }
     });
-    let http = monitor::service_router(info, sessions::session_router(store.clone()));
+    let http = monitor::service_router(info, sessions::session_service_router(store.clone()));
     start(
         http,
         rpc::routes().add_service(sessions::session_server(store)),
