@@ -84,7 +84,7 @@ impl DataServiceOptions {
             Some("2672"),
         )
         .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
-        .tls_options(Some(2671))
+        .listener_options(Some(2671))
         .info_options("RTA Data Service")
         .option("Store", "KIND", "Storage: File", Some("File"))
         .option(
@@ -225,7 +225,7 @@ impl GatewayServiceOptions {
         )
         .option(HTTP_PORT, "N", "HTTP port", Some("8080"))
         .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
-        .tls_options(Some(8443))
+        .listener_options(Some(8443))
             .info_options("RTA Gateway")
             .option(
                 "SessionServiceUri",

@@ -41,12 +41,14 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod limits;
 mod microservices;
 mod names;
 mod parser;
 pub mod services;
 mod values;
 
+pub use limits::ListenerLimits;
 pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;
 pub use parser::{OptionKind, OptionSpec, OptionsParser, Parsed};

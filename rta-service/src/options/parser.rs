@@ -120,11 +120,11 @@ impl OptionsParser {
             )
     }
 
-    /// Adds the TLS options: `HttpsPort` (when the service has an HTTPS
-    /// port, with its toolkit default), `TlsCert` and `TlsKey` (the
-    /// listeners' certificate) and `TlsCaFile` (extra CAs trusted as a
-    /// client).
-    pub fn tls_options(self, https_port: Option<u16>) -> Self {
+    /// Adds the options of the listeners: `HttpsPort` (when the service has
+    /// an HTTPS port, with its toolkit default), `TlsCert` and `TlsKey` (the
+    /// listeners' certificate), `TlsCaFile` (extra CAs trusted as a client)
+    /// and the `Limits:*` of `ListenerLimits`.
+    pub fn listener_options(self, https_port: Option<u16>) -> Self {
         let parser = match https_port {
             Some(port) => self.option(
                 HTTPS_PORT,
@@ -134,7 +134,7 @@ impl OptionsParser {
             ),
             None => self,
         };
-        parser
+        let parser = parser
             .option(
                 TLS_CERT,
                 "FILE",
@@ -147,7 +147,8 @@ impl OptionsParser {
                 "FILE",
                 "PEM CA certificates to trust when calling other services",
                 None,
-            )
+            );
+        super::limits::declare(parser)
     }
 
     /// Adds `--label` and `--description`, what `/rta/v2/info` tells ATLAS

@@ -121,7 +121,7 @@ impl StoreServiceOptions {
     pub fn parser(service: StoreService) -> OptionsParser {
         let (http, grpc) = service.ports();
         let parser = OptionsParser::service(service.program(), service.about(), http, grpc)
-            .tls_options(service.https_port())
+            .listener_options(service.https_port())
             .switch(
                 INIT_STORE_AND_EXIT,
                 "Create or upgrade the store, then exit",
@@ -253,7 +253,7 @@ impl RtaServerOptions {
             Some("0"),
         )
         .auth_options()
-        .tls_options(Some(8081))
+        .listener_options(Some(8081))
     }
 
     /// Reads the options from merged values.
@@ -396,7 +396,7 @@ impl StreamServiceOptions {
         )
         .alias("SessionIndex")
         .auth_options()
-        .tls_options(Some(8543))
+        .listener_options(Some(8543))
     }
 
     /// Reads the options from merged values.

@@ -59,6 +59,8 @@ pub struct ServiceOptions {
     pub https_port: Option<u16>,
     /// `TlsCaFile`: CA certificates trusted when this service calls others.
     pub ca_file: Option<PathBuf>,
+    /// `Limits:*`: timeouts and caps of every listener.
+    pub limits: super::ListenerLimits,
 }
 
 impl ServiceOptions {
@@ -78,6 +80,7 @@ impl ServiceOptions {
             tls: None,
             https_port: None,
             ca_file: None,
+            limits: super::ListenerLimits::default(),
         }
     }
 
@@ -306,6 +309,7 @@ impl Options {
                 .map(|_| self.get_or(HTTPS_PORT))
                 .transpose()?,
             ca_file: self.ca_file(),
+            limits: super::ListenerLimits::from_options(self)?,
         })
     }
 
