@@ -356,3 +356,39 @@ pub fn http_client(ca_file: Option<&Path>) -> Result<reqwest::ClientBuilder> {
     }
     Ok(builder)
 }
+
+/// A rustls client configuration that trusts the web's roots and, if
+/// given, the certificates of `ca_file` (for clients that are not
+/// `reqwest`, such as the gateway's WebSocket relay).
+///
+/// ```
+/// let config = rta_service::tls::client_config(None)?;
+/// assert!(config.alpn_protocols.is_empty());
+/// # Ok::<(), rta_service::Error>(())
+/// ```
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    install_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca_file {
+        let certs = CertificateDer::pem_file_iter(ca)
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| Error::Tls(format!("cannot read CA file {}: {e}", ca.display())))?;
+        if certs.is_empty() {
+            return Err(Error::Tls(format!(
+                "no certificate in CA file {}",
+                ca.display()
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| Error::Tls(format!("CA file {}: {e}", ca.display())))?;
+        }
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}

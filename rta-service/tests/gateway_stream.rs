@@ -197,3 +197,68 @@ async fn the_gateway_relays_the_live_stream() {
     assert!(body.contains("stream-service"), "{body}");
     gw.stop().await.unwrap();
 }
+
+/// The relay to a Stream Service over `wss://`, verified against the
+/// deployment's CA (`TlsCaFile`); without that CA the gateway refuses to
+/// relay (502) rather than connect unverified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_relays_over_wss_to_a_trusted_stream_service() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let files = rta_service::tls::TlsFiles::new(dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&files.cert, leaf.pem()).unwrap();
+    std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let server = RtaServer::open(dir.path().join("data")).unwrap();
+    let opts = rta_service::options::ServiceOptions {
+        tls: Some(files),
+        https_port: Some(0),
+        ..rta_service::options::ServiceOptions::http("127.0.0.1:0".parse().unwrap())
+    };
+    let upstream = serve::spawn_with(&opts, server.http_router(), None)
+        .await
+        .unwrap();
+    let https = format!("https://127.0.0.1:{}", upstream.https_addr.unwrap().port());
+    server
+        .sessions
+        .create_or_update(state("live-tls", SessionState::Open))
+        .await
+        .unwrap();
+
+    let gateway = |ca: Option<std::path::PathBuf>| {
+        let mut cfg = GatewayConfig::new(upstream.http_url(), upstream.http_url());
+        cfg.stream_service = Some(https.clone());
+        cfg.ca_file = ca;
+        Gateway::new(cfg).unwrap().http_router()
+    };
+    let trusting = serve::spawn("127.0.0.1:0".parse().unwrap(), gateway(Some(ca_file)), None)
+        .await
+        .unwrap();
+    let mut ws = connect(&trusting.http_addr.to_string(), "live-tls", "Bearer t")
+        .await
+        .unwrap();
+    match &next_burst(&mut ws).await.unwrap().data[0].data {
+        Some(stream_data::Data::SessionJson(j)) => assert!(j.contains("live-tls"), "{j}"),
+        other => panic!("first item is not the session JSON: {other:?}"),
+    }
+    drop(ws);
+
+    let untrusting = serve::spawn("127.0.0.1:0".parse().unwrap(), gateway(None), None)
+        .await
+        .unwrap();
+    let refused = connect(&untrusting.http_addr.to_string(), "live-tls", "Bearer t").await;
+    assert_eq!(refused.err(), Some(502));
+    for s in [trusting, untrusting, upstream] {
+        s.stop().await.unwrap();
+    }
+}

@@ -9,13 +9,16 @@
 //! never an HMAC), `iss` equal to the authority, `aud` containing the
 //! audience, `exp` and `nbf` with 60 s of clock skew. Keys are cached and
 //! fetched again when a token names an unknown `kid`, at most once every
-//! [`REFRESH_INTERVAL`]. Validation and the key fetch use `jsonwebtoken`
-//! and `reqwest`: no cryptography here.
+//! [`REFRESH_INTERVAL`]. A token that passed is remembered for
+//! [`TOKEN_CACHE_TTL`] (never past its `exp`), so repeated requests with
+//! one token pay for one signature check. Validation and the key fetch use
+//! `jsonwebtoken` and `reqwest`: no cryptography here.
 //!
 //! [`rest`] protects HTTP routes (401 with `WWW-Authenticate: Bearer`),
 //! [`grpc`] every gRPC method (`UNAUTHENTICATED`; `PERMISSION_DENIED` for a
 //! write without the write scope). Token contents are never logged.
 
+mod cache;
 pub mod grpc;
 mod keys;
 pub mod rest;
@@ -26,6 +29,8 @@ use std::time::Duration;
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 use serde::Deserialize;
 
+use cache::TokenCache;
+pub use cache::{TOKEN_CACHE_ENTRIES, TOKEN_CACHE_TTL};
 use keys::KeyCache;
 
 /// Shortest time between two fetches of the issuer's keys.
@@ -75,6 +80,9 @@ pub struct Claims {
     /// Scopes as `scp` (a string or a list).
     #[serde(default)]
     pub scp: Option<serde_json::Value>,
+    /// Expiry, seconds since the epoch.
+    #[serde(default)]
+    pub exp: Option<i64>,
 }
 
 impl Claims {
@@ -95,6 +103,7 @@ impl Claims {
 pub struct Authenticator {
     options: Arc<AuthOptions>,
     keys: Arc<KeyCache>,
+    validated: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -128,6 +137,7 @@ impl Authenticator {
         let authority = options.authority.trim_end_matches('/').to_string();
         Ok(Authenticator {
             keys: Arc::new(KeyCache::new(client, &authority)),
+            validated: Arc::new(TokenCache::default()),
             options: Arc::new(AuthOptions {
                 authority,
                 ..options
@@ -159,6 +169,9 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
+        if let Some(claims) = self.validated.get(token) {
+            return Ok(claims);
+        }
         let header = decode_header(token)
             .map_err(|e| AuthError::Invalid(format!("malformed token ({e})")))?;
         if !ALLOWED.contains(&header.alg) {
@@ -181,9 +194,11 @@ impl Authenticator {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        decode::<Claims>(token, &key.key, &validation)
+        let claims = decode::<Claims>(token, &key.key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| AuthError::Invalid(reason(&e)))
+            .map_err(|e| AuthError::Invalid(reason(&e)))?;
+        self.validated.put(token, &claims);
+        Ok(claims)
     }
 
     /// Validates a token for a write: valid, and with the write scope when

@@ -106,6 +106,7 @@ pub struct Gateway {
     per_user: Arc<Limiter>,
     source_metrics: SourceMetrics,
     client: reqwest::Client,
+    ws_tls: Arc<rustls::ClientConfig>,
     info: ServiceInfo,
 }
 
@@ -182,6 +183,7 @@ impl Gateway {
             per_user: Arc::new(Limiter::new(cfg.qos.per_user, cfg.qos.queue_timeout)),
             source_metrics,
             client,
+            ws_tls: crate::tls::client_config(cfg.ca_file.as_deref())?,
             info: cfg.info.with_auth(cfg.auth),
         })
     }
@@ -221,7 +223,7 @@ impl Gateway {
         let mut api = sessions.merge(configs).merge(data);
         if let Some(url) = &self.stream_url {
             targets.push(("stream-service".to_string(), url.clone()));
-            api = api.merge(stream::router(url.clone()));
+            api = api.merge(stream::router(url.clone(), self.ws_tls.clone()));
         }
         for (name, url) in targets {
             let client = self.client.clone();

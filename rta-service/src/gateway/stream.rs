@@ -9,6 +9,8 @@
 //! closed with the same code. The client's `Authorization` header goes
 //! upstream with the handshake.
 
+use std::sync::Arc;
+
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,6 +24,7 @@ use rta_stream::service::offers_subprotocol;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
 use tokio_tungstenite::tungstenite::{self as tung, Message as Up};
+use tokio_tungstenite::Connector;
 
 /// Largest message relayed either way (the stream service's own limit is
 /// smaller; this only bounds what the relay buffers).
@@ -30,16 +33,24 @@ const MAX_MESSAGE: usize = 16 << 20;
 type Upstream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Where and how to reach the Stream Service.
+#[derive(Clone)]
+struct Target {
+    ws_base: String,
+    tls: Arc<rustls::ClientConfig>,
+}
+
 /// The WebSocket route, relaying to the Stream Service at `base`
-/// (`http://host:port`, already checked).
-pub(super) fn router(base: String) -> Router {
+/// (`http://host:port` or `https://`, already checked); `wss://` is
+/// verified with `tls`.
+pub(super) fn router(base: String, tls: Arc<rustls::ClientConfig>) -> Router {
     let ws_base = match base.strip_prefix("https://") {
         Some(rest) => format!("wss://{rest}"),
         None => format!("ws://{}", base.trim_start_matches("http://")),
     };
     Router::new()
         .route("/rta/v2/sessions/{identity}/stream", get(relay))
-        .with_state(ws_base)
+        .with_state(Target { ws_base, tls })
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -47,7 +58,7 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 async fn relay(
-    State(ws_base): State<String>,
+    State(target): State<Target>,
     Path(identity): Path<String>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection>,
@@ -61,8 +72,8 @@ async fn relay(
         return error(StatusCode::NOT_ACCEPTABLE, msg);
     }
     let path = utf8_percent_encode(&identity, NON_ALPHANUMERIC);
-    let url = format!("{ws_base}/rta/v2/sessions/{path}/stream");
-    let upstream = match connect(&url, headers.get(header::AUTHORIZATION)).await {
+    let url = format!("{}/rta/v2/sessions/{path}/stream", target.ws_base);
+    let upstream = match connect(&url, headers.get(header::AUTHORIZATION), &target.tls).await {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(%url, error = %e, "stream service did not accept the stream");
@@ -75,7 +86,11 @@ async fn relay(
         .on_upgrade(move |client| pump(client, upstream))
 }
 
-async fn connect(url: &str, auth: Option<&header::HeaderValue>) -> tung::Result<Upstream> {
+async fn connect(
+    url: &str,
+    auth: Option<&header::HeaderValue>,
+    tls: &Arc<rustls::ClientConfig>,
+) -> tung::Result<Upstream> {
     let mut req = url.into_client_request()?;
     let h = req.headers_mut();
     h.insert(
@@ -86,7 +101,9 @@ async fn connect(url: &str, auth: Option<&header::HeaderValue>) -> tung::Result<
         h.insert(header::AUTHORIZATION, auth.clone());
     }
     let config = tung::protocol::WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE));
-    let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), false);
+    let connector = Connector::Rustls(tls.clone());
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(req, Some(config), false, Some(connector));
     match tokio::time::timeout(rta_adapters::remote::CONNECT_TIMEOUT, connecting).await {
         Ok(r) => r.map(|(up, _)| up),
         Err(_) => Err(tung::Error::Io(std::io::Error::new(
