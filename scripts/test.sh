@@ -16,6 +16,15 @@ fi
 # Services started by the tests are the tests' own; never a system instance.
 command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
 
+# schemathesis (API fuzzing against api.yaml, examples/tests/api_fuzz.rs).
+if ! command -v st >/dev/null 2>&1; then
+  echo "==> installing schemathesis"
+  python3 -m pip install -q schemathesis 2>/dev/null || python3 -m pip install -q --user schemathesis
+  export PATH="$HOME/.local/bin:$PATH"
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+command -v st >/dev/null || { echo "schemathesis (st) is required: pip install schemathesis" >&2; exit 1; }
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -365,6 +365,9 @@ async fn bad_requests_get_clear_errors() {
         ("/rta/v2/sessions/ok/data/timestamped/1A?end=1.5", 400),
         ("/rta/v2/sessions/ok/data/periodic/1A?start=10&end=5", 400),
         ("/rta/v2/sessions/ok/data/events?start=10&end=5", 400),
+        // api.yaml: `start` and `end` have `minimum: 0`.
+        ("/rta/v2/sessions/ok/data/events?start=-1", 400),
+        ("/rta/v2/sessions/ok/data/periodic/1A?end=-5", 400),
         ("/rta/v2/sessions/ok/data/sideways/1A", 404),
     ] {
         let r = rest(sv.http, path).await;

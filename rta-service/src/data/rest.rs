@@ -24,6 +24,10 @@ use crate::api_error::ApiError;
 struct DataState {
     source: Arc<dyn ChunkedSource>,
     check: Option<Arc<dyn IdentityCheck>>,
+    /// The public session route, where `start` and `end` have api.yaml's
+    /// `minimum: 0`. The data-microservice route takes any `i64`: a data
+    /// binding's time shift can move a gateway's request before the epoch.
+    public: bool,
 }
 
 /// The data routes of the REST API over a data service:
@@ -36,7 +40,7 @@ struct DataState {
 /// with optional `start` and `end` (integer ns since the Unix epoch). The
 /// body is `application/vnd.mat.protobuf+chunked`, streamed chunk by chunk
 /// as the service yields them (each chunk's payload is sent as it is).
-/// Bad channel expressions, non-integer times and `start > end` are
+/// Bad channel expressions, non-integer or negative times and `start > end` are
 /// `400` with a JSON `{"status", "error"}` body; an `Accept` header that
 /// excludes the chunked media type is `406`. Unknown identities read as
 /// empty; use [`data_router_with`] to answer `404` for them.
@@ -83,7 +87,11 @@ pub fn data_router_with(
             "/rta/v2/sessions/{identity}/data/{kind}/{channels}",
             get(get_channel_data),
         )
-        .with_state(DataState { source, check })
+        .with_state(DataState {
+            source,
+            check,
+            public: true,
+        })
 }
 
 /// The data-microservice routes over any [`ChunkedSource`]: what a Gateway
@@ -125,6 +133,7 @@ pub fn data_service_router(source: Arc<dyn ChunkedSource>) -> Router {
         .with_state(DataState {
             source,
             check: None,
+            public: false,
         })
 }
 
@@ -167,16 +176,24 @@ fn accepts_chunked(headers: &HeaderMap) -> bool {
 fn parse_time(
     query: &HashMap<String, String>,
     name: &str,
+    non_negative: bool,
 ) -> std::result::Result<Option<i64>, Box<Response>> {
+    let bad = |v: &str| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{name} must be an integer time in ns since the Unix epoch, at least 0, got {v:?}"
+            ),
+        ))
+    };
     match query.get(name) {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            Box::new(error(
-                StatusCode::BAD_REQUEST,
-                format!("{name} must be an integer time in ns since the Unix epoch, got {v:?}"),
-            ))
-        }),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(t) if non_negative && t < 0 => Err(bad(v)),
+            Ok(t) => Ok(Some(t)),
+            Err(_) => Err(bad(v)),
+        },
     }
 }
 
@@ -221,11 +238,11 @@ async fn serve(
             format!("data is only available as {PROTOBUF_CHUNKED}"),
         );
     }
-    let start = match parse_time(&query, "start") {
+    let start = match parse_time(&query, "start", st.public) {
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let end = match parse_time(&query, "end") {
+    let end = match parse_time(&query, "end", st.public) {
         Ok(v) => v,
         Err(r) => return *r,
     };
