@@ -10,6 +10,7 @@
 //! | [`stream`] | `rta-stream` | Redis stream buffer and the WebSocket live protocol |
 //! | [`adapters`] | `rta-adapters` | storage and data adapters (native chunk store, in-memory, SQLite, files) |
 //! | [`service`] | `rta-service` | REST, gRPC, monitoring, options, serving, the RTA Server |
+//! | [`client`] | `rta-client` | client SDK: sessions, configs, data writer, REST reader, the `rta` command line |
 //!
 //! ```
 //! use rta::core::channels::ChannelExpr;
@@ -19,6 +20,7 @@
 
 pub use rta_adapters as adapters;
 pub use rta_bindings as bindings;
+pub use rta_client as client;
 pub use rta_core as core;
 pub use rta_service as service;
 pub use rta_stream as stream;

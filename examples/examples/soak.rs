@@ -9,13 +9,15 @@
 //! ```text
 //! cargo build --release -p rta-examples --bin rta-server --example soak
 //! target/release/examples/soak --duration-secs 600           # the 10-minute soak
-//! target/release/examples/soak --duration-secs 900 --rounds 50 --ws-clients 300 --round-secs 8 \
+//! target/release/examples/soak --warmup-secs 300 --duration-secs 900 --rounds 50 --ws-clients 300 --round-secs 8 \
 //!     --slowloris 0 --readers 0 --ingest false               # WebSocket churn only
 //! ```
 //!
 //! Options (defaults): `--duration-secs 60`, `--report-secs 5`,
 //! `--ws-clients 300` per round, `--round-secs 8`, `--readers 2`,
-//! `--rounds 0` (with N > 0: stop the churn after N rounds and print the
+//! `--warmup-secs 0` (idle time before the load, while the live demo
+//! session fills its 5-minute back-fill history), `--ingest-rate 100000`
+//! samples a second (0: unpaced), `--rounds 0` (with N > 0: stop the churn after N rounds and print the
 //! RSS after each), `--slowloris 500`, `--ingest true`, `--server PATH` (the `rta-server`
 //! beside this program). Exits 1 if any error was counted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -115,15 +117,21 @@ async fn live_session(base: &str) -> String {
     panic!("no live demo session");
 }
 
-/// Writes 64 channels × 1,000 samples per message, a flush every 10.
-async fn ingest(grpc: String, c: Arc<Counters>, until: Arc<Deadline>) {
+/// Writes 64 channels × 1,000 samples per message, a flush every 10, at
+/// `rate` samples a second (0: as fast as the server takes them).
+async fn ingest(grpc: String, rate: u64, c: Arc<Counters>, until: Arc<Deadline>) {
     let Ok(mut client) = DataWriterClient::connect(grpc).await else {
         c.ingest_errors.fetch_add(1, Relaxed);
         return;
     };
     let mut t = 1_700_000_000_000_000_000i64;
     let values = vec![1.5f64; 1_000];
+    let started = Instant::now();
     while until.live() {
+        if rate > 0 {
+            let due = Duration::from_secs_f64(c.ingested.load(Relaxed) as f64 / rate as f64);
+            tokio::time::sleep(due.saturating_sub(started.elapsed()).min(until.left())).await;
+        }
         let mut msgs = vec![W::DataIdentity("soak-ingest".into())];
         for round in 0..10 {
             for ch in 0..64 {
@@ -327,6 +335,8 @@ async fn main() -> std::process::ExitCode {
     let readers: usize = arg(&args, "readers", "2").parse().unwrap();
     let slow: usize = arg(&args, "slowloris", "500").parse().unwrap();
     let do_ingest = arg(&args, "ingest", "true") == "true";
+    let ingest_rate: u64 = arg(&args, "ingest-rate", "100000").parse().unwrap();
+    let warmup: u64 = arg(&args, "warmup-secs", "0").parse().unwrap();
     let exe = std::env::current_exe().unwrap();
     let default_server = exe.parent().unwrap().parent().unwrap().join("rta-server");
     let server_bin = args.get("server").map(Into::into).unwrap_or(default_server);
@@ -337,7 +347,7 @@ async fn main() -> std::process::ExitCode {
         .args([
             "--demo",
             "--demo-seconds",
-            &(secs + 60).to_string(),
+            &(secs + warmup + 60).to_string(),
             "--bind",
             "127.0.0.1",
         ])
@@ -371,6 +381,12 @@ async fn main() -> std::process::ExitCode {
         rss0 / 1024
     );
 
+    if warmup > 0 {
+        println!("warming up for {warmup} s (the live session fills its back-fill history)");
+        tokio::time::sleep(Duration::from_secs(warmup)).await;
+        let (rss, fds) = proc_figures(server.id());
+        println!("after the warm-up: RSS {} MiB, {fds} fds", rss / 1024);
+    }
     let c = Arc::new(Counters::default());
     let lat = Arc::new(Mutex::new(Vec::new()));
     let until = Arc::new(Deadline::new(Duration::from_secs(secs)));
@@ -383,6 +399,7 @@ async fn main() -> std::process::ExitCode {
     if do_ingest {
         tasks.push(tokio::spawn(ingest(
             format!("http://127.0.0.1:{grpc}"),
+            ingest_rate,
             c.clone(),
             until.clone(),
         )));

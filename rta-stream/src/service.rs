@@ -92,6 +92,11 @@ pub struct ServiceOptions {
     /// receiver's queue (default 1024); a client whose back-fill takes longer
     /// than that is closed as too slow.
     pub backfill_hold: usize,
+    /// Back-fills sent at once, across all clients (default 32). A
+    /// back-fill holds a burst encoder and WebSocket write buffers while it
+    /// runs, so this bounds the memory of a crowd joining at once; a client
+    /// waiting for its turn keeps receiving its current subscription live.
+    pub backfill_concurrency: usize,
 }
 
 impl Default for ServiceOptions {
@@ -105,6 +110,7 @@ impl Default for ServiceOptions {
             close_timeout: Duration::from_secs(5),
             max_client_message: 1 << 20,
             backfill_hold: 1024,
+            backfill_concurrency: 32,
         }
     }
 }
@@ -115,6 +121,7 @@ pub struct StreamService {
     source: Arc<dyn LiveSource>,
     opts: Arc<ServiceOptions>,
     metrics: Arc<Metrics>,
+    backfills: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for StreamService {
@@ -139,6 +146,9 @@ impl StreamService {
     ) -> Self {
         Self {
             source,
+            backfills: Arc::new(tokio::sync::Semaphore::new(
+                opts.backfill_concurrency.max(1),
+            )),
             opts: Arc::new(opts),
             metrics,
         }
@@ -482,6 +492,26 @@ async fn serve(
                     if subscription == before {
                         continue;
                     }
+                    // Wait for a back-fill slot; meanwhile the client keeps
+                    // what it had subscribed to before, live.
+                    let permits = conn.svc.backfills.clone();
+                    let _slot = loop {
+                        tokio::select! {
+                            biased;
+                            p = permits.clone().acquire_owned() => break p.ok(),
+                            ev = receiver.recv() => match ev {
+                                LiveEvent::Burst(b) => {
+                                    if let Err(e) = forward_live(conn, &b, &before, &receiver).await {
+                                        return e.into();
+                                    }
+                                    last_pos = b.position;
+                                    range = last_range(&b).or(range);
+                                }
+                                LiveEvent::Lagged => return SendError::Slow.into(),
+                                LiveEvent::Ended => return Outcome::Close(CLOSE_NORMAL, "session ended"),
+                            },
+                        }
+                    };
                     let mut past = history.read(last_pos);
                     // Live bursts keep arriving meanwhile: hold them (bounded)
                     // so the receiver's queue does not overflow, and forward

@@ -30,7 +30,7 @@ use crate::tls::TlsListener;
 const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 /// How long in-flight requests get to finish after shutdown starts.
-const DRAIN: Duration = Duration::from_secs(10);
+pub(super) const DRAIN: Duration = Duration::from_secs(10);
 
 /// The first bytes of an HTTP/2 connection (RFC 9113 §3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -139,23 +139,48 @@ async fn serve_grpc(
         .http2_keepalive_interval(Some(limits.keep_alive))
         .http2_keepalive_timeout(Some(limits.keep_alive))
         .add_routes(routes);
+    let mut deadline = stop.clone();
     let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    let served = match tls {
-        Some(certs) => {
-            let incoming = TlsListener::new(listener, certs.server_config(Alpn::Grpc))?;
-            server
-                .serve_with_incoming_shutdown(incoming.into_stream(), stopped)
-                .await
+    // tonic's graceful shutdown waits for every call to end, and a client
+    // streaming `WriteDataStream` may never end its call: after the drain
+    // period `serve` returns regardless, so a stopping process can exit
+    // (which cuts the calls still open).
+    let drained = async move {
+        let _ = deadline.wait_for(|s| *s).await;
+        tokio::time::sleep(http::DRAIN).await;
+    };
+    let (tls_incoming, plain) = match tls {
+        Some(certs) => (
+            Some(TlsListener::new(listener, certs.server_config(Alpn::Grpc))?),
+            None,
+        ),
+        None => (None, Some(listener)),
+    };
+    let serving = async move {
+        match (tls_incoming, plain) {
+            (Some(incoming), _) => {
+                server
+                    .serve_with_incoming_shutdown(incoming.into_stream(), stopped)
+                    .await
+            }
+            // Nagle's algorithm would hold back small responses (flush acks) by
+            // tens of milliseconds; gRPC frames are already batched. (The TLS
+            // listener sets it too.)
+            (None, Some(listener)) => {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                server.serve_with_incoming_shutdown(incoming, stopped).await
+            }
+            (None, None) => Ok(()),
         }
-        // Nagle's algorithm would hold back small responses (flush acks) by
-        // tens of milliseconds; gRPC frames are already batched. (The TLS
-        // listener sets it too.)
-        None => {
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            server.serve_with_incoming_shutdown(incoming, stopped).await
+    };
+    let served = tokio::select! {
+        r = serving => r,
+        () = drained => {
+            tracing::warn!("gRPC calls still open after the drain period; closing them");
+            Ok(())
         }
     };
     served.map_err(|e| Error::Server(format!("gRPC server: {e}")))

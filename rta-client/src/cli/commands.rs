@@ -1,0 +1,214 @@
+//! `rta sessions`, `rta configs` and `rta data`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use rta_core::config::ChannelDataType;
+use rta_core::data::DataKind;
+use rta_core::service::StoredConfig;
+
+use crate::{Error, Result, RtaClient, SessionRequest, SessionState};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Sessions {
+    /// List sessions, newest first (a table, or JSON lines with --json).
+    ///
+    /// Example: rta sessions ls --query '{"state":"open"}' --folder tests
+    Ls {
+        /// A query in the REST dialect, as JSON.
+        #[arg(long)]
+        query: Option<String>,
+        /// Only sessions under this folder.
+        #[arg(long, default_value = "")]
+        folder: String,
+        /// One JSON object per line, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one session's JSON.
+    ///
+    /// Example: rta sessions show run-1
+    Show {
+        /// Session identity.
+        id: String,
+    },
+    /// Change a session's state (open, closed, truncated, ...).
+    ///
+    /// Example: rta sessions set-state run-1 closed
+    SetState {
+        /// Session identity.
+        id: String,
+        /// The new state.
+        state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Configs {
+    /// Publish a config file (JSON) under its identifier.
+    ///
+    /// Example: rta configs put logger.json --id logger-v1
+    Put {
+        /// The config file (application/vnd.mat.config+json).
+        file: PathBuf,
+        /// Identifier (default: the file name without extension).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Print a config.
+    ///
+    /// Example: rta configs get logger-v1
+    Get {
+        /// Config identifier.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DataArgs {
+    /// Session identity.
+    id: String,
+    /// timestamped, periodic or events.
+    kind: String,
+    /// Channel expression, e.g. 0-3,7 (ignored for events).
+    #[arg(default_value = "-")]
+    channels: String,
+    /// Data type of the samples (u8, s8, u16, s16, u32, s32, f32, 3f32, f64).
+    #[arg(long = "type", default_value = "f64")]
+    data_type: String,
+    /// From this time (ns since the epoch).
+    #[arg(long)]
+    start: Option<i64>,
+    /// Until this time (ns since the epoch).
+    #[arg(long)]
+    end: Option<i64>,
+}
+
+pub(super) async fn sessions(client: &RtaClient, cmd: Sessions) -> Result<()> {
+    match cmd {
+        Sessions::Ls {
+            query,
+            folder,
+            json,
+        } => {
+            let q = query.unwrap_or_default();
+            if !q.is_empty() {
+                rta_core::query::Query::parse(&q)
+                    .map_err(|e| Error::InvalidArgument(format!("--query: {e}")))?;
+            }
+            let list = client.list_sessions(&q, &folder).await?;
+            if !json {
+                println!(
+                    "{:<36} {:<10} {:<32} TIMESTAMP",
+                    "IDENTITY", "STATE", "IDENTIFIER"
+                );
+            }
+            for s in list {
+                let v: serde_json::Value =
+                    serde_json::from_str(&s.json).unwrap_or(serde_json::Value::Null);
+                if json {
+                    println!("{}", s.json);
+                } else {
+                    let field = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                    println!(
+                        "{:<36} {:<10} {:<32} {}",
+                        s.identity,
+                        field("state"),
+                        field("identifier"),
+                        field("timestamp")
+                    );
+                }
+            }
+        }
+        Sessions::Show { id } => {
+            let s = client.rest()?.session(&id).await?;
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        }
+        Sessions::SetState { id, state } => {
+            let st: SessionState = state
+                .parse()
+                .map_err(|e| Error::InvalidArgument(format!("state {state:?}: {e}")))?;
+            client.get_session(&id).await?; // never create one by accident
+            client
+                .put_session(SessionRequest::update(&id).state(st))
+                .await?;
+            eprintln!("{id}: {}", st.as_str());
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn configs(client: &RtaClient, cmd: Configs) -> Result<()> {
+    match cmd {
+        Configs::Put { file, id } => {
+            let data = super::read_file(&file)?;
+            let id = match id {
+                Some(i) => i,
+                None => file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .ok_or_else(|| Error::InvalidArgument("give --id".into()))?,
+            };
+            let stored = StoredConfig {
+                content_type: rta_core::media::CONFIG_JSON.to_string(),
+                data: data.into(),
+            };
+            if client.put_stored_config(&id, stored).await? {
+                eprintln!("published config {id}");
+            } else {
+                eprintln!("config {id} was already published (configs are immutable)");
+            }
+        }
+        Configs::Get { id } => {
+            let c = client.get_config(&id).await?;
+            if c.content_type == rta_core::media::CONFIG_JSON {
+                println!("{}", String::from_utf8_lossy(&c.data));
+            } else {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&c.data)
+                    .map_err(|source| Error::Io {
+                        path: "stdout".into(),
+                        source,
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn data(client: &RtaClient, a: DataArgs) -> Result<()> {
+    let kind = DataKind::from_path_segment(&a.kind).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "kind {:?}: use timestamped, periodic or events",
+            a.kind
+        ))
+    })?;
+    let t: ChannelDataType = a
+        .data_type
+        .parse()
+        .map_err(|e| Error::InvalidArgument(format!("--type: {e}")))?;
+    if kind.has_channels() {
+        rta_core::channels::ChannelExpr::parse(&a.channels)
+            .map_err(|e| Error::InvalidArgument(format!("channels {:?}: {e}", a.channels)))?;
+    }
+    let mut d = client
+        .rest()?
+        .download(&a.id, kind, &a.channels, a.start, a.end);
+    println!("channel\ttime\tvalue");
+    while let Some(c) = d.next_chunk().await? {
+        for s in crate::Samples::from_chunk(&c, kind, t)? {
+            for (i, time) in s.times.iter().enumerate() {
+                let v = &s.values[i * s.components..(i + 1) * s.components];
+                let v: Vec<String> = v.iter().map(f64::to_string).collect();
+                let ch = if kind.has_channels() {
+                    s.channel.to_string()
+                } else {
+                    "event".into()
+                };
+                println!("{ch}\t{time}\t{}", v.join(","));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,439 @@
+//! [`RestReader`]: sessions and data over the public REST API, with
+//! downloads that resume by chunk.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use rta_core::chunk::{Chunk, ChunkDecoder};
+use rta_core::config::ChannelDataType;
+use rta_core::data::{periodic_timestamps, read_timestamps, DataKind};
+use rta_core::media::PROTOBUF_CHUNKED;
+use rta_core::proto::data::{EventsList, PeriodicDataList, TimestampedDataList};
+
+use crate::auth::Token;
+use crate::{Error, Result};
+
+/// Reads the public REST API (`/rta/v2/...`) of an `rta-server` or gateway.
+#[derive(Debug, Clone)]
+pub struct RestReader {
+    http: reqwest::Client,
+    base: String,
+    token: Token,
+}
+
+/// Decoded samples of one channel: times (ns since the epoch) and values as
+/// `f64` (a `3f32` sample gives three values in a row).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// The channel.
+    pub channel: u32,
+    /// Sample times.
+    pub times: Vec<i64>,
+    /// Sample values, `components` per time.
+    pub values: Vec<f64>,
+    /// Values per sample (3 for `3f32`, otherwise 1).
+    pub components: usize,
+}
+
+impl RestReader {
+    pub(crate) fn new(
+        base: &str,
+        ca_pem: Option<&[u8]>,
+        token: Token,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Self> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://"))
+            || reqwest::Url::parse(&base).is_err()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "REST URL {base:?} is not an http:// or https:// URL"
+            )));
+        }
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .read_timeout(timeout);
+        if let Some(pem) = ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::InvalidArgument(format!("CA file: {e}")))?
+            {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        let http = b
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("HTTP client: {e}")))?;
+        Ok(Self { http, base, token })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn get(&self, url: &str, accept: &str) -> Result<reqwest::Response> {
+        let mut req = self.http.get(url).header(reqwest::header::ACCEPT, accept);
+        if let Some(h) = self.token.header() {
+            req = req.header(reqwest::header::AUTHORIZATION, h);
+        }
+        let resp = req.send().await.map_err(|e| Error::request(url, e))?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            Err(Error::http(url, status, &body))
+        }
+    }
+
+    async fn json(&self, url: &str) -> Result<serde_json::Value> {
+        self.get(url, "application/json")
+            .await?
+            .json()
+            .await
+            .map_err(|e| Error::Decode(format!("{url}: {e}")))
+    }
+
+    /// `GET /rta/v2/sessions/{identity}`: the session JSON.
+    pub async fn session(&self, identity: &str) -> Result<serde_json::Value> {
+        let id = utf8_percent_encode(identity, NON_ALPHANUMERIC);
+        self.json(&format!("{}/rta/v2/sessions/{id}", self.base))
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound(format!("session {identity:?}")),
+                e => e,
+            })
+    }
+
+    /// `GET /rta/v2/configs/{identifier}`: the config JSON.
+    pub async fn config(&self, identifier: &str) -> Result<serde_json::Value> {
+        let id = utf8_percent_encode(identifier, NON_ALPHANUMERIC);
+        self.json(&format!("{}/rta/v2/configs/{id}", self.base))
+            .await
+    }
+
+    /// `GET /rta/v2/info`.
+    pub async fn info(&self) -> Result<serde_json::Value> {
+        self.json(&format!("{}/rta/v2/info", self.base)).await
+    }
+
+    /// The URL of a data request.
+    fn data_url(
+        &self,
+        identity: &str,
+        kind: DataKind,
+        channels: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> String {
+        let id = utf8_percent_encode(identity, NON_ALPHANUMERIC);
+        let mut url = if kind.has_channels() {
+            let ch = utf8_percent_encode(channels, NON_ALPHANUMERIC);
+            let seg = kind.path_segment();
+            format!("{}/rta/v2/sessions/{id}/data/{seg}/{ch}", self.base)
+        } else {
+            format!("{}/rta/v2/sessions/{id}/data/events", self.base)
+        };
+        let mut sep = '?';
+        for (name, v) in [("start", start), ("end", end)] {
+            if let Some(v) = v {
+                url.push_str(&format!("{sep}{name}={v}"));
+                sep = '&';
+            }
+        }
+        url
+    }
+
+    /// A download of the `kind` data of `channels` (an expression such as
+    /// `0-3,7` or `-`) between `start` and `end`, chunk by chunk; see
+    /// [`Download`].
+    pub fn download(
+        &self,
+        identity: &str,
+        kind: DataKind,
+        channels: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Download {
+        Download {
+            reader: self.clone(),
+            identity: identity.to_string(),
+            kind,
+            channels: channels.to_string(),
+            start,
+            end,
+            progress: HashMap::new(),
+            body: None,
+            dec: ChunkDecoder::new(),
+            finished: false,
+            resumes: 0,
+        }
+    }
+}
+
+/// A data download that can be resumed: it remembers, per channel, the end
+/// of the last chunk it delivered. When the connection drops, the next call
+/// to [`Download::next_chunk`] asks again from there (chunk boundaries are
+/// stable, so the chunks already delivered are recognised and skipped) and
+/// the result equals one uninterrupted download.
+pub struct Download {
+    reader: RestReader,
+    identity: String,
+    kind: DataKind,
+    channels: String,
+    start: Option<i64>,
+    end: Option<i64>,
+    /// Channel (events: `u32::MAX`) -> end time of the last chunk delivered.
+    progress: HashMap<u32, i64>,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    dec: ChunkDecoder,
+    finished: bool,
+    resumes: u32,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("identity", &self.identity)
+            .field("kind", &self.kind)
+            .field("channels", &self.channels)
+            .field("resumes", &self.resumes)
+            .finish_non_exhaustive()
+    }
+}
+
+const EVENTS: u32 = u32::MAX;
+
+impl Download {
+    /// Times the download was resumed after an interruption.
+    pub fn resumes(&self) -> u32 {
+        self.resumes
+    }
+
+    /// Where a resumed request starts: just after the earliest channel's
+    /// progress when every requested channel is known to have some (an
+    /// explicit channel list), else the original start.
+    fn resume_start(&self) -> Option<i64> {
+        let listed: Option<Vec<u32>> = if self.kind.has_channels() {
+            rta_core::channels::ChannelExpr::parse(&self.channels)
+                .ok()
+                .filter(|e| !e.is_all() && e.len() <= 100_000)
+                .map(|e| e.iter().collect())
+        } else {
+            Some(vec![EVENTS])
+        };
+        let min = listed.and_then(|ids| {
+            ids.iter()
+                .map(|c| self.progress.get(c).copied())
+                .collect::<Option<Vec<i64>>>()
+                .and_then(|v| v.into_iter().min())
+        });
+        match (min, self.start) {
+            (Some(m), Some(s)) => Some(s.max(m.saturating_add(1))),
+            (Some(m), None) => Some(m.saturating_add(1)),
+            (None, s) => s,
+        }
+    }
+
+    fn already_delivered(&self, c: &Chunk) -> bool {
+        let ids: &[u32] = if self.kind.has_channels() {
+            &c.channel_ids
+        } else {
+            &[EVENTS]
+        };
+        !ids.is_empty()
+            && ids
+                .iter()
+                .all(|ch| self.progress.get(ch).is_some_and(|&p| c.end <= p))
+    }
+
+    async fn open(&mut self) -> Result<()> {
+        let start = if self.progress.is_empty() {
+            self.start
+        } else {
+            self.resume_start()
+        };
+        let url = self
+            .reader
+            .data_url(&self.identity, self.kind, &self.channels, start, self.end);
+        let resp = self.reader.get(&url, PROTOBUF_CHUNKED).await?;
+        self.body = Some(resp.bytes_stream().boxed());
+        self.dec = ChunkDecoder::new();
+        Ok(())
+    }
+
+    /// The next chunk, or `None` at the end. A dropped connection is resumed
+    /// up to 5 times in a row before its error is returned.
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let mut failures = 0;
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if self.body.is_none() {
+                self.open().await?;
+            }
+            match self.dec.next_chunk() {
+                Ok(Some(c)) => {
+                    if self.already_delivered(&c) {
+                        continue;
+                    }
+                    let ids = if self.kind.has_channels() {
+                        c.channel_ids.clone()
+                    } else {
+                        vec![EVENTS]
+                    };
+                    for ch in ids {
+                        self.progress.insert(ch, c.end);
+                    }
+                    return Ok(Some(c));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Error::Decode(format!("data body: {e}"))),
+            }
+            let next = match self.body.as_mut() {
+                Some(b) => b.next().await,
+                None => None,
+            };
+            match next {
+                Some(Ok(bytes)) => self.dec.push_bytes(bytes),
+                None => {
+                    self.dec
+                        .finish()
+                        .map_err(|e| Error::Decode(format!("truncated data body: {e}")))?;
+                    self.finished = true;
+                }
+                Some(Err(e)) => {
+                    failures += 1;
+                    if failures > 5 {
+                        return Err(Error::Service {
+                            service: self.reader.base.clone(),
+                            status: "body failed".into(),
+                            message: e.to_string(),
+                        });
+                    }
+                    tracing::warn!(identity = %self.identity, "download interrupted ({e}); resuming");
+                    self.body = None;
+                    self.resumes += 1;
+                }
+            }
+        }
+    }
+
+    /// Every remaining chunk decoded as samples of `data_type` (timestamped
+    /// and periodic data only).
+    pub async fn samples(&mut self, data_type: ChannelDataType) -> Result<Vec<Samples>> {
+        let mut by_channel: std::collections::BTreeMap<u32, Samples> = Default::default();
+        while let Some(c) = self.next_chunk().await? {
+            for s in decode_chunk(&c, self.kind, data_type)? {
+                let e = by_channel.entry(s.channel).or_insert_with(|| Samples {
+                    channel: s.channel,
+                    components: s.components,
+                    ..Default::default()
+                });
+                e.times.extend(s.times);
+                e.values.extend(s.values);
+            }
+        }
+        Ok(by_channel.into_values().collect())
+    }
+}
+
+/// The samples of one timestamped or periodic chunk, values read as `data_type`.
+///
+/// ```
+/// use rta_core::chunk::{Chunk, Compression};
+/// use rta_core::config::ChannelDataType;
+/// use rta_core::data::{periodic, DataKind};
+/// use rta_core::proto::data::PeriodicDataList;
+/// let list = PeriodicDataList { periodic_data: vec![periodic(3, 100, 10, &[1u16, 2])?] };
+/// let chunk = Chunk::from_list(&list, Compression::Lz4)?.unwrap();
+/// let s = rta_client::Samples::from_chunk(&chunk, DataKind::Periodic, ChannelDataType::U16)?;
+/// assert_eq!(s[0].times, vec![100, 110]);
+/// assert_eq!(s[0].values, vec![1.0, 2.0]);
+/// # Ok::<(), rta_client::Error>(())
+/// ```
+impl Samples {
+    /// Decodes one chunk (see the type's example).
+    pub fn from_chunk(c: &Chunk, kind: DataKind, data_type: ChannelDataType) -> Result<Vec<Self>> {
+        decode_chunk(c, kind, data_type)
+    }
+}
+
+fn decode_chunk(c: &Chunk, kind: DataKind, data_type: ChannelDataType) -> Result<Vec<Samples>> {
+    let mut out = Vec::new();
+    match kind {
+        DataKind::Timestamped => {
+            let list: TimestampedDataList = c.decode_list()?;
+            for d in list.timestamped_data {
+                out.push(Samples {
+                    channel: d.channel_id,
+                    times: read_timestamps(&d)?,
+                    values: values(&d.buffer, data_type)?,
+                    components: data_type.components(),
+                });
+            }
+        }
+        DataKind::Periodic => {
+            let list: PeriodicDataList = c.decode_list()?;
+            for d in list.periodic_data {
+                out.push(Samples {
+                    channel: d.channel_id,
+                    times: periodic_timestamps(&d)?,
+                    values: values(&d.buffer, data_type)?,
+                    components: data_type.components(),
+                });
+            }
+        }
+        DataKind::Events => {
+            let list: EventsList = c.decode_list()?;
+            let times = list.events.iter().map(|e| e.timestamp).collect();
+            let n = list.events.len();
+            out.push(Samples {
+                channel: EVENTS,
+                times,
+                values: vec![0.0; n],
+                components: 1,
+            });
+        }
+        DataKind::Row => {
+            return Err(Error::InvalidArgument(
+                "row data holds several channels of their own types: read its chunks".into(),
+            ))
+        }
+    }
+    Ok(out)
+}
+
+/// Little-endian samples of `t` as `f64`.
+pub(crate) fn values(buf: &[u8], t: ChannelDataType) -> Result<Vec<f64>> {
+    let w = t.width() / t.components();
+    if !buf.len().is_multiple_of(t.width()) {
+        return Err(Error::Decode(format!(
+            "a buffer of {} bytes is not a whole number of {t} samples",
+            buf.len()
+        )));
+    }
+    let f = |b: &[u8]| -> f64 {
+        let mut a = [0u8; 8];
+        a[..b.len()].copy_from_slice(b);
+        match t {
+            ChannelDataType::U8 => f64::from(b[0]),
+            ChannelDataType::S8 => f64::from(b[0] as i8),
+            ChannelDataType::U16 => f64::from(u16::from_le_bytes([a[0], a[1]])),
+            ChannelDataType::S16 => f64::from(i16::from_le_bytes([a[0], a[1]])),
+            ChannelDataType::U32 => f64::from(u32::from_le_bytes([a[0], a[1], a[2], a[3]])),
+            ChannelDataType::S32 => f64::from(i32::from_le_bytes([a[0], a[1], a[2], a[3]])),
+            ChannelDataType::F32 | ChannelDataType::F32x3 => {
+                f64::from(f32::from_le_bytes([a[0], a[1], a[2], a[3]]))
+            }
+            ChannelDataType::F64 => f64::from_le_bytes(a),
+        }
+    };
+    Ok(buf.chunks_exact(w).map(f).collect())
+}
