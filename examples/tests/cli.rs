@@ -153,3 +153,102 @@ async fn import_export_and_errors_through_the_binary() {
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2 (clap)");
     running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_prints_live_values_and_exits_when_the_session_closes() {
+    use rta_client::{RtaClient, SessionRequest, SessionState};
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtaServer::open(dir.path()).unwrap();
+    let running = server
+        .spawn(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let client = RtaClient::builder(running.grpc_uri().unwrap())
+        .rest(running.http_url())
+        .connect()
+        .await
+        .unwrap();
+    client
+        .put_session(SessionRequest::new("live-1", SessionState::Open).identifier("live"))
+        .await
+        .unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rta"))
+        .args([
+            "--server",
+            &running.http_url(),
+            "tail",
+            "live-1",
+            "--channels",
+            "2",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // subscribed
+
+    let writer = client.writer("live-1").await.unwrap();
+    for ch in [1u32, 2] {
+        let d = rta::core::data::timestamped(ch, &[T0, T0 + 10], &[ch as f64, 0.5]).unwrap();
+        writer.timestamped(d).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("tail printed the live samples")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v.get("channel").is_some() {
+            got.push(v);
+        }
+    }
+    assert_eq!(
+        got[0],
+        serde_json::json!({"channel": 2, "time": T0, "value": 2.0})
+    );
+    assert_eq!(
+        got[1],
+        serde_json::json!({"channel": 2, "time": T0 + 10, "value": 0.5})
+    );
+
+    client
+        .put_session(SessionRequest::update("live-1").state(SessionState::Closed))
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("rta tail did not exit when the session closed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "rta tail exits 0 when the session ends");
+    writer.close().await.unwrap();
+    running.stop().await.unwrap();
+}

@@ -12,7 +12,8 @@
 //!   everything written so far; a dropped stream is reconnected and what the
 //!   server had not acknowledged is sent again;
 //! - a [`RestReader`] over the public REST API: sessions, and data of every
-//!   kind decoded to typed samples, resumable by chunk.
+//!   kind decoded to typed samples, resumable by chunk, and live sessions
+//!   followed over the WebSocket stream ([`RestReader::follow`]).
 //!
 //! With the `cli` feature, [`cli`] is the `rta` command line.
 //!
@@ -38,6 +39,7 @@
 mod auth;
 mod client;
 mod error;
+mod live;
 mod reader;
 mod writer;
 
@@ -47,6 +49,7 @@ pub mod cli;
 pub use auth::{Bearer, Token};
 pub use client::{ClientBuilder, Grpc, RtaClient};
 pub use error::{Error, Result};
+pub use live::{Ended, Follow, LiveUpdate};
 pub use reader::{Download, RestReader, Samples};
 pub use rta_core::session::SessionState;
 pub use rta_core::session_request::{MarkerSpec, SessionRequest};

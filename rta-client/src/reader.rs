@@ -23,6 +23,7 @@ pub struct RestReader {
     http: reqwest::Client,
     base: String,
     token: Token,
+    ca_pem: Option<std::sync::Arc<[u8]>>,
 }
 
 /// Decoded samples of one channel: times (ns since the epoch) and values as
@@ -68,7 +69,13 @@ impl RestReader {
         let http = b
             .build()
             .map_err(|e| Error::InvalidArgument(format!("HTTP client: {e}")))?;
-        Ok(Self { http, base, token })
+        let ca_pem = ca_pem.map(std::sync::Arc::from);
+        Ok(Self {
+            http,
+            base,
+            token,
+            ca_pem,
+        })
     }
 
     /// The base URL.
@@ -115,6 +122,23 @@ impl RestReader {
         let id = utf8_percent_encode(identifier, NON_ALPHANUMERIC);
         self.json(&format!("{}/rta/v2/configs/{id}", self.base))
             .await
+    }
+
+    /// Follows the live session `identity` over the WebSocket stream: its
+    /// events and `channels` (`None`: every channel), until it ends.
+    pub async fn follow(
+        &self,
+        identity: &str,
+        channels: Option<Vec<u32>>,
+    ) -> Result<crate::live::Follow> {
+        crate::live::Follow::connect(
+            &self.base,
+            identity,
+            channels,
+            self.token.header(),
+            self.ca_pem.as_deref(),
+        )
+        .await
     }
 
     /// `GET /rta/v2/info`.

@@ -212,3 +212,127 @@ pub(super) async fn data(client: &RtaClient, a: DataArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub(super) struct TailArgs {
+    /// Session identity.
+    id: String,
+    /// Channel expression, e.g. 0-3,7 (default: every channel).
+    #[arg(long, default_value = "-")]
+    channels: String,
+    /// Data type of the samples.
+    #[arg(long = "type", default_value = "f64")]
+    data_type: String,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One line of `rta tail` per sample, event or time range.
+fn print_burst(
+    b: &rta_core::proto::stream::StreamDataBurst,
+    t: ChannelDataType,
+    json: bool,
+) -> Result<()> {
+    use rta_core::proto::stream::stream_data::Data;
+    let sample = |ch: u32, time: i64, v: &[f64]| {
+        if json {
+            let value = if v.len() == 1 {
+                serde_json::json!(v[0])
+            } else {
+                serde_json::json!(v)
+            };
+            println!(
+                "{}",
+                serde_json::json!({"channel": ch, "time": time, "value": value})
+            );
+        } else {
+            let v: Vec<String> = v.iter().map(f64::to_string).collect();
+            println!("{ch}\t{time}\t{}", v.join(","));
+        }
+    };
+    let w = t.components();
+    for it in &b.data {
+        match &it.data {
+            Some(Data::TimestampedData(d)) => {
+                let times = rta_core::data::read_timestamps(d)?;
+                let v = crate::reader::values(&d.buffer, t)?;
+                for (i, time) in times.iter().enumerate() {
+                    sample(
+                        d.channel_id,
+                        *time,
+                        v.get(i * w..(i + 1) * w).unwrap_or(&[]),
+                    );
+                }
+            }
+            Some(Data::PeriodicData(d)) => {
+                let times = rta_core::data::periodic_timestamps(d)?;
+                let v = crate::reader::values(&d.buffer, t)?;
+                for (i, time) in times.iter().enumerate() {
+                    sample(
+                        d.channel_id,
+                        *time,
+                        v.get(i * w..(i + 1) * w).unwrap_or(&[]),
+                    );
+                }
+            }
+            Some(Data::Event(e)) if json => println!(
+                "{}",
+                serde_json::json!({"event": e.event_definition_id, "time": e.timestamp, "status": e.status_text})
+            ),
+            Some(Data::Event(e)) => {
+                println!(
+                    "event\t{}\t{} {}",
+                    e.timestamp, e.event_definition_id, e.status_text
+                )
+            }
+            Some(Data::TimeRange(r)) if json => println!(
+                "{}",
+                serde_json::json!({"timeRange": {"startTime": r.start_time, "endTime": r.end_time}})
+            ),
+            Some(Data::TimeRange(_) | Data::SessionJson(_) | Data::RowData(_)) | None => {}
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn tail(client: &RtaClient, a: TailArgs) -> Result<()> {
+    let t: ChannelDataType = a
+        .data_type
+        .parse()
+        .map_err(|e| Error::InvalidArgument(format!("--type: {e}")))?;
+    let expr = rta_core::channels::ChannelExpr::parse(&a.channels)
+        .map_err(|e| Error::InvalidArgument(format!("--channels {:?}: {e}", a.channels)))?;
+    let channels = if expr.is_all() {
+        None
+    } else if expr.len() <= 100_000 {
+        Some(expr.iter().collect())
+    } else {
+        return Err(Error::InvalidArgument(
+            "--channels: at most 100,000 channels".into(),
+        ));
+    };
+    let mut follow = client.rest()?.follow(&a.id, channels).await?;
+    loop {
+        match follow.next().await? {
+            crate::LiveUpdate::Burst(b) => print_burst(&b, t, a.json)?,
+            crate::LiveUpdate::Ended(crate::Ended::Closed(1000, reason)) => {
+                eprintln!("{}: {reason}", a.id);
+                return Ok(());
+            }
+            crate::LiveUpdate::Ended(crate::Ended::Closed(code, reason)) => {
+                return Err(Error::Service {
+                    service: format!("live stream of {}", a.id),
+                    status: format!("close {code}"),
+                    message: reason,
+                })
+            }
+            crate::LiveUpdate::Ended(crate::Ended::Dropped) => {
+                return Err(Error::Unreachable {
+                    url: client.rest()?.base_url().to_string(),
+                    message: "the live stream dropped".into(),
+                })
+            }
+        }
+    }
+}

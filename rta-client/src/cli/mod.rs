@@ -64,6 +64,10 @@ enum Command {
     ///
     /// Example: rta data run-1 periodic 0-3 --type f32
     Data(commands::DataArgs),
+    /// Follow a live session and print values as they arrive; exits when the session closes.
+    ///
+    /// Example: rta tail run-1 --channels 0-3 --json
+    Tail(commands::TailArgs),
     /// Import a CSV file (a time column, then one column per channel) as a session.
     ///
     /// Example: rta import laps.csv --session run-7 --config-from-columns
@@ -102,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sessions(c) => commands::sessions(&client, c).await,
         Command::Configs(c) => commands::configs(&client, c).await,
         Command::Data(a) => commands::data(&client, a).await,
+        Command::Tail(a) => commands::tail(&client, a).await,
         Command::Import(a) => files::import(&client, a).await,
         Command::Export(a) => files::export(&client, a).await,
     }

@@ -361,6 +361,12 @@ impl StreamServiceOptions {
         )
         .alias("ClientQueue")
         .option(
+            "BackfillConcurrency",
+            "N",
+            "Back-fills sent at once across all clients (bounds the memory of a crowd joining)",
+            Some("32"),
+        )
+        .option(
             "SessionTtlSeconds",
             "SECS",
             "Expiry of session hashes, used to prune the session index",
@@ -427,6 +433,7 @@ impl StreamServiceOptions {
             },
             stream: StreamOptions {
                 queue_len: raw.get_or::<usize>("ClientQueueLength")?.max(1),
+                backfill_concurrency: raw.get_or::<usize>("BackfillConcurrency")?.max(1),
                 ..Default::default()
             },
             auth: raw.auth()?,
