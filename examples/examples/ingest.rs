@@ -1,22 +1,15 @@
-//! `ingest`: an ingest process feeding an RTA Server over gRPC. It publishes
-//! a config, opens a session with details, writes 100 Hz data in 100 ms
-//! batches (ATLAS follows it live over the server's WebSocket), marks each
-//! lap, and closes the session with its time range.
+//! `ingest`: an ingest process feeding an RTA Server through the client SDK.
+//! It publishes a config, opens a session with details, writes 100 Hz data
+//! in 100 ms batches (ATLAS follows it live over the server's WebSocket),
+//! marks each lap, and closes the session with its time range once the
+//! server has acknowledged every sample.
 //! `cargo run --example ingest -- [GRPC_URL] [SECONDS]` (default `http://127.0.0.1:8082`, 10 s)
 use std::time::Duration;
 
 use rta::core::config::{ChannelDataType::F64, Config, ParameterSpec};
 use rta::core::data::{periodic, timestamped};
-use rta::core::proto::config_service::config_store_client::ConfigStoreClient;
-use rta::core::proto::data_service::data_writer_client::DataWriterClient;
-use rta::core::proto::data_service::write_data_stream_message::Type as W;
-use rta::core::proto::data_service::WriteDataStreamMessage as Msg;
-use rta::core::proto::session_service::session_store_client::SessionStoreClient;
-use rta::core::service::StoredConfig;
-use rta::core::session::SessionState;
-use rta::core::session_request::{MarkerSpec, SessionRequest};
 use rta::core::time::Timestamp;
-use tokio_stream::wrappers::ReceiverStream;
+use rta_client::{MarkerSpec, RtaClient, SessionRequest, SessionState};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -26,42 +19,32 @@ const DEFAULT_GRPC: &str = "http://127.0.0.1:8082";
 
 /// Runs one session of `steps` batches, sleeping `pace` between batches.
 pub async fn ingest(grpc: &str, identity: &str, steps: i64, pace: Duration) -> Result<(), Error> {
-    // 1. The config: two parameters on channels 0 and 1.
+    let client = RtaClient::builder(grpc).connect().await?;
+    // 1. The config: two parameters on channels 0 and 1 (published once).
     let config = Config::builder("ingest-demo")
         .parameter(ParameterSpec::new("vCar", F64).unit("km/h").timestamped())
         .parameter(ParameterSpec::new("nEngine", F64).periodic_hz(100.0))
         .build()?;
-    let put = StoredConfig::json(&config).put_request("ingest-demo");
-    let mut configs = ConfigStoreClient::connect(grpc.to_string()).await?;
-    match configs.put_config(put).await {
-        Ok(_) => {}
-        Err(s) if s.code() == tonic::Code::AlreadyExists => {} // published by an earlier run
-        Err(s) => return Err(s.into()),
-    }
+    client.put_config("ingest-demo", &config).await?;
     // 2. The session, open, with details and its config.
     let start = Timestamp::now().nanos() / STEP_NS * STEP_NS;
-    let mut sessions = SessionStoreClient::connect(grpc.to_string()).await?;
     let open = SessionRequest::new(identity, SessionState::Open)
         .identifier(format!("Ingest {identity}"))
         .timestamp(Timestamp::from_nanos(start).as_str())
         .detail("Driver", "Test Driver")
         .detail("Rig", "Dyno 3")
         .config_binding("ingest-demo", 0);
-    sessions.create_or_update_session(open.build()).await?;
+    client.put_session(open).await?;
     // 3. The data, streamed as it is produced.
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let mut writer = DataWriterClient::connect(grpc.to_string()).await?;
-    let replies =
-        tokio::spawn(async move { writer.write_data_stream(ReceiverStream::new(rx)).await });
-    let send = |t: W| Msg { r#type: Some(t) };
-    tx.send(send(W::DataIdentity(identity.into()))).await?;
+    let writer = client.writer(identity).await?;
     for step in 0..steps {
         let t0 = start + step * STEP_NS;
         let times: Vec<i64> = (0..10).map(|i| t0 + i * 10_000_000).collect();
         let speed = timestamped(0, &times, &[150.0 + step as f64; 10])?;
-        let rpm = periodic(1, t0, 10_000_000, &[9000.0f64; 10])?;
-        tx.send(send(W::TimestampedData(speed))).await?;
-        tx.send(send(W::PeriodicData(rpm))).await?;
+        writer.timestamped(speed).await?;
+        writer
+            .periodic(periodic(1, t0, 10_000_000, &[9000.0f64; 10])?)
+            .await?;
         if (step + 1) * STEP_NS % LAP_NS == 0 {
             let lap = (step + 1) * STEP_NS / LAP_NS;
             let marker = MarkerSpec::new(format!("lap-{lap}"), "Lap", format!("Lap {lap}"))
@@ -69,20 +52,17 @@ pub async fn ingest(grpc: &str, identity: &str, steps: i64, pace: Duration) -> R
             let update = SessionRequest::update(identity)
                 .marker("Laps", marker)
                 .extend_time_range(start, t0 + STEP_NS - 1);
-            sessions.create_or_update_session(update.build()).await?;
+            client.put_session(update).await?;
         }
         tokio::time::sleep(pace).await;
     }
-    tx.send(send(W::FlushMarker("end".into()))).await?;
-    drop(tx);
-    let mut replies = replies.await??.into_inner();
-    while replies.message().await?.is_some() {} // until every batch is stored
-                                                // 4. Closed, with its final time range.
+    writer.close().await?; // returns once every batch is stored
+                           // 4. Closed, with its final time range.
     let end = start + steps * STEP_NS - 1;
     let close = SessionRequest::update(identity)
         .state(SessionState::Closed)
         .time_range(start, end);
-    sessions.create_or_update_session(close.build()).await?;
+    client.put_session(close).await?;
     Ok(())
 }
 
