@@ -21,6 +21,8 @@ use rta_core::proto::data_service::data_writer_client::DataWriterClient;
 use rta_core::proto::data_service::write_data_stream_message::Type as W;
 use rta_core::proto::data_service::write_data_stream_response_message::Type as R;
 use rta_core::proto::data_service::{WriteDataStreamMessage, WriteDataStreamResponseMessage};
+use rta_core::proto::stream::{stream_data, StreamData};
+use rta_stream::writer::SessionWriter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -82,6 +84,7 @@ pub struct DataWriter {
     tx: mpsc::Sender<Cmd>,
     task: tokio::task::JoinHandle<Result<()>>,
     stats: Arc<Stats>,
+    live: Option<SessionWriter>,
 }
 
 impl std::fmt::Debug for DataWriter {
@@ -116,11 +119,66 @@ impl DataWriter {
         // Connect now, so a wrong URL or token is reported here.
         let conn = run.connect().await?;
         let task = tokio::spawn(async move { run.run(rx, conn).await });
-        Ok(Self { tx, task, stats })
+        Ok(Self {
+            tx,
+            task,
+            stats,
+            live: None,
+        })
     }
 
-    /// Queues one item; waits while the queue or the unacknowledged window is full.
+    /// Also writes every item to a live session in Redis (the leading edge
+    /// ATLAS follows through a Stream Service), so an ingest process makes
+    /// one call per item. Session JSON and time ranges go there with
+    /// [`DataWriter::live_session_json`] and [`DataWriter::live_time_range`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: rta_client::RtaClient) -> rta_client::Result<()> {
+    /// use rta_stream::writer::{StreamBuffer, WriterOptions};
+    /// let redis = StreamBuffer::connect("redis://127.0.0.1:6379", None, WriterOptions::default())
+    ///     .await
+    ///     .map_err(|e| rta_client::Error::InvalidArgument(e.to_string()))?;
+    /// let live = redis.init_session("run-1", "car-1").await
+    ///     .map_err(|e| rta_client::Error::InvalidArgument(e.to_string()))?;
+    /// let writer = client.writer("run-1").await?.with_live(live);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_live(mut self, live: SessionWriter) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// The live session written beside the data service, if any.
+    pub fn live(&self) -> Option<&SessionWriter> {
+        self.live.as_ref()
+    }
+
+    /// Streams the session JSON to the live session (no-op without one).
+    pub async fn live_session_json(&self, json: impl Into<String>) -> Result<()> {
+        match &self.live {
+            Some(l) => l.write_session_json(json).await.map_err(live_error),
+            None => Ok(()),
+        }
+    }
+
+    /// Streams a time range update to the live session (no-op without one).
+    pub async fn live_time_range(&self, start: i64, end: i64) -> Result<()> {
+        match &self.live {
+            Some(l) => l.write_time_range(start, end).await.map_err(live_error),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues one item; waits while the queue or the unacknowledged window
+    /// is full. With a live session, the item is streamed there too.
     pub async fn write(&self, item: W) -> Result<()> {
+        if let Some(live) = &self.live {
+            if let Some(data) = stream_item(&item) {
+                live.write(StreamData { data: Some(data) })
+                    .await
+                    .map_err(live_error)?;
+            }
+        }
         self.tx
             .send(Cmd::Item(item))
             .await
@@ -170,16 +228,41 @@ impl DataWriter {
         self.stats.reconnects.load(Relaxed)
     }
 
-    /// Flushes and ends the stream. Returns the first failure of the stream, if any.
+    /// Flushes and ends the stream (and flushes the live session, which
+    /// stays open: end it with its final session JSON). Returns the first
+    /// failure, if any.
     pub async fn close(self) -> Result<()> {
         let flushed = self.flush().await;
+        let live = match &self.live {
+            Some(l) => l.flush().await.map_err(live_error),
+            None => Ok(()),
+        };
         drop(self.tx);
         let ended = self
             .task
             .await
             .map_err(|e| Error::WriterClosed(format!("writer task failed: {e}")))?;
-        flushed.and(ended)
+        flushed.and(live).and(ended)
     }
+}
+
+fn live_error(e: rta_stream::Error) -> Error {
+    Error::Service {
+        service: "live session (Redis)".into(),
+        status: "write failed".into(),
+        message: e.to_string(),
+    }
+}
+
+/// The live-stream form of a data item (identity and markers have none).
+fn stream_item(w: &W) -> Option<stream_data::Data> {
+    Some(match w {
+        W::TimestampedData(d) => stream_data::Data::TimestampedData(d.clone()),
+        W::PeriodicData(d) => stream_data::Data::PeriodicData(d.clone()),
+        W::RowData(d) => stream_data::Data::RowData(d.clone()),
+        W::Event(e) => stream_data::Data::Event(e.clone()),
+        W::DataIdentity(_) | W::FlushMarker(_) => return None,
+    })
 }
 
 /// One open `WriteDataStream` call.
