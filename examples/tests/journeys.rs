@@ -1,12 +1,15 @@
 //! The journey examples, run against an RTA Server on loopback: `ingest`
 //! (followed live over the WebSocket while it writes) and
-//! `publish_metadata`, checked through what ATLAS reads. (`custom_adapter`
+//! `publish_metadata` and `loader`, checked through what ATLAS reads. (`custom_adapter`
 //! runs in the workspace's `tests/custom_adapter.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[allow(dead_code)]
 #[path = "../examples/ingest.rs"]
 mod ingest;
+#[allow(dead_code)]
+#[path = "../examples/loader.rs"]
+mod loader;
 #[allow(dead_code)]
 #[path = "../examples/publish_metadata.rs"]
 mod publish_metadata;
@@ -223,4 +226,50 @@ async fn publish_metadata_files_a_campaign() {
     let (status, _) = get_json(&running, "/rta/v2/configs/logger-v1").await;
     assert_eq!(status, 200);
     running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loader_loads_closed_sessions_with_laps_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = server(dir.path()).await;
+    let start = 1_700_000_000_000_000_000;
+    let grpc = running.grpc_uri().unwrap();
+    let loaded = loader::load(&grpc, "ld", 2, start).await.unwrap();
+    assert_eq!(loaded, ["ld-0", "ld-1"]);
+
+    let (status, s) = get_json(&running, "/rta/v2/sessions/ld-1").await;
+    assert_eq!(status, 200);
+    assert_eq!(s["state"], "closed");
+    assert_eq!(s["details"]["Run"], "1");
+    assert_eq!(s["markers"].as_array().unwrap().len(), 3, "{s}");
+    let t0 = start + 3_600_000_000_000;
+    assert_eq!(s["timeRange"]["startTime"], t0);
+    assert_eq!(s["timeRange"]["endTime"], t0 + 60_000_000_000 - 10_000_000);
+
+    let url = format!(
+        "{}/rta/v2/sessions/ld-1/data/periodic/2",
+        running.http_url()
+    );
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let mut values = Vec::new();
+    for chunk in ChunkDecoder::decode_all(body).unwrap() {
+        let list: PeriodicDataList = chunk.decode_list().unwrap();
+        for d in list.periodic_data {
+            values.extend(rta::core::data::read_samples::<f64>(&d.buffer).unwrap());
+        }
+    }
+    assert_eq!(values.len(), 6_000, "a minute of 100 Hz samples");
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            v.to_bits(),
+            loader_value(2, i as i64).to_bits(),
+            "sample {i}"
+        );
+    }
+}
+
+/// The loader's values, as a reference.
+fn loader_value(p: usize, i: i64) -> f64 {
+    let t = i as f64 / 100.0;
+    (p as f64 + 1.0) * 100.0 * (t * 0.1 * (p as f64 + 1.0)).sin()
 }
