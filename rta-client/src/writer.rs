@@ -392,42 +392,63 @@ impl Run {
         }
     }
 
+    /// Takes one command: kept for a resend, and sent when `online`.
+    /// Returns `Err` once a send fails (the caller then reconnects, which
+    /// resends what was kept).
+    async fn take(&mut self, cmd: Cmd, conn: &Conn, online: bool) -> Result<(), String> {
+        let mut out = Vec::with_capacity(2);
+        match cmd {
+            Cmd::Item(w) => {
+                out.push(self.push(w));
+                if self.since_ack >= self.opts.ack_every_bytes {
+                    out.push(self.marker(None));
+                }
+            }
+            Cmd::Flush(tx) => {
+                if self.unacked.is_empty() && self.waiters.is_empty() {
+                    let _ = tx.send(Ok(()));
+                } else {
+                    out.push(self.marker(Some(tx)));
+                }
+            }
+        }
+        if online {
+            for w in out {
+                conn.tx
+                    .send(msg(w))
+                    .await
+                    .map_err(|_| "send failed".to_string())?;
+            }
+        }
+        Ok(())
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, mut conn: Conn) -> Result<()> {
         let mut input_open = true;
+        // Commands are taken up to 64 at a time: one wake-up per batch.
+        let mut batch = Vec::with_capacity(64);
         loop {
             if !input_open && self.waiters.is_empty() {
                 return Ok(()); // everything acknowledged; the stream ends with `conn`
             }
             let room = self.unacked_bytes < self.opts.max_unacked_bytes;
             let sent: Result<(), String> = tokio::select! {
-                cmd = rx.recv(), if input_open && room => match cmd {
-                    Some(Cmd::Item(w)) => {
-                        let w = self.push(w);
-                        let mut r = conn.tx.send(msg(w)).await.map_err(|_| "send failed".to_string());
-                        if r.is_ok() && self.since_ack >= self.opts.ack_every_bytes {
-                            let m = self.marker(None);
-                            r = conn.tx.send(msg(m)).await.map_err(|_| "send failed".to_string());
-                        }
-                        r
-                    }
-                    Some(Cmd::Flush(tx)) => {
-                        if self.unacked.is_empty() && self.waiters.is_empty() {
-                            let _ = tx.send(Ok(()));
-                            Ok(())
-                        } else {
-                            let m = self.marker(Some(tx));
-                            conn.tx.send(msg(m)).await.map_err(|_| "send failed".to_string())
-                        }
-                    }
-                    None => {
+                n = rx.recv_many(&mut batch, 64), if input_open && room => {
+                    let mut r = Ok(());
+                    if n == 0 {
                         input_open = false;
                         if !self.unacked.is_empty() && self.waiters.is_empty() {
                             let m = self.marker(None);
-                            conn.tx.send(msg(m)).await.map_err(|_| "send failed".to_string())
-                        } else {
-                            Ok(())
+                            r = conn.tx.send(msg(m)).await.map_err(|_| "send failed".to_string());
                         }
                     }
+                    for cmd in batch.drain(..) {
+                        // After a failed send the rest is only kept, for the resend.
+                        let online = r.is_ok();
+                        let taken = self.take(cmd, &conn, online).await;
+                        r = r.and(taken);
+                    }
+                    r
                 },
                 reply = conn.replies.message() => match reply {
                     Ok(Some(WriteDataStreamResponseMessage { r#type: Some(R::FlushCompleted(name)) })) => {
