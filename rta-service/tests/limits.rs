@@ -71,9 +71,9 @@ async fn half_open_connections_are_closed_and_service_continues() {
     assert_eq!(timed_get(&url).await.0, 200);
     let baseline = open_descriptors();
 
-    // 1,200 slow clients: a partial head, nothing at all, a partial preface.
+    // 3,000 slow clients: a partial head, nothing at all, a partial preface.
     let mut crowd = Vec::new();
-    for i in 0..1200 {
+    for i in 0..3000 {
         let mut s = TcpStream::connect(addr).await.unwrap();
         match i % 3 {
             0 => s
@@ -87,7 +87,7 @@ async fn half_open_connections_are_closed_and_service_continues() {
     }
     let (status, latency) = timed_get(&url).await;
     assert_eq!(status, 200, "a normal request during the attack");
-    println!("normal request during 1,200 half-open connections: {latency:?}");
+    println!("normal request during 3,000 half-open connections: {latency:?}");
 
     let start = Instant::now();
     let mut open = 0;
