@@ -11,6 +11,7 @@ use std::time::Duration;
 use rta_client::{Error, MarkerSpec, RtaClient, SessionRequest, SessionState};
 use rta_core::config::{ChannelDataType, Config, ParameterSpec};
 use rta_core::data::{periodic, timestamped, DataKind};
+use rta_core::proto::session_service::{DataBinding, DataBindingKey};
 use rta_service::server::RtaServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -82,6 +83,42 @@ async fn sessions_and_configs_round_trip() {
     assert_eq!(s["configBindings"][0]["identifier"], "cfg-1", "{s}");
     assert_eq!(s["markers"][0]["label"], "Lap 1", "{s}");
     assert_eq!(s["markers"][0]["category"], "Laps", "{s}");
+
+    // Sequence numbers: a retried or late update (a lower number) is not applied.
+    let v1 = SessionRequest::update("run-1")
+        .sequence(5)
+        .detail("Build", "1");
+    client.put_session(v1).await.unwrap();
+    let stale = SessionRequest::update("run-1")
+        .sequence(3)
+        .detail("Build", "0");
+    let _ = client.put_session(stale).await;
+    let s = rest.session("run-1").await.unwrap();
+    assert_eq!(
+        s["details"]["Build"], "1",
+        "the stale update was not applied: {s}"
+    );
+
+    // A data binding, read back through the session service.
+    let binding = DataBinding {
+        key: Some(DataBindingKey {
+            source: "archive".into(),
+            identity: "run-1-data".into(),
+            time_ref: 0,
+        }),
+        ..Default::default()
+    };
+    let bind = SessionRequest::update("run-1")
+        .sequence(6)
+        .data_binding(binding);
+    client.put_session(bind).await.unwrap();
+    let got = client.get_session("run-1").await.unwrap();
+    let keys: Vec<String> = got
+        .data_bindings
+        .iter()
+        .filter_map(|b| b.key.as_ref().map(|k| k.identity.clone()))
+        .collect();
+    assert!(keys.contains(&"run-1-data".to_string()), "{keys:?}");
 
     let listed = client.list_sessions("", "tests").await.unwrap();
     assert_eq!(listed.len(), 1);
