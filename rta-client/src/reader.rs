@@ -10,7 +10,7 @@ use futures::StreamExt;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use rta_core::chunk::{Chunk, ChunkDecoder};
 use rta_core::config::ChannelDataType;
-use rta_core::data::{periodic_timestamps, read_timestamps, DataKind};
+use rta_core::data::{periodic_timestamps, read_samples, read_timestamps, DataKind, Sample};
 use rta_core::media::PROTOBUF_CHUNKED;
 use rta_core::proto::data::{EventsList, PeriodicDataList, TimestampedDataList};
 
@@ -389,75 +389,78 @@ impl Samples {
     }
 }
 
+impl Samples {
+    /// The samples of one channel: `times` and the little-endian `buffer`
+    /// read as `data_type`.
+    pub(crate) fn read(
+        channel: u32,
+        times: Vec<i64>,
+        buffer: &[u8],
+        data_type: ChannelDataType,
+    ) -> Result<Self> {
+        Ok(Samples {
+            channel,
+            times,
+            values: values(buffer, data_type)?,
+            components: data_type.components(),
+        })
+    }
+}
+
 fn decode_chunk(c: &Chunk, kind: DataKind, data_type: ChannelDataType) -> Result<Vec<Samples>> {
-    let mut out = Vec::new();
     match kind {
         DataKind::Timestamped => {
             let list: TimestampedDataList = c.decode_list()?;
-            for d in list.timestamped_data {
-                out.push(Samples {
-                    channel: d.channel_id,
-                    times: read_timestamps(&d)?,
-                    values: values(&d.buffer, data_type)?,
-                    components: data_type.components(),
-                });
-            }
+            list.timestamped_data
+                .iter()
+                .map(|d| Samples::read(d.channel_id, read_timestamps(d)?, &d.buffer, data_type))
+                .collect()
         }
         DataKind::Periodic => {
             let list: PeriodicDataList = c.decode_list()?;
-            for d in list.periodic_data {
-                out.push(Samples {
-                    channel: d.channel_id,
-                    times: periodic_timestamps(&d)?,
-                    values: values(&d.buffer, data_type)?,
-                    components: data_type.components(),
-                });
-            }
+            list.periodic_data
+                .iter()
+                .map(|d| Samples::read(d.channel_id, periodic_timestamps(d)?, &d.buffer, data_type))
+                .collect()
         }
         DataKind::Events => {
             let list: EventsList = c.decode_list()?;
-            let times = list.events.iter().map(|e| e.timestamp).collect();
             let n = list.events.len();
-            out.push(Samples {
+            Ok(vec![Samples {
                 channel: EVENTS,
-                times,
+                times: list.events.iter().map(|e| e.timestamp).collect(),
                 values: vec![0.0; n],
                 components: 1,
-            });
+            }])
         }
-        DataKind::Row => {
-            return Err(Error::InvalidArgument(
-                "row data holds several channels of their own types: read its chunks".into(),
-            ))
-        }
+        DataKind::Row => Err(Error::InvalidArgument(
+            "row data holds several channels of their own types: read its chunks".into(),
+        )),
     }
-    Ok(out)
 }
 
-/// Little-endian samples of `t` as `f64`.
-pub(crate) fn values(buf: &[u8], t: ChannelDataType) -> Result<Vec<f64>> {
-    let w = t.width() / t.components();
+/// Little-endian samples of `t` as `f64` (a `3f32` sample gives three).
+fn values(buf: &[u8], t: ChannelDataType) -> Result<Vec<f64>> {
+    fn widen<T: Sample + Into<f64>>(buf: &[u8]) -> Result<Vec<f64>> {
+        Ok(read_samples::<T>(buf)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
     if !buf.len().is_multiple_of(t.width()) {
         return Err(Error::Decode(format!(
             "a buffer of {} bytes is not a whole number of {t} samples",
             buf.len()
         )));
     }
-    let f = |b: &[u8]| -> f64 {
-        let mut a = [0u8; 8];
-        a[..b.len()].copy_from_slice(b);
-        match t {
-            ChannelDataType::U8 => f64::from(b[0]),
-            ChannelDataType::S8 => f64::from(b[0] as i8),
-            ChannelDataType::U16 => f64::from(u16::from_le_bytes([a[0], a[1]])),
-            ChannelDataType::S16 => f64::from(i16::from_le_bytes([a[0], a[1]])),
-            ChannelDataType::U32 => f64::from(u32::from_le_bytes([a[0], a[1], a[2], a[3]])),
-            ChannelDataType::S32 => f64::from(i32::from_le_bytes([a[0], a[1], a[2], a[3]])),
-            ChannelDataType::F32 | ChannelDataType::F32x3 => {
-                f64::from(f32::from_le_bytes([a[0], a[1], a[2], a[3]]))
-            }
-            ChannelDataType::F64 => f64::from_le_bytes(a),
-        }
-    };
-    Ok(buf.chunks_exact(w).map(f).collect())
+    match t {
+        ChannelDataType::U8 => widen::<u8>(buf),
+        ChannelDataType::S8 => widen::<i8>(buf),
+        ChannelDataType::U16 => widen::<u16>(buf),
+        ChannelDataType::S16 => widen::<i16>(buf),
+        ChannelDataType::U32 => widen::<u32>(buf),
+        ChannelDataType::S32 => widen::<i32>(buf),
+        ChannelDataType::F32 | ChannelDataType::F32x3 => widen::<f32>(buf),
+        ChannelDataType::F64 => Ok(read_samples::<f64>(buf)?),
+    }
 }

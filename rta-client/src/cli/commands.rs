@@ -251,31 +251,34 @@ fn print_burst(
             println!("{ch}\t{time}\t{}", v.join(","));
         }
     };
-    let w = t.components();
     for it in &b.data {
+        let samples = match &it.data {
+            Some(Data::TimestampedData(d)) => Some(crate::Samples::read(
+                d.channel_id,
+                rta_core::data::read_timestamps(d)?,
+                &d.buffer,
+                t,
+            )?),
+            Some(Data::PeriodicData(d)) => Some(crate::Samples::read(
+                d.channel_id,
+                rta_core::data::periodic_timestamps(d)?,
+                &d.buffer,
+                t,
+            )?),
+            _ => None,
+        };
+        if let Some(s) = samples {
+            let w = s.components;
+            for (i, time) in s.times.iter().enumerate() {
+                sample(
+                    s.channel,
+                    *time,
+                    s.values.get(i * w..(i + 1) * w).unwrap_or(&[]),
+                );
+            }
+            continue;
+        }
         match &it.data {
-            Some(Data::TimestampedData(d)) => {
-                let times = rta_core::data::read_timestamps(d)?;
-                let v = crate::reader::values(&d.buffer, t)?;
-                for (i, time) in times.iter().enumerate() {
-                    sample(
-                        d.channel_id,
-                        *time,
-                        v.get(i * w..(i + 1) * w).unwrap_or(&[]),
-                    );
-                }
-            }
-            Some(Data::PeriodicData(d)) => {
-                let times = rta_core::data::periodic_timestamps(d)?;
-                let v = crate::reader::values(&d.buffer, t)?;
-                for (i, time) in times.iter().enumerate() {
-                    sample(
-                        d.channel_id,
-                        *time,
-                        v.get(i * w..(i + 1) * w).unwrap_or(&[]),
-                    );
-                }
-            }
             Some(Data::Event(e)) if json => println!(
                 "{}",
                 serde_json::json!({"event": e.event_definition_id, "time": e.timestamp, "status": e.status_text})
@@ -290,7 +293,7 @@ fn print_burst(
                 "{}",
                 serde_json::json!({"timeRange": {"startTime": r.start_time, "endTime": r.end_time}})
             ),
-            Some(Data::TimeRange(_) | Data::SessionJson(_) | Data::RowData(_)) | None => {}
+            _ => {}
         }
     }
     Ok(())
