@@ -121,13 +121,26 @@ async fn ingest_is_followed_live_and_published() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The REST session can appear a moment before the live stream knows it;
+    // the stream then closes at once (1000, nothing sent): connect again.
     let url = format!("ws://{}/rta/v2/sessions/ing-1/stream", running.http_addr);
-    let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        STREAM_SUBPROTOCOL.parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut attempts = 0;
+    let (mut ws, first) = loop {
+        let mut req = url.clone().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            STREAM_SUBPROTOCOL.parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => break (ws, b),
+            _ if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => panic!("the live stream never opened: {other:?}"),
+        }
+    };
     let subscribe = StreamRequest {
         option: Some(stream_request::Option::Subscribe(StreamSubscription {
             all_events: true,
@@ -138,6 +151,7 @@ async fn ingest_is_followed_live_and_published() {
     ws.send(Message::Binary(subscribe.encode_to_vec().into()))
         .await
         .unwrap();
+    rta::stream::burst::decode_frame(&first, 1 << 20).unwrap(); // the session JSON
     let mut live_items = 0;
     while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
         match m {
