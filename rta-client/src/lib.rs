@@ -15,7 +15,8 @@
 //!   kind decoded to typed samples, resumable by chunk, and live sessions
 //!   followed over the WebSocket stream ([`RestReader::follow`]).
 //!
-//! With the `cli` feature, [`cli`] is the `rta` command line.
+//! With the `arrow` feature, [`arrow`](crate::arrow) converts Arrow record
+//! batches to RTA data and back. With the `cli` feature, [`cli`] is the `rta` command line.
 //!
 //! ```no_run
 //! use rta_client::{RtaClient, SessionRequest, SessionState};
@@ -36,6 +37,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod auth;
 mod client;
 mod error;
