@@ -236,10 +236,10 @@ fn channel_buffer(col: &dyn Array, c: &ChannelColumn) -> Result<(Bytes, Option<V
             let child = list.values().as_primitive::<Float32Type>();
             let len = col.len() * 3;
             let offset = list.offset() * 3;
-            let values = child.values().inner().slice_with_length(
-                (child.offset() + offset) * 4,
-                len * 4,
-            );
+            let values = child
+                .values()
+                .inner()
+                .slice_with_length((child.offset() + offset) * 4, len * 4);
             match &rows {
                 None => Bytes::from(values),
                 Some(r) => gather(&values, 12, r),
@@ -358,7 +358,9 @@ pub fn from_periodic(items: &[PeriodicData], channels: &[ChannelColumn]) -> Resu
 fn build(mut series: BTreeMap<u32, Series>, channels: &[ChannelColumn]) -> Result<RecordBatch> {
     let empty = Series::default();
     let shared = {
-        let mut it = channels.iter().map(|c| series.get(&c.channel).unwrap_or(&empty));
+        let mut it = channels
+            .iter()
+            .map(|c| series.get(&c.channel).unwrap_or(&empty));
         let first = it.next().map(|s| &s.times);
         first.filter(|t| it.all(|s| &s.times == *t)).cloned()
     };
@@ -402,7 +404,11 @@ fn build(mut series: BTreeMap<u32, Series>, channels: &[ChannelColumn]) -> Resul
         } else {
             spread(&s.times, &values, width, &times)
         };
-        fields.push(Field::new(&c.name, arrow_type(c.data_type), nulls.is_some()));
+        fields.push(Field::new(
+            &c.name,
+            arrow_type(c.data_type),
+            nulls.is_some(),
+        ));
         arrays.push(array(c.data_type, values, nulls, times.len())?);
     }
     let schema = Arc::new(Schema::new(fields));
@@ -433,7 +439,10 @@ fn primitive<T: ArrowPrimitiveType>(
     len: usize,
 ) -> ArrayRef {
     let buffer = aligned::<T::Native>(values);
-    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::new(buffer, 0, len), nulls))
+    Arc::new(PrimitiveArray::<T>::new(
+        ScalarBuffer::new(buffer, 0, len),
+        nulls,
+    ))
 }
 
 /// An Arrow buffer over `values`, shared when it is aligned for `N`

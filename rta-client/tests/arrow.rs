@@ -25,15 +25,27 @@ const T0: i64 = 1_700_000_000_000_000_000;
 /// A batch with one column of every RTA data type over `n` rows.
 fn every_type(n: usize, seed: i64) -> RecordBatch {
     let i = |k: usize| seed.wrapping_mul(31).wrapping_add(k as i64 * 7919);
-    let times: Vec<i64> = (0..n).map(|k| T0 + k as i64 * 1_000_000 + (k as i64 % 3)).collect();
+    let times: Vec<i64> = (0..n)
+        .map(|k| T0 + k as i64 * 1_000_000 + (k as i64 % 3))
+        .collect();
     let f3 = FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
-        (0..n).map(|k| Some(vec![Some(k as f32), Some(-(k as f32)), Some(i(k) as f32 / 3.0)])),
+        (0..n).map(|k| {
+            Some(vec![
+                Some(k as f32),
+                Some(-(k as f32)),
+                Some(i(k) as f32 / 3.0),
+            ])
+        }),
         3,
     );
     // from_iter_primitive makes a nullable child; the RTA type's child is not.
     let f3: ArrayRef = Arc::new(
         FixedSizeListArray::try_new(
-            Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false)),
+            Arc::new(arrow_schema::Field::new(
+                "item",
+                arrow_schema::DataType::Float32,
+                false,
+            )),
             3,
             f3.values().clone(),
             None,
@@ -41,16 +53,47 @@ fn every_type(n: usize, seed: i64) -> RecordBatch {
         .unwrap(),
     );
     RecordBatch::try_from_iter([
-        ("time", Arc::new(TimestampNanosecondArray::from(times)) as ArrayRef),
-        ("u8", Arc::new(UInt8Array::from_iter_values((0..n).map(|k| i(k) as u8))) as _),
-        ("s8", Arc::new(Int8Array::from_iter_values((0..n).map(|k| i(k) as i8))) as _),
-        ("u16", Arc::new(UInt16Array::from_iter_values((0..n).map(|k| i(k) as u16))) as _),
-        ("s16", Arc::new(Int16Array::from_iter_values((0..n).map(|k| i(k) as i16))) as _),
-        ("u32", Arc::new(UInt32Array::from_iter_values((0..n).map(|k| i(k) as u32))) as _),
-        ("s32", Arc::new(Int32Array::from_iter_values((0..n).map(|k| i(k) as i32))) as _),
-        ("f32", Arc::new(Float32Array::from_iter_values((0..n).map(|k| i(k) as f32 / 7.0))) as _),
+        (
+            "time",
+            Arc::new(TimestampNanosecondArray::from(times)) as ArrayRef,
+        ),
+        (
+            "u8",
+            Arc::new(UInt8Array::from_iter_values((0..n).map(|k| i(k) as u8))) as _,
+        ),
+        (
+            "s8",
+            Arc::new(Int8Array::from_iter_values((0..n).map(|k| i(k) as i8))) as _,
+        ),
+        (
+            "u16",
+            Arc::new(UInt16Array::from_iter_values((0..n).map(|k| i(k) as u16))) as _,
+        ),
+        (
+            "s16",
+            Arc::new(Int16Array::from_iter_values((0..n).map(|k| i(k) as i16))) as _,
+        ),
+        (
+            "u32",
+            Arc::new(UInt32Array::from_iter_values((0..n).map(|k| i(k) as u32))) as _,
+        ),
+        (
+            "s32",
+            Arc::new(Int32Array::from_iter_values((0..n).map(|k| i(k) as i32))) as _,
+        ),
+        (
+            "f32",
+            Arc::new(Float32Array::from_iter_values(
+                (0..n).map(|k| i(k) as f32 / 7.0),
+            )) as _,
+        ),
         ("3f32", f3),
-        ("f64", Arc::new(Float64Array::from_iter_values((0..n).map(|k| i(k) as f64 / 9.0))) as _),
+        (
+            "f64",
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|k| i(k) as f64 / 9.0),
+            )) as _,
+        ),
     ])
     .unwrap()
 }
@@ -61,17 +104,20 @@ fn columns_are_inferred_with_their_types() {
     let c = Columns::infer(batch.schema().as_ref()).unwrap();
     assert_eq!(c.time, 0);
     let types: Vec<String> = c.channels.iter().map(|c| c.data_type.to_string()).collect();
-    assert_eq!(types, ["u8", "s8", "u16", "s16", "u32", "s32", "f32", "3f32", "f64"]);
+    assert_eq!(
+        types,
+        ["u8", "s8", "u16", "s16", "u32", "s32", "f32", "3f32", "f64"]
+    );
     let ids: Vec<u32> = c.channels.iter().map(|c| c.channel).collect();
     assert_eq!(ids, (0..9).collect::<Vec<_>>());
 
     // No time column is a clear error.
-    let no_time = RecordBatch::try_from_iter([(
-        "x",
-        Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
-    )])
-    .unwrap();
-    let e = Columns::infer(no_time.schema().as_ref()).unwrap_err().to_string();
+    let no_time =
+        RecordBatch::try_from_iter([("x", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef)])
+            .unwrap();
+    let e = Columns::infer(no_time.schema().as_ref())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("time column"), "{e}");
 }
 
@@ -82,7 +128,11 @@ fn values_are_shared_not_copied() {
     let items = to_timestamped(&batch, &c).unwrap();
     let f64_col = batch.column(9).to_data();
     let f64_ptr = f64_col.buffers()[0].as_ptr();
-    assert_eq!(items[8].buffer.as_ptr(), f64_ptr, "the f64 column's buffer is the item's");
+    assert_eq!(
+        items[8].buffer.as_ptr(),
+        f64_ptr,
+        "the f64 column's buffer is the item's"
+    );
     let back = from_timestamped(&items, &c.channels).unwrap();
     assert_eq!(back.column(9).to_data().buffers()[0].as_ptr(), f64_ptr);
 }
@@ -90,10 +140,22 @@ fn values_are_shared_not_copied() {
 #[test]
 fn nulls_become_missing_samples_and_back() {
     let batch = RecordBatch::try_from_iter([
-        ("timestamp", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
-        ("a", Arc::new(Int16Array::from(vec![Some(1), None, Some(3), None])) as _),
-        ("b", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5])) as _),
-        ("label", Arc::new(arrow_array::StringArray::from(vec!["x"; 4])) as _),
+        (
+            "timestamp",
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+        ),
+        (
+            "a",
+            Arc::new(Int16Array::from(vec![Some(1), None, Some(3), None])) as _,
+        ),
+        (
+            "b",
+            Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5])) as _,
+        ),
+        (
+            "label",
+            Arc::new(arrow_array::StringArray::from(vec!["x"; 4])) as _,
+        ),
     ])
     .unwrap();
     let c = Columns::infer(batch.schema().as_ref()).unwrap();
@@ -140,7 +202,9 @@ async fn every_type_through_a_server() {
     let batch = every_type(5_000, 3);
     let c = Columns::infer(batch.schema().as_ref()).unwrap();
     client
-        .put_session(SessionRequest::new("arrow-1", SessionState::Open).time_range(T0, T0 + 10_000_000_000))
+        .put_session(
+            SessionRequest::new("arrow-1", SessionState::Open).time_range(T0, T0 + 10_000_000_000),
+        )
         .await
         .unwrap();
     let writer = client.writer("arrow-1").await.unwrap();
@@ -150,7 +214,11 @@ async fn every_type_through_a_server() {
     writer.close().await.unwrap();
 
     let mut items = Vec::new();
-    let mut d = client.rest().unwrap().download("arrow-1", DataKind::Timestamped, "0-8", None, None);
+    let mut d =
+        client
+            .rest()
+            .unwrap()
+            .download("arrow-1", DataKind::Timestamped, "0-8", None, None);
     while let Some(chunk) = d.next_chunk().await.unwrap() {
         let list: TimestampedDataList = chunk.decode_list().unwrap();
         items.extend(list.timestamped_data);
@@ -158,7 +226,11 @@ async fn every_type_through_a_server() {
     let back = from_timestamped(&items, &c.channels).unwrap();
     assert_eq!(back.num_rows(), 5_000);
     for k in 0..batch.num_columns() {
-        assert_eq!(back.column(k).as_ref(), batch.column(k).as_ref(), "column {k}");
+        assert_eq!(
+            back.column(k).as_ref(),
+            batch.column(k).as_ref(),
+            "column {k}"
+        );
     }
     // Column names and types come from the channel list.
     let renamed = vec![ChannelColumn {

@@ -9,7 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::{Error, Result, RtaClient};
 
 mod commands;
-mod files;
+mod export;
+mod import;
+mod progress;
+mod tables;
 
 /// Command line client of an RTA deployment.
 #[derive(Debug, Parser)]
@@ -68,14 +71,14 @@ enum Command {
     ///
     /// Example: rta tail run-1 --channels 0-3 --json
     Tail(commands::TailArgs),
-    /// Import a CSV file (a time column, then one column per channel) as a session.
+    /// Import a CSV, Parquet or Arrow file (a time column, then one column per channel) as a session.
     ///
-    /// Example: rta import laps.csv --session run-7 --config-from-columns
-    Import(files::ImportArgs),
-    /// Export channels of a session to a CSV file.
+    /// Example: rta import laps.parquet --session run-7 --config-from-columns
+    Import(import::ImportArgs),
+    /// Export channels of a session to a CSV, Parquet or Arrow file.
     ///
-    /// Example: rta export run-7 --channels 0-2 --format csv --out run-7.csv
-    Export(files::ExportArgs),
+    /// Example: rta export run-7 --channels 0-2 --out run-7.parquet
+    Export(export::ExportArgs),
 }
 
 /// Parses the process arguments and runs the command; prints errors to
@@ -107,8 +110,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Configs(c) => commands::configs(&client, c).await,
         Command::Data(a) => commands::data(&client, a).await,
         Command::Tail(a) => commands::tail(&client, a).await,
-        Command::Import(a) => files::import(&client, a).await,
-        Command::Export(a) => files::export(&client, a).await,
+        Command::Import(a) => import::import(&client, a).await,
+        Command::Export(a) => export::export(&client, a).await,
     }
 }
 
