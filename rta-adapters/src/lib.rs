@@ -10,6 +10,10 @@
 //!   flushes durable. A [`DataService`](rta_core::service::DataService), a
 //!   [`DataSink`](rta_core::write::DataSink) and a fast
 //!   [`ChunkedSource`](rta_core::framing::ChunkedSource).
+//! - [`kit`]: the adapter kit: implement [`kit::SampleSource`] (read typed
+//!   samples of some fields between two times) and [`kit::KitService`]
+//!   serves it as a `DataService` on a stable grid, with schema mappings
+//!   and an optional chunk cache.
 //! - [`memory`]: an in-memory data adapter (a `DataService` and `DataSink`
 //!   over chunks built on the spec's chunk grid): for tests, examples, and as
 //!   the simplest model of an adapter.
@@ -32,6 +36,7 @@
 //! ```
 
 mod error;
+pub mod kit;
 pub mod memory;
 
 pub mod native;
