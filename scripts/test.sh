@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# influxd (InfluxDB 1.x) for rta-influxdatasvc's tests (examples/tests/influx).
+command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -15,6 +17,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # Services started by the tests are the tests' own; never a system instance.
 command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
+command -v influxd >/dev/null || { echo "influxd (apt package influxdb) is required" >&2; exit 1; }
 
 # schemathesis (API fuzzing against api.yaml, examples/tests/api_fuzz.rs).
 if ! command -v st >/dev/null 2>&1; then

@@ -10,6 +10,15 @@
 //!   flushes durable. A [`DataService`](rta_core::service::DataService), a
 //!   [`DataSink`](rta_core::write::DataSink) and a fast
 //!   [`ChunkedSource`](rta_core::framing::ChunkedSource).
+//! - [`kit`]: the adapter kit: implement [`kit::SampleSource`] (read typed
+//!   samples of some fields between two times) and [`kit::KitService`]
+//!   serves it as a `DataService` on a stable grid, with schema mappings
+//!   and an optional chunk cache.
+//! - `influx` (feature `influx`): InfluxDB 1.x read through InfluxQL on the
+//!   kit, what `rta-influxdatasvc` serves.
+//! - [`influxql`]: the InfluxQL text the Influx adapter sends, and the
+//!   check that keeps a data identity inside its brackets (no feature
+//!   needed, so the fuzz target can use it).
 //! - [`memory`]: an in-memory data adapter (a `DataService` and `DataSink`
 //!   over chunks built on the spec's chunk grid): for tests, examples, and as
 //!   the simplest model of an adapter.
@@ -32,6 +41,10 @@
 //! ```
 
 mod error;
+#[cfg(feature = "influx")]
+pub mod influx;
+pub mod influxql;
+pub mod kit;
 pub mod memory;
 
 pub mod native;

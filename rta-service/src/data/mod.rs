@@ -26,6 +26,7 @@
 //! ```
 
 mod backend;
+mod influx;
 mod metered;
 mod microservice;
 mod observer;
@@ -34,6 +35,7 @@ mod rest;
 mod writer;
 
 pub use backend::DataBackend;
+pub use influx::InfluxDataService;
 pub use metered::DataMetrics;
 pub use microservice::DataMicroservice;
 pub use observer::{BroadcastObserver, ObservedBatch};

@@ -41,6 +41,7 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod influx;
 mod limits;
 mod microservices;
 mod names;
@@ -48,6 +49,7 @@ mod parser;
 pub mod services;
 mod values;
 
+pub use influx::InfluxDataServiceOptions;
 pub use limits::ListenerLimits;
 pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;

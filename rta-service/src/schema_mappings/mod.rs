@@ -1,12 +1,15 @@
 //! Schema mappings: the toolkit `SchemaMappingStore` gRPC service over any
-//! [`SchemaMappingStore`](rta_core::service::SchemaMappingStore).
+//! [`SchemaMappingStore`](rta_core::service::SchemaMappingStore), and
+//! [`GrpcMappings`], the adapter kit's resolver over a remote one.
 
+mod client;
 mod grpc;
 
 use std::sync::Arc;
 
 use rta_core::service::SchemaMappingStore;
 
+pub use client::GrpcMappings;
 pub use grpc::SchemaMappingGrpc;
 pub use rta_core::proto::schema_mapping_service::schema_mapping_store_server::SchemaMappingStoreServer;
 
