@@ -16,6 +16,8 @@
 //!   and an optional chunk cache.
 //! - `influx` (feature `influx`): InfluxDB 1.x read through InfluxQL on the
 //!   kit, what `rta-influxdatasvc` serves.
+//! - `files` (feature `files`): a directory of Parquet, Arrow IPC and CSV
+//!   files served in place on the kit, what `rta-filedatasvc` serves.
 //! - [`influxql`]: the InfluxQL text the Influx adapter sends, and the
 //!   check that keeps a data identity inside its brackets (no feature
 //!   needed, so the fuzz target can use it).
@@ -41,6 +43,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "files")]
+pub mod files;
 #[cfg(feature = "influx")]
 pub mod influx;
 pub mod influxql;

@@ -38,7 +38,7 @@
 //! ```
 
 #[cfg(feature = "arrow")]
-pub mod arrow;
+pub use rta_core::arrow;
 mod auth;
 mod client;
 mod error;

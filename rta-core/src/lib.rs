@@ -18,6 +18,8 @@
 //! - [`framing`]: chunked response bodies (`ChunkedSource`, `Framed`).
 //! - [`media`]: media type names.
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod channels;
 pub mod chunk;
 pub mod config;

@@ -19,7 +19,7 @@ mod tables;
 #[command(
     name = "rta",
     version,
-    about = "Command line client of an RTA deployment: sessions, configs, data, CSV import and export"
+    about = "Command line client of an RTA deployment: sessions, configs, data, and CSV, Parquet and Arrow import and export"
 )]
 pub struct Cli {
     #[command(flatten)]

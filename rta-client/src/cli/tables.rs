@@ -55,9 +55,11 @@ pub(super) fn file_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// `e` with the file it is about named in its message.
-pub(super) fn in_file(path: &Path, e: Error) -> Error {
-    match e {
-        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{}: {m}", path.display())),
+pub(super) fn in_file(path: &Path, e: impl Into<Error>) -> Error {
+    match e.into() {
+        Error::InvalidArgument(m) | Error::Core(rta_core::Error::InvalidArgument(m)) => {
+            Error::InvalidArgument(format!("{}: {m}", path.display()))
+        }
         e => e,
     }
 }

@@ -26,6 +26,7 @@
 //! ```
 
 mod backend;
+mod files;
 mod influx;
 mod metered;
 mod microservice;
@@ -35,6 +36,7 @@ mod rest;
 mod writer;
 
 pub use backend::DataBackend;
+pub use files::FileDataService;
 pub use influx::InfluxDataService;
 pub use metered::DataMetrics;
 pub use microservice::DataMicroservice;

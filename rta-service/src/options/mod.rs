@@ -41,6 +41,7 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod files;
 mod influx;
 mod limits;
 mod microservices;
@@ -49,6 +50,7 @@ mod parser;
 pub mod services;
 mod values;
 
+pub use files::{FileDataServiceOptions, FILE_DATA_SOURCE};
 pub use influx::InfluxDataServiceOptions;
 pub use limits::ListenerLimits;
 pub use microservices::{DataServiceOptions, GatewayServiceOptions};

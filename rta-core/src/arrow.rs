@@ -1,4 +1,5 @@
-//! Arrow record batches to RTA data and back (feature `arrow`).
+//! Arrow record batches to RTA data and back (feature `arrow`; the client
+//! re-exports it as `rta_client::arrow`, the file data adapter reads with it).
 //!
 //! A batch is a time column and one column per channel. [`Columns::infer`]
 //! picks them out of a schema: the time column is the first one named
@@ -37,6 +38,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::config::ChannelDataType;
+use crate::data::{encode_timestamps, periodic_timestamps, read_timestamps};
+use crate::proto::data::{PeriodicData, TimestampedData};
+use crate::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
@@ -48,11 +53,6 @@ use arrow_array::{
 use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use bytes::Bytes;
-use rta_core::config::ChannelDataType;
-use rta_core::data::{encode_timestamps, periodic_timestamps, read_timestamps};
-use rta_core::proto::data::{PeriodicData, TimestampedData};
-
-use crate::{Error, Result};
 
 /// One channel column of a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -388,7 +388,7 @@ fn build(mut series: BTreeMap<u32, Series>, channels: &[ChannelColumn]) -> Resul
         let width = c.data_type.width();
         let bytes: usize = s.buffers.iter().map(Bytes::len).sum();
         if bytes != s.times.len() * width {
-            return Err(Error::Decode(format!(
+            return Err(Error::Data(format!(
                 "channel {}: {bytes} bytes for {} samples of {}",
                 c.channel,
                 s.times.len(),
@@ -412,7 +412,7 @@ fn build(mut series: BTreeMap<u32, Series>, channels: &[ChannelColumn]) -> Resul
         arrays.push(array(c.data_type, values, nulls, times.len())?);
     }
     let schema = Arc::new(Schema::new(fields));
-    RecordBatch::try_new(schema, arrays).map_err(|e| Error::Decode(format!("record batch: {e}")))
+    RecordBatch::try_new(schema, arrays).map_err(|e| Error::Data(format!("record batch: {e}")))
 }
 
 /// Places a channel's samples on the rows of `rows` (both sorted): zeros
@@ -476,7 +476,7 @@ fn array(
             let field = Arc::new(Field::new("item", DataType::Float32, false));
             Arc::new(
                 FixedSizeListArray::try_new(field, 3, child, nulls)
-                    .map_err(|e| Error::Decode(format!("3f32 column: {e}")))?,
+                    .map_err(|e| Error::Data(format!("3f32 column: {e}")))?,
             )
         }
     })
