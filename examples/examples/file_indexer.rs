@@ -55,13 +55,12 @@ async fn publish(client: &RtaClient, source: &str, f: &FileInfo) -> Result<Strin
 }
 
 /// Indexes every file under `dir`; returns the session identities.
-pub async fn index(dir: &str, grpc: &str, source: &str) -> Result<Vec<String>, Error> {
+pub async fn index(dir: &str, client: &RtaClient, source: &str) -> Result<Vec<String>, Error> {
     let files = FileSource::open(dir)?;
-    let client = RtaClient::builder(grpc).connect().await?;
     let mut sessions = Vec::new();
     for identity in files.identities()? {
         match files.file_info(&identity).await {
-            Ok(Some(info)) => sessions.push(publish(&client, source, &info).await?),
+            Ok(Some(info)) => sessions.push(publish(client, source, &info).await?),
             Ok(None) => {}
             Err(e) => eprintln!("{identity}: skipped: {e}"),
         }
@@ -77,7 +76,8 @@ async fn main() -> Result<(), Error> {
         .ok_or("usage: file_indexer DIR [GRPC_URL] [DATA_SOURCE]")?;
     let grpc = args.next().unwrap_or("http://127.0.0.1:8082".into());
     let source = args.next().unwrap_or("rta-filedatasvc".into());
-    for id in index(&dir, &grpc, &source).await? {
+    let client = RtaClient::builder(grpc).connect().await?;
+    for id in index(&dir, &client, &source).await? {
         println!("indexed {id}");
     }
     Ok(())

@@ -67,11 +67,16 @@ async fn follow(stream: std::net::SocketAddr, grpc: String, identity: &str) -> [
         };
         loop {
             match tokio::time::timeout(Duration::from_secs(10), f.next()).await {
-                Ok(Ok(LiveUpdate::Burst(b))) => {
+                Ok(Ok(u @ LiveUpdate::Burst(_))) => {
+                    let done = u.final_state().is_some();
+                    let LiveUpdate::Burst(b) = u else { break };
                     for d in b.data {
                         if let Some(Data::TimestampedData(t)) = d.data {
                             got[t.channel_id as usize] += t.timestamp_deltas.len();
                         }
+                    }
+                    if done {
+                        break 'outer;
                     }
                 }
                 Ok(Ok(LiveUpdate::Ended(_))) if got.iter().sum::<usize>() > 0 => break 'outer,

@@ -81,10 +81,10 @@ fn bench(c: &mut Criterion) {
         rt.block_on(rta_client::cli::run(Cli::parse_from(all)))
             .unwrap();
     };
-    let mut n = 0;
-    let mut next_id = || {
-        n += 1;
-        format!("s{n}")
+    let n = std::cell::Cell::new(0u64);
+    let next_id = || {
+        n.set(n.get() + 1);
+        format!("s{}", n.get())
     };
 
     let mut g = c.benchmark_group("import");
@@ -122,7 +122,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("rta_import_parquet", |b| {
         b.iter_batched(
-            next_id,
+            &next_id,
             |id| cli(&["import", file.to_str().unwrap(), "--session", &id]),
             BatchSize::PerIteration,
         )

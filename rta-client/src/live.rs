@@ -7,7 +7,9 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use prost::Message as _;
 use rta_core::media::STREAM_SUBPROTOCOL;
-use rta_core::proto::stream::{stream_request, StreamDataBurst, StreamRequest, StreamSubscription};
+use rta_core::proto::stream::{
+    stream_data, stream_request, StreamDataBurst, StreamRequest, StreamSubscription,
+};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -46,6 +48,36 @@ pub enum LiveUpdate {
     Burst(StreamDataBurst),
     /// The stream is over.
     Ended(Ended),
+}
+
+impl LiveUpdate {
+    /// The session's state when this burst carries session JSON whose
+    /// `state` is no longer `open` (`closed`, `truncated`…). A stream service
+    /// reading Redis keeps a finished session's stream open (it ends when
+    /// the session expires from Redis), so a follower that should stop with
+    /// the session watches for this.
+    ///
+    /// ```
+    /// use rta_client::LiveUpdate;
+    /// use rta_core::proto::stream::{stream_data::Data, StreamData, StreamDataBurst};
+    ///
+    /// let json = r#"{"identity":"a","state":"closed"}"#.to_string();
+    /// let burst = StreamDataBurst { data: vec![StreamData { data: Some(Data::SessionJson(json)) }] };
+    /// assert_eq!(LiveUpdate::Burst(burst).final_state().as_deref(), Some("closed"));
+    /// ```
+    pub fn final_state(&self) -> Option<String> {
+        let LiveUpdate::Burst(b) = self else {
+            return None;
+        };
+        b.data.iter().rev().find_map(|d| match &d.data {
+            Some(stream_data::Data::SessionJson(j)) => {
+                let v: serde_json::Value = serde_json::from_str(j).ok()?;
+                let state = v.get("state")?.as_str()?;
+                (state != "open").then(|| state.to_string())
+            }
+            _ => None,
+        })
+    }
 }
 
 /// The TLS settings of a `wss://` connection: the web roots and the CA file's

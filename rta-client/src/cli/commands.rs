@@ -318,7 +318,17 @@ pub(super) async fn tail(client: &RtaClient, a: TailArgs) -> Result<()> {
     let mut follow = client.rest()?.follow(&a.id, channels).await?;
     loop {
         match follow.next().await? {
-            crate::LiveUpdate::Burst(b) => print_burst(&b, t, a.json)?,
+            u @ crate::LiveUpdate::Burst(_) => {
+                if let crate::LiveUpdate::Burst(b) = &u {
+                    print_burst(b, t, a.json)?;
+                }
+                // Through Redis the stream stays open after the session
+                // ends: its final session JSON is the end.
+                if let Some(state) = u.final_state() {
+                    eprintln!("{}: session {state}", a.id);
+                    return Ok(());
+                }
+            }
             crate::LiveUpdate::Ended(crate::Ended::Closed(1000, reason)) => {
                 eprintln!("{}: {reason}", a.id);
                 return Ok(());

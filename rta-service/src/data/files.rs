@@ -31,7 +31,7 @@ use crate::Result;
 ///     .parse_from(["--FilePath", dir.path().to_str().unwrap()], Vec::new())?;
 /// let opts = FileDataServiceOptions::from_parsed(parsed)?.expect("not --help");
 /// let running = FileDataService::new(&opts)?.spawn("127.0.0.1:0".parse()?).await?;
-/// let missing = reqwest::get(format!("http://{}/rta/v2/data/nope.parquet/data/timestamped/0", running.http_addr)).await?;
+/// let missing = reqwest::get(format!("http://{}/rta/v2/data/nope.parquet/timestamped/0", running.http_addr)).await?;
 /// assert_eq!(missing.status(), 404);
 /// running.stop().await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
