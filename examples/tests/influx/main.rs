@@ -15,7 +15,7 @@ use rta::core::config::{ChannelDataType, Config, ParameterSpec};
 use rta::core::proto::config_service::config_store_client::ConfigStoreClient;
 use rta::core::proto::schema_mapping_service::schema_mapping_store_client::SchemaMappingStoreClient;
 use rta::core::proto::schema_mapping_service::{
-    FieldMapping, PutSchemaMappingRequest, SchemaMapping,
+    EventMapping, FieldMapping, PutSchemaMappingRequest, SchemaMapping,
 };
 use rta::core::proto::session_service::session_store_client::SessionStoreClient;
 use rta::core::service::StoredConfig;
@@ -78,6 +78,17 @@ async fn influx_scenario_through_the_service_and_the_gateway() {
     influx.query("CREATE DATABASE rtademo").await;
     influx.write("rtademo", &line_protocol(session)).await;
     influx.write("rtademo", &line_protocol(other)).await; // same times, another session
+                                                          // Laps as events: one row per lap in measurement `laps`.
+    let laps: String = (0..4)
+        .map(|n| {
+            format!(
+                "laps,session={session} lap={n}i,best={} {}\n",
+                80.5 + n as f64,
+                START + n * 30_000 * MS
+            )
+        })
+        .collect();
+    influx.write("rtademo", &laps).await;
     let identity = format!("session='{session}'");
 
     // The Schema Mapping Service and the mapping RTA.Examples publishes.
@@ -112,7 +123,13 @@ async fn influx_scenario_through_the_service_and_the_gateway() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         field_mappings,
-        event_mappings: Vec::new(),
+        event_mappings: vec![EventMapping {
+            source_event: "laps".into(),
+            target_event_app: "demo".into(),
+            target_event_id: 5,
+            source_event_data_fields: vec!["lap".into(), "best".into()],
+            ..Default::default()
+        }],
     };
     client
         .put_schema_mapping(PutSchemaMappingRequest {
@@ -198,6 +215,33 @@ async fn influx_scenario_through_the_service_and_the_gateway() {
     let (_, got) = timestamped(&adapter.url(&path("0-2", &format!("?start={lo}&end={hi}")))).await;
     assert_eq!(got, expected(glo, ghi));
     assert!(got[&0].0.len() < all[&0].0.len() && !got[&0].0.is_empty());
+
+    // Events from the event mapping: one per lap row, raw data from its fields.
+    let events = support::events(&adapter.url(&format!(
+        "/rta/v2/data/{}/events?start={}",
+        encode(&identity),
+        START + 40_000 * MS
+    )))
+    .await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.timestamp,
+                e.event_definition_id,
+                e.app_name.as_str(),
+                e.raw_data.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (START + 60_000 * MS, 5, "demo", vec![2.0, 82.5]),
+            (START + 90_000 * MS, 5, "demo", vec![3.0, 83.5]),
+        ],
+        "laps in [40 s, ...] rounded out to the 10 s grid"
+    );
 
     // An identity without a mapping has no data.
     let other_path = format!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rta::core::chunk::ChunkDecoder;
 use rta::core::data::{read_samples, read_timestamps};
-use rta::core::proto::data::TimestampedDataList;
+use rta::core::proto::data::{Event, EventsList, TimestampedDataList};
 
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -232,4 +232,15 @@ pub async fn timestamped(url: &str) -> (u16, BTreeMap<u32, (Vec<i64>, Vec<f64>)>
         }
     }
     (status, out)
+}
+
+/// The events of a REST read (status 200 asserted).
+pub async fn events(url: &str) -> Vec<Event> {
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut out = Vec::new();
+    for chunk in ChunkDecoder::decode_all(resp.bytes().await.unwrap()).unwrap() {
+        out.extend(chunk.decode_list::<EventsList>().unwrap().events);
+    }
+    out
 }
