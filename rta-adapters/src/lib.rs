@@ -38,5 +38,7 @@ pub mod native;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod stores;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};
