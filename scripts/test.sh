@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# PostgreSQL server binaries (initdb, postgres) for the PostgreSQL session-store tests;
+# the tests run their own cluster from /usr/lib/postgresql/<version>/bin.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -15,6 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # Services started by the tests are the tests' own; never a system instance.
 command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "PostgreSQL (Debian package postgresql) is required" >&2; exit 1; }
 
 # schemathesis (API fuzzing against api.yaml, examples/tests/api_fuzz.rs).
 if ! command -v st >/dev/null 2>&1; then

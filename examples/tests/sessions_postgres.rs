@@ -104,7 +104,12 @@ impl Drop for SessionSvc {
 /// Runs `rta-sessionsvc` to completion with `args`.
 fn run_once(dir: &Path, conn: &str, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
-        .args(["--bind", "127.0.0.1", "--http-port", &free_port().to_string()])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--http-port",
+            &free_port().to_string(),
+        ])
         .args(["--grpc-port", &free_port().to_string()])
         .args(args)
         .env("RTA_PostgresConnectionString", conn)
@@ -130,7 +135,10 @@ async fn two_instances_share_sessions_and_serialise_updates() {
     // Never migrates by itself: a clear message, nothing created.
     let out = run_once(dir.path(), &conn, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started on an empty database: {stderr}");
+    assert!(
+        !out.status.success(),
+        "started on an empty database: {stderr}"
+    );
     assert!(stderr.contains("InitStoreAndExit"), "{stderr}");
     // InitStoreAndExit creates the schema and exits 0, twice (idempotent).
     for _ in 0..2 {
@@ -148,7 +156,10 @@ async fn two_instances_share_sessions_and_serialise_updates() {
     let a = SessionSvc::start(dir.path(), &conn, &[]).await;
     let b = SessionSvc::start(dir.path(), &conn, &[]).await;
     let health = b.get_json("/health").await;
-    assert_eq!(health["checks"]["postgres"]["status"], "Healthy", "{health}");
+    assert_eq!(
+        health["checks"]["postgres"]["status"], "Healthy",
+        "{health}"
+    );
 
     // Written through A, read through B (REST and gRPC), and back.
     let mut ga = a.grpc().await;
@@ -176,9 +187,13 @@ async fn two_instances_share_sessions_and_serialise_updates() {
         .unwrap()
         .into_inner();
     assert!(got.json.contains("\"state\":\"open\""), "{}", got.json);
-    gb.create_or_update_session(SessionRequest::update("shared").detail("Track", "B").build())
-        .await
-        .unwrap();
+    gb.create_or_update_session(
+        SessionRequest::update("shared")
+            .detail("Track", "B")
+            .build(),
+    )
+    .await
+    .unwrap();
     let s = a.get_json("/rta/v2/sessions/shared").await;
     assert_eq!(s["details"]["Track"], "B");
 
@@ -192,7 +207,10 @@ async fn two_instances_share_sessions_and_serialise_updates() {
                 let id = format!("{name}{i:02}");
                 c.create_or_update_session(
                     SessionRequest::update("shared")
-                        .marker("Laps", MarkerSpec::new(&id, "Lap", format!("Lap {id}")).at(i))
+                        .marker(
+                            "Laps",
+                            MarkerSpec::new(&id, "Lap", format!("Lap {id}")).at(i),
+                        )
                         .detail(format!("k_{id}"), id.clone())
                         .build(),
                 )
@@ -230,12 +248,23 @@ async fn two_instances_share_sessions_and_serialise_updates() {
     )
     .await
     .unwrap();
-    assert_eq!(b.get_json("/rta/v2/sessions/shared").await["details"]["Seq"], "10");
+    assert_eq!(
+        b.get_json("/rta/v2/sessions/shared").await["details"]["Seq"],
+        "10"
+    );
 
     // Concurrent creates of one new session from both: one session.
     let (r1, r2) = tokio::join!(
-        ga.create_or_update_session(SessionRequest::new("race", SessionState::Open).detail("x", "1").build()),
-        gb.create_or_update_session(SessionRequest::new("race", SessionState::Open).detail("y", "2").build()),
+        ga.create_or_update_session(
+            SessionRequest::new("race", SessionState::Open)
+                .detail("x", "1")
+                .build()
+        ),
+        gb.create_or_update_session(
+            SessionRequest::new("race", SessionState::Open)
+                .detail("y", "2")
+                .build()
+        ),
     );
     r1.unwrap();
     r2.unwrap();
@@ -252,7 +281,11 @@ async fn postgres_outage_gives_503_and_service_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let conn = pg.connection_string();
     let out = run_once(dir.path(), &conn, &["--InitStoreAndExit=true"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svc = SessionSvc::start(dir.path(), &conn, &["--PostgresConnectionTimeout", "3000"]).await;
     let mut grpc = svc.grpc().await;
     grpc.create_or_update_session(SessionRequest::new("s1", SessionState::Closed).build())
@@ -276,7 +309,10 @@ async fn postgres_outage_gives_503_and_service_recovers() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(20), "outage answers were slow");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "outage answers were slow"
+    );
 
     pg.restart().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -292,5 +328,8 @@ async fn postgres_outage_gives_503_and_service_recovers() {
     grpc.create_or_update_session(SessionRequest::update("s1").detail("k", "v").build())
         .await
         .unwrap();
-    assert_eq!(svc.get_json("/rta/v2/sessions/s1").await["details"]["k"], "v");
+    assert_eq!(
+        svc.get_json("/rta/v2/sessions/s1").await["details"]["k"],
+        "v"
+    );
 }

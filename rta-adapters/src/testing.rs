@@ -114,7 +114,12 @@ fn ensure_user() -> io::Result<()> {
     }
     let made = run(
         Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
             .arg(PG_USER),
         "useradd",
     );
@@ -139,9 +144,13 @@ impl PgCluster {
         if root {
             ensure_user()?;
         }
-        let dir = tempfile::Builder::new().prefix("rta-pg").tempdir_in(
-            if root { PathBuf::from("/tmp") } else { std::env::temp_dir() },
-        )?;
+        let dir = tempfile::Builder::new()
+            .prefix("rta-pg")
+            .tempdir_in(if root {
+                PathBuf::from("/tmp")
+            } else {
+                std::env::temp_dir()
+            })?;
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PG_ROLE.1)?;
         if root {

@@ -262,7 +262,10 @@ impl Backend {
                     .unwrap()
                     .with_schema(&format!("case{n}"))
                     .unwrap();
-                (Box::new(PostgresSessionStore::init(opts).await.unwrap()), None)
+                (
+                    Box::new(PostgresSessionStore::init(opts).await.unwrap()),
+                    None,
+                )
             }
         }
     }
@@ -301,7 +304,9 @@ fn sql_matches_and_sorts_like_the_reference_sqlite() {
 
 #[test]
 fn sql_matches_and_sorts_like_the_reference_postgres() {
-    run_model(Backend::Postgres(PgCluster::start().expect("PostgreSQL test cluster")));
+    run_model(Backend::Postgres(
+        PgCluster::start().expect("PostgreSQL test cluster"),
+    ));
 }
 
 async fn check_case(
@@ -315,7 +320,10 @@ async fn check_case(
     for r in requests(&specs) {
         store.create_or_update(r).await.unwrap();
     }
-    let all = store.list(&list("", vec!["identity:asc".into()])).await.unwrap();
+    let all = store
+        .list(&list("", vec!["identity:asc".into()]))
+        .await
+        .unwrap();
     let docs: Vec<(String, Json)> = all
         .iter()
         .map(|s| (s.identity.clone(), serde_json::from_str(&s.json).unwrap()))
@@ -323,9 +331,16 @@ async fn check_case(
     prop_assert_eq!(docs.len(), specs.len());
     // Details come back exactly as written (types and values).
     for (i, spec) in specs.iter().enumerate() {
-        let want: serde_json::Map<String, Json> =
-            spec.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        let got = docs[i].1.get("details").cloned().unwrap_or(Json::Object(Default::default()));
+        let want: serde_json::Map<String, Json> = spec
+            .details
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let got = docs[i]
+            .1
+            .get("details")
+            .cloned()
+            .unwrap_or(Json::Object(Default::default()));
         prop_assert_eq!(got, Json::Object(want), "details of s{:02}", i);
         if let Some(v) = &spec.ext {
             prop_assert_eq!(&docs[i].1["extDetails"]["G"]["k"], v);
@@ -376,11 +391,17 @@ async fn check_case(
 
     let order = SortOrder::parse(&sorts).unwrap();
     let sorted = store.list(&list("", sorts.clone())).await.unwrap();
-    let sorted: Vec<Json> = sorted.iter().map(|s| serde_json::from_str(&s.json).unwrap()).collect();
+    let sorted: Vec<Json> = sorted
+        .iter()
+        .map(|s| serde_json::from_str(&s.json).unwrap())
+        .collect();
     for w in sorted.windows(2) {
         prop_assert!(
             order.compare(&w[0], &w[1]) != Ordering::Greater,
-            "sort {:?}: {} before {}", sorts, w[0], w[1]
+            "sort {:?}: {} before {}",
+            sorts,
+            w[0],
+            w[1]
         );
     }
     Ok(())

@@ -13,15 +13,15 @@
 
 mod config;
 mod fsutil;
-mod schema_mapping;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod schema_mapping;
 pub mod session;
 
 pub use config::FileConfigStore;
-pub use schema_mapping::FileSchemaMappingStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresSessionStore};
+pub use schema_mapping::FileSchemaMappingStore;
 pub use session::SqliteSessionStore;
 
 /// Runs blocking store work off the async executor.

@@ -87,5 +87,7 @@ pub fn postgres_options(raw: &Options) -> Result<Option<PostgresOptions>> {
             "must be a positive number of milliseconds",
         ));
     }
-    Ok(Some(opts.with_connection_timeout(Duration::from_millis(ms))))
+    Ok(Some(
+        opts.with_connection_timeout(Duration::from_millis(ms)),
+    ))
 }

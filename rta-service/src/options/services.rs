@@ -27,10 +27,10 @@ use rta_stream::trimmer::TrimmerOptions;
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::postgres::postgres_options;
-use rta_adapters::stores::PostgresOptions;
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
+use rta_adapters::stores::PostgresOptions;
 
 const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
 const INIT_STORE: &str = "InitStore";

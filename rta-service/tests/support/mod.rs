@@ -160,11 +160,13 @@ pub async fn session_service_on(backend: &Backend) -> Service {
         Backend::Postgres(_, opts) => {
             let store = Arc::new(PostgresSessionStore::connect(opts.clone()).await.unwrap());
             let check = store.clone();
-            let info =
-                monitor::ServiceInfo::new("rta-sessionsvc").with_health_check("postgres", move || {
+            let info = monitor::ServiceInfo::new("rta-sessionsvc").with_health_check(
+                "postgres",
+                move || {
                     let s = check.clone();
                     async move { s.check().await }
-                });
+                },
+            );
             let http =
                 monitor::service_router(info, sessions::session_service_router(store.clone()));
             start(

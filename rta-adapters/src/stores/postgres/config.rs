@@ -94,7 +94,9 @@ impl PostgresOptions {
     pub fn with_schema(mut self, schema: &str) -> rta_core::Result<Self> {
         let ok = !schema.is_empty()
             && schema.len() <= 63
-            && schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !schema.starts_with(|c: char| c.is_ascii_digit());
         if !ok {
             return Err(Error::InvalidArgument(format!(
@@ -246,7 +248,11 @@ fn npgsql(s: &str, pool_size: &mut usize) -> rta_core::Result<tokio_postgres::Co
                     .parse::<usize>()
                     .ok()
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| bad(format!("Maximum Pool Size {value:?} is not a positive number")))?;
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "Maximum Pool Size {value:?} is not a positive number"
+                        ))
+                    })?;
             }
             "ssl mode" | "sslmode" => {
                 let v = value.to_ascii_lowercase();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use rta_core::proto::session_service as pb;
 use rta_core::session::{DetailValue, PropertyConstraints, SessionMetamodel};
 use rta_core::Result;
@@ -15,7 +15,7 @@ use super::{pg_err, Scope};
 use crate::stores::session::meta::{caps, descriptor, finish, DetailStats, Properties, MAX_VALUES};
 use crate::stores::session::read::ExtSelection;
 
-async fn first_text(tx: &Transaction<'_>, sql: &str, scope: &Scope) -> Result<Option<String>> {
+async fn first_text(tx: &ClientWrapper, sql: &str, scope: &Scope) -> Result<Option<String>> {
     let row = tx
         .query_opt(sql, &sql_params(&scope.params))
         .await
@@ -24,7 +24,7 @@ async fn first_text(tx: &Transaction<'_>, sql: &str, scope: &Scope) -> Result<Op
 }
 
 async fn date_range(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     scope: &Scope,
     text: &str,
     nanos: &str,
@@ -49,7 +49,7 @@ async fn date_range(
 }
 
 async fn distinct_text(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     scope: &Scope,
     col: &str,
 ) -> Result<Option<PropertyConstraints>> {
@@ -73,7 +73,7 @@ async fn distinct_text(
 
 /// The metamodel JSON over the sessions in `scope`.
 pub(crate) async fn metamodel(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     scope: &Scope,
     json_properties: &[String],
 ) -> Result<Value> {
@@ -149,7 +149,7 @@ pub(crate) async fn metamodel(
 /// Properties whose id contains `partial` (ignoring case), over the
 /// sessions in `scope`.
 pub(crate) async fn properties(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     scope: &Scope,
     partial: &str,
 ) -> Result<Vec<pb::PropertySummary>> {

@@ -36,7 +36,6 @@ use rta_core::service::SessionStore;
 use rta_core::session::SessionState;
 use rta_core::time::Timestamp;
 use rta_core::{Error, Result};
-use tokio_postgres::IsolationLevel;
 
 use sql::Param;
 
@@ -222,6 +221,19 @@ impl PostgresSessionStore {
         Ok(())
     }
 
+    /// Refreshes the planner statistics of the session tables (after a
+    /// bulk load; autovacuum does it on its own otherwise).
+    pub async fn analyze(&self) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .batch_execute(
+                "ANALYZE sessions, details, markers, config_bindings, data_bindings, \
+                 session_folders, folders, refs",
+            )
+            .await
+            .map_err(pg_err)
+    }
+
     /// Number of sessions stored.
     pub async fn count(&self) -> Result<u64> {
         let client = self.client().await?;
@@ -260,20 +272,29 @@ impl PostgresSessionStore {
     }
 }
 
-/// Runs `$body` (which uses `$tx`) in a read-only snapshot.
+/// Starts a read-only snapshot on `client`; the `BEGIN` is pipelined with
+/// the first query of `first` (requests go out in the order their futures
+/// are first polled), so the snapshot costs no extra round trip. Then runs
+/// `rest` and commits; on error the transaction is rolled back before the
+/// connection goes back to the pool.
+const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// Runs `$body` (which uses the client `$c`) in a read-only snapshot.
 macro_rules! read_tx {
-    ($self:ident, $tx:ident, $body:expr) => {{
-        let mut client = $self.client().await?;
-        let $tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg_err)?;
-        let out = $body;
-        $tx.commit().await.map_err(pg_err)?;
-        out
+    ($self:ident, $c:ident, $first:expr, |$x:pat_param| $then:expr) => {{
+        let $c = $self.client().await?;
+        let (begun, first) = futures::join!($c.batch_execute(BEGIN_READ), $first);
+        let result: Result<_> = async {
+            begun.map_err(pg_err)?;
+            let $x = first?;
+            $then
+        }
+        .await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match (result, $c.batch_execute(end).await.map_err(pg_err)) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
     }};
 }
 
@@ -325,24 +346,26 @@ impl SessionStore for PostgresSessionStore {
         identity: &str,
         elements: &pb::SessionElements,
     ) -> Result<Option<pb::Session>> {
-        Ok(read_tx!(self, tx, {
-            let row = tx
-                .query_opt("SELECT id FROM sessions WHERE identity = $1", &[&identity])
-                .await
-                .map_err(pg_err)?;
-            match row {
-                Some(r) => read::load(&tx, &[r.get(0)], elements).await?.pop(),
+        read_tx!(
+            self,
+            c,
+            async {
+                let stmt = read::cached(&c, "SELECT id FROM sessions WHERE identity = $1").await?;
+                c.query_opt(&stmt, &[&identity]).await.map_err(pg_err)
+            },
+            |row| Ok(match row {
+                Some(r) => read::load(&c, &[r.get(0)], elements).await?.pop(),
                 None => None,
-            }
-        }))
+            })
+        )
     }
 
     async fn list(&self, req: &pb::ListSessionsRequest) -> Result<Vec<pb::Session>> {
         let elements = req.session_elements.clone().unwrap_or_default();
-        Ok(read_tx!(self, tx, {
-            let ids = read::list_ids(&tx, req).await?;
-            read::load(&tx, &ids, &elements).await?
-        }))
+        read_tx!(self, c, read::list_ids(&c, req), |ids| read::load(
+            &c, &ids, &elements
+        )
+        .await)
     }
 
     async fn delete(&self, identities: &[String]) -> Result<()> {
@@ -401,7 +424,10 @@ impl SessionStore for PostgresSessionStore {
                         req.parent_identity
                     )));
                 }
-                if subtree(&tx, &req.identity).await?.contains(&req.parent_identity) {
+                if subtree(&tx, &req.identity)
+                    .await?
+                    .contains(&req.parent_identity)
+                {
                     return Err(Error::InvalidArgument(format!(
                         "folder {:?} cannot move under itself or its descendant {:?}",
                         req.identity, req.parent_identity
@@ -468,9 +494,9 @@ impl SessionStore for PostgresSessionStore {
         json_properties: &[String],
     ) -> Result<serde_json::Value> {
         let scope = Scope::new(folder_subtree);
-        Ok(read_tx!(self, tx, {
-            meta::metamodel(&tx, &scope, json_properties).await?
-        }))
+        read_tx!(self, c, meta::metamodel(&c, &scope, json_properties), |v| {
+            Ok(v)
+        })
     }
 
     async fn query_properties(
@@ -479,9 +505,12 @@ impl SessionStore for PostgresSessionStore {
         folder_subtree: &str,
     ) -> Result<Vec<pb::PropertySummary>> {
         let scope = Scope::new(folder_subtree);
-        Ok(read_tx!(self, tx, {
-            meta::properties(&tx, &scope, partial_match).await?
-        }))
+        read_tx!(
+            self,
+            c,
+            meta::properties(&c, &scope, partial_match),
+            |v| Ok(v)
+        )
     }
 }
 

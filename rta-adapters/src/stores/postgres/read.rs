@@ -1,10 +1,11 @@
 //! Listing and loading sessions on PostgreSQL. The queries for one
-//! listing run in one read-only snapshot; the per-element queries of a
-//! load are pipelined on the connection.
+//! listing run in one read-only snapshot (the caller's transaction); the
+//! per-element queries of a load are pipelined on the connection, and
+//! statements are prepared once per connection (a bounded cache).
 
 use std::collections::HashMap;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use prost::Message;
 use rta_core::proto::session_service as pb;
 use rta_core::query::{Query, SortOrder};
@@ -19,7 +20,10 @@ use crate::stores::session::read::{Base, ExtSelection, MarkerRow};
 use crate::stores::session::schema::{kind, refkind};
 
 /// Row ids of the sessions a list request selects, in order.
-pub(crate) async fn list_ids(tx: &Transaction<'_>, req: &pb::ListSessionsRequest) -> Result<Vec<i64>> {
+pub(crate) async fn list_ids(
+    tx: &ClientWrapper,
+    req: &pb::ListSessionsRequest,
+) -> Result<Vec<i64>> {
     let query = Query::parse(&req.query)?;
     let order = SortOrder::parse(&req.sorts)?;
     if req.page_index < 0 || req.page_size < 0 {
@@ -56,8 +60,13 @@ pub(crate) async fn list_ids(tx: &Transaction<'_>, req: &pb::ListSessionsRequest
     let run = |text: String| {
         let params = &params;
         async move {
-            let rows = tx.query(&text, params).await.map_err(pg_err)?;
-            Ok::<_, Error>(rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<i64>>())
+            let stmt = cached(tx, &text).await?;
+            let rows = tx.query(&stmt, params).await.map_err(pg_err)?;
+            Ok::<_, Error>(
+                rows.iter()
+                    .map(|r| r.get::<_, i64>(0))
+                    .collect::<Vec<i64>>(),
+            )
         }
     };
     match plan {
@@ -123,18 +132,26 @@ pub(crate) fn detail_value(k: i64, num: Option<&str>, txt: Option<String>) -> Op
     })
 }
 
-async fn rows(
-    tx: &Transaction<'_>,
-    sql: &str,
-    ids: &[i64],
-) -> Result<Vec<tokio_postgres::Row>> {
-    let stmt = tx.prepare_cached(sql).await.map_err(pg_err)?;
+/// Most statements kept prepared per connection: queries are built from
+/// the request, so the cache is emptied when it grows past this.
+const MAX_CACHED: usize = 512;
+
+/// `sql` prepared on this connection (once).
+pub(crate) async fn cached(c: &ClientWrapper, sql: &str) -> Result<tokio_postgres::Statement> {
+    if c.statement_cache.size() > MAX_CACHED {
+        c.statement_cache.clear();
+    }
+    c.prepare_cached(sql).await.map_err(pg_err)
+}
+
+async fn rows(tx: &ClientWrapper, sql: &str, ids: &[i64]) -> Result<Vec<tokio_postgres::Row>> {
+    let stmt = cached(tx, sql).await?;
     tx.query(&stmt, &[&ids]).await.map_err(pg_err)
 }
 
 /// Loads the sessions with row ids `ids` (in that order).
 pub(crate) async fn load(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     ids: &[i64],
     elements: &pb::SessionElements,
 ) -> Result<Vec<pb::Session>> {
@@ -268,7 +285,7 @@ struct JsonRows {
     ext: ExtSelection,
 }
 
-async fn collections(tx: &Transaction<'_>, ids: &[i64], ext: ExtSelection) -> Result<JsonRows> {
+async fn collections(tx: &ClientWrapper, ids: &[i64], ext: ExtSelection) -> Result<JsonRows> {
     let details_sql = if ext.is_empty() {
         "SELECT session_id, grp, key, kind, num::text, txt FROM details
          WHERE session_id = ANY($1) AND grp = ''"
@@ -288,7 +305,12 @@ async fn collections(tx: &Transaction<'_>, ids: &[i64], ext: ExtSelection) -> Re
             .map_err(pg_err)?;
         tx.query(
             &stmt,
-            &[&ids, &refkind::CHILD_OF, &refkind::ALTERNATE_OF, &refkind::ANCHOR],
+            &[
+                &ids,
+                &refkind::CHILD_OF,
+                &refkind::ALTERNATE_OF,
+                &refkind::ANCHOR,
+            ],
         )
         .await
         .map_err(pg_err)
@@ -382,4 +404,3 @@ fn render(mut sessions: HashMap<i64, Session>, rows: JsonRows) -> Result<HashMap
         })
         .collect())
 }
-

@@ -303,13 +303,21 @@ impl Builder {
 
     /// A string expression against a string operand, as instants when both
     /// are date-times (`key_expr` is the stored instant key).
-    fn string_compare(&mut self, col: &str, key_expr: Option<&str>, op: Operator, s: &str) -> String {
+    fn string_compare(
+        &mut self,
+        col: &str,
+        key_expr: Option<&str>,
+        op: Operator,
+        s: &str,
+    ) -> String {
         match (key_expr, instant_key(s)) {
             (Some(key_expr), Some(key)) => {
                 let k = self.text(&key);
                 let plain = self.plain_compare(col, op, s);
                 let o = sql_op(op);
-                format!("(CASE WHEN {key_expr} IS NOT NULL THEN {key_expr} {o} {k} ELSE {plain} END)")
+                format!(
+                    "(CASE WHEN {key_expr} IS NOT NULL THEN {key_expr} {o} {k} ELSE {plain} END)"
+                )
             }
             _ => self.plain_compare(col, op, s),
         }
@@ -384,11 +392,19 @@ impl Builder {
                     }
                     Value::Integer(i) => {
                         let b = self.bind(Param::Num(i.to_string()));
-                        format!("d.kind IN ({}, {}) AND d.num {o} {b}", kind::INT, kind::REAL)
+                        format!(
+                            "d.kind IN ({}, {}) AND d.num {o} {b}",
+                            kind::INT,
+                            kind::REAL
+                        )
                     }
                     Value::Number(n) if n.is_finite() => {
                         let b = self.bind(Param::Num(exact_decimal(*n)));
-                        format!("d.kind IN ({}, {}) AND d.num {o} {b}", kind::INT, kind::REAL)
+                        format!(
+                            "d.kind IN ({}, {}) AND d.num {o} {b}",
+                            kind::INT,
+                            kind::REAL
+                        )
                     }
                     Value::String(s) => {
                         let cmp = self.string_compare("d.txt", Some("d.instant"), op, s);

@@ -12,12 +12,42 @@ use rta_core::proto::session_service::session_update::{self as su, Op};
 use rta_core::session::{details_from_json, DetailValue, Details, SessionState};
 use rta_core::time::Timestamp;
 use rta_core::{Error, Result};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use super::pg_err;
 use super::sql::exact_decimal;
 use crate::stores::session::instant_key;
 use crate::stores::session::schema::{kind, refkind};
 use crate::stores::session::update::Core;
+
+/// Runs a statement prepared once per connection.
+async fn exec(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    let stmt = tx.prepare_cached(sql).await?;
+    tx.execute(&stmt, params).await
+}
+
+async fn query_opt(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> std::result::Result<Option<Row>, tokio_postgres::Error> {
+    let stmt = tx.prepare_cached(sql).await?;
+    tx.query_opt(&stmt, params).await
+}
+
+async fn query_one(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> std::result::Result<Row, tokio_postgres::Error> {
+    let stmt = tx.prepare_cached(sql).await?;
+    tx.query_one(&stmt, params).await
+}
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
@@ -37,18 +67,25 @@ pub(crate) async fn create_or_update(
         .prepare_cached("SELECT id, sequence FROM sessions WHERE identity = $1 FOR UPDATE")
         .await
         .map_err(pg_err)?;
-    let mut existing = tx.query_opt(&lock, &[&req.identity]).await.map_err(pg_err)?;
-    if existing.is_none() {
-        if insert_new(tx, req, now).await? {
-            existing = tx.query_opt(&lock, &[&req.identity]).await.map_err(pg_err)?;
-        } else {
-            // Another instance created it meanwhile: lock theirs.
-            existing = tx.query_opt(&lock, &[&req.identity]).await.map_err(pg_err)?;
-        }
-    }
-    let row = existing.ok_or_else(|| Error::Internal("session row vanished".into()))?;
-    let id: i64 = row.get(0);
-    let last: Option<i64> = row.get(1);
+    let existing = tx
+        .query_opt(&lock, &[&req.identity])
+        .await
+        .map_err(pg_err)?;
+    let (id, last): (i64, Option<i64>) = match existing {
+        Some(row) => (row.get(0), row.get(1)),
+        None => match insert_new(tx, req, now).await? {
+            // the new row is ours (and locked) until commit
+            Some(id) => (id, None),
+            // another instance created it meanwhile: wait for its lock
+            None => {
+                let row = tx
+                    .query_one(&lock, &[&req.identity])
+                    .await
+                    .map_err(pg_err)?;
+                (row.get(0), row.get(1))
+            }
+        },
+    };
     if let (Some(last), Some(seq)) = (last, req.sequence) {
         if seq <= last {
             return Ok(None);
@@ -70,12 +107,13 @@ pub(crate) async fn create_or_update(
     Ok(Some(core.state))
 }
 
-/// Inserts the row with its defaults; false when it already exists.
+/// Inserts the row with its defaults; its id, or `None` when it already
+/// exists.
 async fn insert_new(
     tx: &Transaction<'_>,
     req: &pb::CreateOrUpdateSessionRequest,
     now: &Timestamp,
-) -> Result<bool> {
+) -> Result<Option<i64>> {
     let init = req.create_if_not_exists.clone().unwrap_or_default();
     let state = if init.state == 0 {
         SessionState::Closed
@@ -92,37 +130,38 @@ async fn insert_new(
     } else {
         init.identifier
     };
-    let row = tx
-        .query_opt(
-            "INSERT INTO sessions (identity, identity_instant, state, state_name, ts_text, ts_nanos,
+    let row = query_opt(
+        tx,
+        "INSERT INTO sessions (identity, identity_instant, state, state_name, ts_text, ts_nanos,
                                    ts_offset, identifier, identifier_instant)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (identity) DO NOTHING RETURNING id",
-            &[
-                &req.identity,
-                &instant_key(&req.identity),
-                &i64::from(state.as_i32()),
-                &state.as_str(),
-                &timestamp.as_str(),
-                &timestamp.nanos(),
-                &i64::from(timestamp.offset_minutes()),
-                &identifier,
-                &instant_key(&identifier),
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
+        &[
+            &req.identity,
+            &instant_key(&req.identity),
+            &i64::from(state.as_i32()),
+            &state.as_str(),
+            &timestamp.as_str(),
+            &timestamp.nanos(),
+            &i64::from(timestamp.offset_minutes()),
+            &identifier,
+            &instant_key(&identifier),
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
     let Some(row) = row else {
-        return Ok(false);
+        return Ok(None);
     };
     let id: i64 = row.get(0);
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO session_folders (session_id, folder) VALUES ($1, '')",
         &[&id],
     )
     .await
     .map_err(pg_err)?;
-    Ok(true)
+    Ok(Some(id))
 }
 
 /// Parses a `numeric` rendered as text into an `f64` (exact for the values
@@ -157,12 +196,7 @@ async fn load_core(tx: &Transaction<'_>, id: i64) -> Result<Core> {
     })
 }
 
-async fn store_core(
-    tx: &Transaction<'_>,
-    id: i64,
-    c: &Core,
-    sequence: Option<i64>,
-) -> Result<()> {
+async fn store_core(tx: &Transaction<'_>, id: i64, c: &Core, sequence: Option<i64>) -> Result<()> {
     let offset = c.timestamp.offset_minutes();
     let text = |t: Option<i64>| -> Result<Option<String>> {
         t.map(|n| Timestamp::from_nanos_with_offset(n, offset).map(|ts| ts.as_str().to_string()))
@@ -233,7 +267,13 @@ async fn each(tx: &Transaction<'_>, sql: &str, id: i64, items: &[String]) -> Res
     Ok(())
 }
 
-async fn apply(tx: &Transaction<'_>, id: i64, c: &mut Core, op: &Op, now: &Timestamp) -> Result<()> {
+async fn apply(
+    tx: &Transaction<'_>,
+    id: i64,
+    c: &mut Core,
+    op: &Op,
+    now: &Timestamp,
+) -> Result<()> {
     match op {
         Op::UpdateHeartbeat(()) => c.heartbeat = Some(now.nanos()),
         Op::SetState(s) => c.state = SessionState::from_i32(*s)?,
@@ -261,7 +301,9 @@ async fn apply(tx: &Transaction<'_>, id: i64, c: &mut Core, op: &Op, now: &Times
         }
         Op::DeleteDetails(k) => {
             let stmt = tx
-                .prepare_cached("DELETE FROM details WHERE session_id = $1 AND grp = $2 AND key = $3")
+                .prepare_cached(
+                    "DELETE FROM details WHERE session_id = $1 AND grp = $2 AND key = $3",
+                )
                 .await
                 .map_err(pg_err)?;
             for key in &k.keys {
@@ -316,15 +358,22 @@ async fn apply(tx: &Transaction<'_>, id: i64, c: &mut Core, op: &Op, now: &Times
                 .await
                 .map_err(pg_err)?;
             for k in &keys.keys {
-                tx.execute(&stmt, &[&id, &k.source, &k.identity, &i64::from(k.time_ref)])
-                    .await
-                    .map_err(pg_err)?;
+                tx.execute(
+                    &stmt,
+                    &[&id, &k.source, &k.identity, &i64::from(k.time_ref)],
+                )
+                .await
+                .map_err(pg_err)?;
             }
         }
         Op::SetFolders(f) => {
-            tx.execute("DELETE FROM session_folders WHERE session_id = $1", &[&id])
-                .await
-                .map_err(pg_err)?;
+            exec(
+                tx,
+                "DELETE FROM session_folders WHERE session_id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(pg_err)?;
             add_folders(tx, id, &f.identities).await?;
         }
         Op::UpdateFolders(f) => add_folders(tx, id, &f.identities).await?,
@@ -382,11 +431,23 @@ fn json_details(j: &su::DetailsJson) -> Result<Details> {
 }
 
 /// The columns of a detail: kind, `num`, `txt`, `instant`, `skey`.
-type DetailRow = (i64, Option<String>, Option<String>, Option<String>, Option<String>);
+type DetailRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn detail_row(v: &DetailValue) -> Result<DetailRow> {
     Ok(match v {
-        DetailValue::Boolean(b) => (kind::BOOL, Some(i64::from(*b).to_string()), None, None, None),
+        DetailValue::Boolean(b) => (
+            kind::BOOL,
+            Some(i64::from(*b).to_string()),
+            None,
+            None,
+            None,
+        ),
         DetailValue::Integer(i) => (kind::INT, Some(i.to_string()), None, None, None),
         DetailValue::Number(n) => {
             if !n.is_finite() {
@@ -413,7 +474,8 @@ async fn set_details(
         return Err(invalid("detail keys must not be empty"));
     }
     if replace_all {
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM details WHERE session_id = $1 AND grp = $2",
             &[&id, &category],
         )
@@ -434,7 +496,17 @@ async fn set_details(
         let (kind_, num, txt, instant, skey) = detail_row(v)?;
         tx.execute(
             &stmt,
-            &[&id, &category, k, &kind_, &num, &txt, &instant, &kind::rank(kind_), &skey],
+            &[
+                &id,
+                &category,
+                k,
+                &kind_,
+                &num,
+                &txt,
+                &instant,
+                &kind::rank(kind_),
+                &skey,
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -443,13 +515,13 @@ async fn set_details(
 }
 
 async fn next_ord(tx: &Transaction<'_>, table: &str, id: i64) -> Result<i64> {
-    let row = tx
-        .query_one(
-            &format!("SELECT COALESCE(MAX(ord), 0) + 1 FROM {table} WHERE session_id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(pg_err)?;
+    let row = query_one(
+        tx,
+        &format!("SELECT COALESCE(MAX(ord), 0) + 1 FROM {table} WHERE session_id = $1"),
+        &[&id],
+    )
+    .await
+    .map_err(pg_err)?;
     Ok(row.get(0))
 }
 
@@ -460,7 +532,7 @@ async fn put_markers(
     replace_all: bool,
 ) -> Result<()> {
     if replace_all {
-        tx.execute("DELETE FROM markers WHERE session_id = $1", &[&id])
+        exec(tx, "DELETE FROM markers WHERE session_id = $1", &[&id])
             .await
             .map_err(pg_err)?;
     }
@@ -519,9 +591,13 @@ async fn put_config_bindings(
     replace_all: bool,
 ) -> Result<()> {
     if replace_all {
-        tx.execute("DELETE FROM config_bindings WHERE session_id = $1", &[&id])
-            .await
-            .map_err(pg_err)?;
+        exec(
+            tx,
+            "DELETE FROM config_bindings WHERE session_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg_err)?;
     }
     let next = next_ord(tx, "config_bindings", id).await?;
     let stmt = tx
@@ -538,7 +614,12 @@ async fn put_config_bindings(
         }
         tx.execute(
             &stmt,
-            &[&id, &binding.identifier, &i64::from(binding.channel_offset), &ord],
+            &[
+                &id,
+                &binding.identifier,
+                &i64::from(binding.channel_offset),
+                &ord,
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -553,9 +634,13 @@ async fn put_data_bindings(
     replace_all: bool,
 ) -> Result<()> {
     if replace_all {
-        tx.execute("DELETE FROM data_bindings WHERE session_id = $1", &[&id])
-            .await
-            .map_err(pg_err)?;
+        exec(
+            tx,
+            "DELETE FROM data_bindings WHERE session_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg_err)?;
     }
     let next = next_ord(tx, "data_bindings", id).await?;
     let stmt = tx
@@ -630,7 +715,8 @@ async fn put_refs(
         return Err(invalid("reference URIs must not be empty"));
     }
     if op == RefOp::Set {
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM refs WHERE session_id = $1 AND kind = $2",
             &[&id, &kind],
         )
@@ -644,7 +730,9 @@ async fn put_refs(
     };
     let stmt = tx.prepare_cached(sql).await.map_err(pg_err)?;
     for uri in uris {
-        tx.execute(&stmt, &[&id, &kind, uri]).await.map_err(pg_err)?;
+        tx.execute(&stmt, &[&id, &kind, uri])
+            .await
+            .map_err(pg_err)?;
     }
     Ok(())
 }

@@ -37,7 +37,9 @@ pub(crate) fn caps() -> Option<PropertyCapabilities> {
     Some(PropertyCapabilities::new(true, true))
 }
 
-pub(crate) fn descriptor(constraints: Option<PropertyConstraints>) -> Option<SessionPropertyDescriptor> {
+pub(crate) fn descriptor(
+    constraints: Option<PropertyConstraints>,
+) -> Option<SessionPropertyDescriptor> {
     Some(SessionPropertyDescriptor {
         capabilities: caps(),
         constraints,

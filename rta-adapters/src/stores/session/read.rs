@@ -101,7 +101,12 @@ impl Base {
     pub(crate) fn session(&self) -> Result<Session> {
         let timestamp = Timestamp::parse(&self.ts_text)?;
         let state = SessionState::from_i32(self.state).unwrap_or_default();
-        let mut s = Session::new(self.identity.clone(), state, timestamp, self.identifier.clone());
+        let mut s = Session::new(
+            self.identity.clone(),
+            state,
+            timestamp,
+            self.identifier.clone(),
+        );
         if let (Some(start), Some(end)) = (self.start_time, self.end_time) {
             s.set_time_range(start, end)?;
         }
