@@ -18,6 +18,7 @@
 //! The schema is created or upgraded by [`PostgresSessionStore::init`]
 //! (`InitStoreAndExit`); [`PostgresSessionStore::connect`] only checks it.
 
+mod collections;
 mod config;
 mod meta;
 mod read;
@@ -279,22 +280,63 @@ impl PostgresSessionStore {
 /// connection goes back to the pool.
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-/// Runs `$body` (which uses the client `$c`) in a read-only snapshot.
+/// A pooled connection inside a hand-made read transaction: if the request
+/// is dropped before the transaction ends, the connection is taken out of
+/// the pool (and closed) rather than returned with a transaction open.
+struct ReadConn {
+    obj: Option<deadpool_postgres::Object>,
+    done: bool,
+}
+
+impl ReadConn {
+    fn client(&self) -> Result<&deadpool_postgres::ClientWrapper> {
+        self.obj
+            .as_deref()
+            .ok_or_else(|| Error::Internal("read connection already released".into()))
+    }
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Some(obj) = self.obj.take() {
+                drop(deadpool_postgres::Object::take(obj));
+            }
+        }
+    }
+}
+
+/// Runs `$first`, then `$then` with its result bound to `$x`, on the client
+/// `$c` in a read-only snapshot.
 macro_rules! read_tx {
     ($self:ident, $c:ident, $first:expr, |$x:pat_param| $then:expr) => {{
-        let $c = $self.client().await?;
-        let (begun, first) = futures::join!($c.batch_execute(BEGIN_READ), $first);
-        let result: Result<_> = async {
-            begun.map_err(pg_err)?;
-            let $x = first?;
-            $then
+        let mut conn = ReadConn {
+            obj: Some($self.client().await?),
+            done: false,
+        };
+        let (result, ended): (Result<_>, bool) = async {
+            let $c = match conn.client() {
+                Ok(c) => c,
+                Err(e) => return (Err(e), false),
+            };
+            let (begun, first) = futures::join!($c.batch_execute(BEGIN_READ), $first);
+            let result: Result<_> = async {
+                begun.map_err(pg_err)?;
+                let $x = first?;
+                $then
+            }
+            .await;
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            match (result, $c.batch_execute(end).await.map_err(pg_err)) {
+                (Ok(v), Ok(())) => (Ok(v), true),
+                (Err(e), Ok(())) => (Err(e), true),
+                (Err(e), Err(_)) | (Ok(_), Err(e)) => (Err(e), false),
+            }
         }
         .await;
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        match (result, $c.batch_execute(end).await.map_err(pg_err)) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-        }
+        // a connection whose transaction did not end is not reused
+        conn.done = ended;
+        result
     }};
 }
 
@@ -480,7 +522,7 @@ impl SessionStore for PostgresSessionStore {
                         .await
                         .map_err(pg_err)?;
                     for id in affected {
-                        update::ensure_root(&tx, id).await?;
+                        collections::ensure_root(&tx, id).await?;
                     }
                 }
             }
