@@ -9,6 +9,9 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # influxd (InfluxDB 1.x) for rta-influxdatasvc's tests (examples/tests/influx).
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
+# PostgreSQL server binaries (initdb, postgres) for the PostgreSQL session-store tests;
+# the tests run their own cluster from /usr/lib/postgresql/<version>/bin.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -18,6 +21,7 @@ fi
 # Services started by the tests are the tests' own; never a system instance.
 command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
 command -v influxd >/dev/null || { echo "influxd (apt package influxdb) is required" >&2; exit 1; }
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { echo "PostgreSQL (Debian package postgresql) is required" >&2; exit 1; }
 
 # schemathesis (API fuzzing against api.yaml, examples/tests/api_fuzz.rs).
 if ! command -v st >/dev/null 2>&1; then

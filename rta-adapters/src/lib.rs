@@ -55,5 +55,7 @@ pub mod native;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod stores;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};

@@ -1,12 +1,17 @@
 //! The SQL transpilation of queries and sorts, checked against the
-//! reference evaluator of `rta_core::query` on random sessions and queries.
+//! reference evaluator of `rta_core::query` on random sessions and queries,
+//! for both session stores: SQLite and PostgreSQL (a throwaway cluster).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(missing_docs)]
 
 use std::cmp::Ordering;
 
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
 use proptest::prelude::*;
-use rta_adapters::stores::SqliteSessionStore;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use rta_adapters::stores::{PostgresOptions, PostgresSessionStore, SqliteSessionStore};
+use rta_adapters::testing::PgCluster;
 use rta_core::proto::session_service as pb;
 use rta_core::proto::session_service::session_update::{self as su, Op};
 use rta_core::query::{Condition, Expr, Operator, Path, Query, SortOrder, Value};
@@ -235,91 +240,169 @@ fn list(query: &str, sorts: Vec<String>) -> pb::ListSessionsRequest {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+/// A fresh, empty store for one case.
+enum Backend {
+    Sqlite,
+    Postgres(PgCluster),
+}
 
-    #[test]
-    fn sql_matches_and_sorts_like_the_reference(
-        specs in prop::collection::vec(spec(), 1..10),
-        queries in prop::collection::vec(expr(), 1..8),
-        sorts in prop::collection::vec(sort_key(), 1..3),
-    ) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let store = SqliteSessionStore::open(dir.path().join("s.sqlite")).unwrap();
-            for r in requests(&specs) {
-                store.create_or_update(r).await.unwrap();
-            }
-            let all = store.list(&list("", vec!["identity:asc".into()])).await.unwrap();
-            let docs: Vec<(String, Json)> = all
-                .iter()
-                .map(|s| (s.identity.clone(), serde_json::from_str(&s.json).unwrap()))
-                .collect();
-            prop_assert_eq!(docs.len(), specs.len());
-            // Details come back exactly as written (types and values).
-            for (i, spec) in specs.iter().enumerate() {
-                let want: serde_json::Map<String, Json> =
-                    spec.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-                let got = docs[i].1.get("details").cloned().unwrap_or(Json::Object(Default::default()));
-                prop_assert_eq!(got, Json::Object(want), "details of s{:02}", i);
-                if let Some(v) = &spec.ext {
-                    prop_assert_eq!(&docs[i].1["extDetails"]["G"]["k"], v);
-                }
-            }
+static CASE: AtomicUsize = AtomicUsize::new(0);
 
-            for e in &queries {
-                let q = Query { filter: e.clone() };
-                let text = q.to_json().to_string();
-                let got: Vec<String> = store
-                    .list(&list(&text, vec!["identity:asc".into()]))
-                    .await
+impl Backend {
+    async fn store(&self) -> (Box<dyn SessionStore>, Option<tempfile::TempDir>) {
+        match self {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteSessionStore::open(dir.path().join("s.sqlite")).unwrap();
+                (Box::new(store), Some(dir))
+            }
+            Backend::Postgres(pg) => {
+                let n = CASE.fetch_add(1, AtomicOrdering::SeqCst);
+                let opts = PostgresOptions::parse(&pg.connection_string())
                     .unwrap()
-                    .into_iter()
-                    .map(|s| s.identity)
-                    .collect();
-                let want: Vec<String> = docs
-                    .iter()
-                    .filter(|(_, d)| q.matches(d))
-                    .map(|(i, _)| i.clone())
-                    .collect();
-                prop_assert_eq!(got, want, "query {}", text);
+                    .with_schema(&format!("case{n}"))
+                    .unwrap();
+                (
+                    Box::new(PostgresSessionStore::init(opts).await.unwrap()),
+                    None,
+                )
             }
-
-            // Pages, concatenated, give the whole ordered list.
-            let whole: Vec<String> = store
-                .list(&list("", sorts.clone()))
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|s| s.identity)
-                .collect();
-            for size in [1, 3] {
-                let mut paged = Vec::new();
-                for index in 0.. {
-                    let mut req = list("", sorts.clone());
-                    req.page_size = size;
-                    req.page_index = index;
-                    let page = store.list(&req).await.unwrap();
-                    prop_assert!(page.len() <= size as usize);
-                    if page.is_empty() {
-                        break;
-                    }
-                    paged.extend(page.into_iter().map(|s| s.identity));
-                }
-                prop_assert_eq!(&paged, &whole, "pages of {} with sort {:?}", size, sorts);
-            }
-
-            let order = SortOrder::parse(&sorts).unwrap();
-            let sorted = store.list(&list("", sorts.clone())).await.unwrap();
-            let sorted: Vec<Json> = sorted.iter().map(|s| serde_json::from_str(&s.json).unwrap()).collect();
-            for w in sorted.windows(2) {
-                prop_assert!(
-                    order.compare(&w[0], &w[1]) != Ordering::Greater,
-                    "sort {:?}: {} before {}", sorts, w[0], w[1]
-                );
-            }
-            Ok(())
-        })?;
+        }
     }
+}
+
+type Case = (Vec<Spec>, Vec<Expr>, Vec<String>);
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(spec(), 1..10),
+        prop::collection::vec(expr(), 1..8),
+        prop::collection::vec(sort_key(), 1..3),
+    )
+}
+
+fn run_model(backend: Backend) {
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runner
+        .run(&case(), |(specs, queries, sorts)| {
+            rt.block_on(check_case(&backend, specs, queries, sorts))
+        })
+        .unwrap();
+}
+
+#[test]
+fn sql_matches_and_sorts_like_the_reference_sqlite() {
+    run_model(Backend::Sqlite);
+}
+
+#[test]
+fn sql_matches_and_sorts_like_the_reference_postgres() {
+    run_model(Backend::Postgres(
+        PgCluster::start().expect("PostgreSQL test cluster"),
+    ));
+}
+
+async fn check_case(
+    backend: &Backend,
+    specs: Vec<Spec>,
+    queries: Vec<Expr>,
+    sorts: Vec<String>,
+) -> Result<(), TestCaseError> {
+    let (store, _dir) = backend.store().await;
+
+    for r in requests(&specs) {
+        store.create_or_update(r).await.unwrap();
+    }
+    let all = store
+        .list(&list("", vec!["identity:asc".into()]))
+        .await
+        .unwrap();
+    let docs: Vec<(String, Json)> = all
+        .iter()
+        .map(|s| (s.identity.clone(), serde_json::from_str(&s.json).unwrap()))
+        .collect();
+    prop_assert_eq!(docs.len(), specs.len());
+    // Details come back exactly as written (types and values).
+    for (i, spec) in specs.iter().enumerate() {
+        let want: serde_json::Map<String, Json> = spec
+            .details
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let got = docs[i]
+            .1
+            .get("details")
+            .cloned()
+            .unwrap_or(Json::Object(Default::default()));
+        prop_assert_eq!(got, Json::Object(want), "details of s{:02}", i);
+        if let Some(v) = &spec.ext {
+            prop_assert_eq!(&docs[i].1["extDetails"]["G"]["k"], v);
+        }
+    }
+
+    for e in &queries {
+        let q = Query { filter: e.clone() };
+        let text = q.to_json().to_string();
+        let got: Vec<String> = store
+            .list(&list(&text, vec!["identity:asc".into()]))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.identity)
+            .collect();
+        let want: Vec<String> = docs
+            .iter()
+            .filter(|(_, d)| q.matches(d))
+            .map(|(i, _)| i.clone())
+            .collect();
+        prop_assert_eq!(got, want, "query {}", text);
+    }
+
+    // Pages, concatenated, give the whole ordered list.
+    let whole: Vec<String> = store
+        .list(&list("", sorts.clone()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.identity)
+        .collect();
+    for size in [1, 3] {
+        let mut paged = Vec::new();
+        for index in 0.. {
+            let mut req = list("", sorts.clone());
+            req.page_size = size;
+            req.page_index = index;
+            let page = store.list(&req).await.unwrap();
+            prop_assert!(page.len() <= size as usize);
+            if page.is_empty() {
+                break;
+            }
+            paged.extend(page.into_iter().map(|s| s.identity));
+        }
+        prop_assert_eq!(&paged, &whole, "pages of {} with sort {:?}", size, sorts);
+    }
+
+    let order = SortOrder::parse(&sorts).unwrap();
+    let sorted = store.list(&list("", sorts.clone())).await.unwrap();
+    let sorted: Vec<Json> = sorted
+        .iter()
+        .map(|s| serde_json::from_str(&s.json).unwrap())
+        .collect();
+    for w in sorted.windows(2) {
+        prop_assert!(
+            order.compare(&w[0], &w[1]) != Ordering::Greater,
+            "sort {:?}: {} before {}",
+            sorts,
+            w[0],
+            w[1]
+        );
+    }
+    Ok(())
 }

@@ -2,14 +2,17 @@
 //! live-ingest `CreateOrUpdateSession` rate.
 //!
 //! ```sh
-//! cargo bench -p rta-adapters --bench session_store
-//! RTA_BENCH_SESSIONS=20000 cargo bench -p rta-adapters --bench session_store   # smaller
+//! cargo bench -p rta-service --bench session_store
+//! RTA_BENCH_SESSIONS=20000 cargo bench -p rta-service --bench session_store   # smaller
+//! RTA_BENCH_POSTGRES=0 cargo bench -p rta-service --bench session_store       # SQLite only
 //! ```
 //!
-//! Prints two reports, then runs the criterion benches:
+//! Prints the reports, then runs the criterion benches:
 //!
 //! - latency of `POST /rta/v2/sessions` (`pageSize=50`) over HTTP on
-//!   loopback: p50 / p99 / max per scenario;
+//!   loopback: p50 / p99 / max per scenario, on the SQLite store and on the
+//!   PostgreSQL store (a throwaway local cluster, the same sessions), with
+//!   the PostgreSQL / SQLite p99 ratio;
 //! - live ingest over gRPC on loopback: 1000 open sessions, each receiving an
 //!   `extend_time_range` (+ heartbeat) per tick, as many ticks as fit in the
 //!   measuring window: sessions/s sustained, p99 latency of an update;
@@ -24,7 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use rta_adapters::stores::SqliteSessionStore;
+use rta_adapters::stores::{PostgresOptions, PostgresSessionStore, SqliteSessionStore};
+use rta_adapters::testing::PgCluster;
 use rta_core::proto::session_service as pb;
 use rta_core::proto::session_service::session_store_client::SessionStoreClient;
 use rta_core::proto::session_service::session_update::{self as su, Op};
@@ -177,52 +181,73 @@ fn form(s: &Scenario, page_index: usize) -> String {
     )
 }
 
-fn main() {
-    let n: usize = std::env::var("RTA_BENCH_SESSIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap());
-
-    // Load.
+/// Creates `n` sessions, `concurrency` requests at a time.
+fn load(
+    rt: &tokio::runtime::Runtime,
+    what: &str,
+    store: Arc<dyn SessionStore>,
+    n: usize,
+    concurrency: usize,
+) {
     let t = Instant::now();
     rt.block_on(async {
-        for i in 0..n {
-            store.create_or_update(session(i)).await.unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..concurrency {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in (w..n).step_by(concurrency) {
+                    store.create_or_update(session(i)).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
         }
     });
     let load = t.elapsed();
     println!(
-        "loaded {n} sessions in {:.1} s ({:.0} creates/s, each with 5 updates)",
+        "{what}: loaded {n} sessions in {:.1} s ({:.0} creates/s, each with 5 updates, {concurrency} at a time)",
         load.as_secs_f64(),
         n as f64 / load.as_secs_f64()
     );
+}
 
-    let server = rt.block_on(async {
-        let http = monitor::service_router(
-            monitor::ServiceInfo::new("bench"),
-            sessions::session_router(store.clone()),
-        );
-        let grpc_routes = rpc::routes().add_service(sessions::session_server(store.clone()));
-        let lo = "127.0.0.1:0".parse().unwrap();
-        serve::spawn(lo, http, Some((lo, grpc_routes)))
-            .await
-            .unwrap()
-    });
+/// Refreshes the planner statistics after the bulk load (what autovacuum
+/// would do shortly after in a real deployment).
+async fn tokio_postgres_analyze(pg: &PgCluster) -> Result<(), String> {
+    let opts = PostgresOptions::parse(&pg.connection_string()).map_err(|e| e.to_string())?;
+    let store = PostgresSessionStore::connect(opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.analyze().await.map_err(|e| e.to_string())
+}
 
-    // Latency over HTTP.
-    println!("\nPOST /rta/v2/sessions, pageSize=50, {n} sessions (HTTP on loopback)");
+async fn serve_store(store: Arc<dyn SessionStore>) -> serve::RunningServer {
+    let http = monitor::service_router(
+        monitor::ServiceInfo::new("bench"),
+        sessions::session_router(store.clone()),
+    );
+    let grpc_routes = rpc::routes().add_service(sessions::session_server(store));
+    let lo = "127.0.0.1:0".parse().unwrap();
+    serve::spawn(lo, http, Some((lo, grpc_routes)))
+        .await
+        .unwrap()
+}
+
+/// The listing latencies over HTTP; returns the p99 of each scenario.
+fn latency(
+    rt: &tokio::runtime::Runtime,
+    what: &str,
+    server: &serve::RunningServer,
+    n: usize,
+) -> Vec<(&'static str, Duration)> {
+    println!("\n{what}: POST /rta/v2/sessions, pageSize=50, {n} sessions (HTTP on loopback)");
     println!("| scenario | p50 ms | p99 ms | max ms | sessions returned |");
     println!("| --- | --- | --- | --- | --- |");
     let client = reqwest::Client::new();
     let url = format!("{}/rta/v2/sessions", server.http_url());
     let last_page = (n / 50).saturating_sub(1);
+    let mut out = Vec::new();
     for s in SCENARIOS {
         let page = if s.name.contains("last page") {
             last_page
@@ -258,7 +283,57 @@ fn main() {
             ms(percentile(&times, 0.99)),
             ms(*times.last().unwrap())
         );
+        out.push((s.name, percentile(&times, 0.99)));
     }
+    out
+}
+
+fn main() {
+    let n: usize = std::env::var("RTA_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteSessionStore::open(dir.path().join("sessions.sqlite")).unwrap());
+    load(&rt, "SQLite", store.clone(), n, 1);
+    let server = rt.block_on(serve_store(store.clone()));
+    let sqlite = latency(&rt, "SQLite", &server, n);
+
+    // The same listings on PostgreSQL.
+    let postgres = std::env::var("RTA_BENCH_POSTGRES").map_or(true, |v| v != "0");
+    if postgres {
+        let pg = PgCluster::start().expect("PostgreSQL (Debian package postgresql)");
+        let pg_store = rt.block_on(async {
+            let opts = PostgresOptions::parse(&pg.connection_string()).unwrap();
+            Arc::new(PostgresSessionStore::init(opts).await.unwrap())
+        });
+        load(&rt, "PostgreSQL", pg_store.clone(), n, 16);
+        rt.block_on(async {
+            let c = tokio_postgres_analyze(&pg).await;
+            c.unwrap_or_else(|e| println!("ANALYZE failed: {e}"));
+        });
+        let pg_server = rt.block_on(serve_store(pg_store.clone()));
+        let pg_times = latency(&rt, "PostgreSQL", &pg_server, n);
+        println!("\nPostgreSQL / SQLite, {n} sessions");
+        println!("| scenario | p99 SQLite ms | p99 PostgreSQL ms | ratio |");
+        println!("| --- | --- | --- | --- |");
+        for ((name, a), (_, b)) in sqlite.iter().zip(&pg_times) {
+            println!(
+                "| {name} | {} | {} | {:.2} |",
+                ms(*a),
+                ms(*b),
+                b.as_secs_f64() / a.as_secs_f64()
+            );
+        }
+        rt.block_on(pg_server.stop()).unwrap();
+        drop(pg);
+    }
+    let last_page = (n / 50).saturating_sub(1);
 
     // Live ingest over gRPC: 1000 open sessions, one extend per session per tick.
     let open = 1000;

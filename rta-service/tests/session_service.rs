@@ -1,9 +1,12 @@
-//! The session service over real sockets (tonic client, HTTP client)
-//! against SQLite in a temporary directory.
+//! The session service over real sockets (tonic client, HTTP client),
+//! every test run twice: against SQLite in a temporary directory and
+//! against PostgreSQL in a throwaway cluster (`mod sqlite`, `mod postgres`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(missing_docs)]
 
 mod support;
+
+use support::Backend;
 
 use std::collections::HashMap;
 
@@ -87,10 +90,8 @@ fn ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn create_defaults_and_every_update_op() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn create_defaults_and_every_update_op(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
 
     // Defaults: closed, now, identifier = identity, in the root folder.
@@ -405,10 +406,8 @@ async fn create_defaults_and_every_update_op() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn failed_transactions_change_nothing_and_bad_input_is_rejected() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn failed_transactions_change_nothing_and_bad_input_is_rejected(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     c.create_or_update_session(create(
         "a",
@@ -581,10 +580,8 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn sequence_makes_stale_updates_harmless() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn sequence_makes_stale_updates_harmless(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     let seq = |n: i64, t: &str| pb::CreateOrUpdateSessionRequest {
         identity: "k".into(),
@@ -609,10 +606,8 @@ async fn sequence_makes_stale_updates_harmless() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn folders_moves_deletes_and_orphans() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn folders_moves_deletes_and_orphans(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     let put = |parent: &str, id: &str, label: &str| pb::PutSessionFolderRequest {
         parent_identity: parent.into(),
@@ -762,10 +757,8 @@ async fn folders_moves_deletes_and_orphans() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn children_and_alternates_resolve_in_any_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn children_and_alternates_resolve_in_any_order(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     // The model (child) and the downsampled alternate arrive before the telemetry.
     c.create_or_update_session(create(
@@ -924,10 +917,8 @@ async fn seed_query_sessions(
     .unwrap();
 }
 
-#[tokio::test]
-async fn queries_sorting_and_paging() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn queries_sorting_and_paging(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     seed_query_sessions(&mut c).await;
 
@@ -1099,10 +1090,8 @@ async fn queries_sorting_and_paging() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn metamodel_and_property_discovery() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn metamodel_and_property_discovery(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     seed_query_sessions(&mut c).await;
     c.create_or_update_session(update(
@@ -1248,10 +1237,8 @@ async fn metamodel_and_property_discovery() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn sessions_survive_restart_and_monitoring_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn sessions_survive_restart_and_monitoring_answers(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let mut c = svc.sessions().await;
     c.create_or_update_session(create(
         "persist",
@@ -1269,7 +1256,7 @@ async fn sessions_survive_restart_and_monitoring_answers() {
     .unwrap();
     let (status, health) = svc.get_json("/health").await;
     assert_eq!(status, 200);
-    assert_eq!(health["checks"]["sqlite"]["status"], "Healthy");
+    assert_eq!(health["checks"][b.check_name()]["status"], "Healthy");
     let (status, root) = svc.get_json("/").await;
     assert_eq!(status, 200);
     assert_eq!(root["name"], "rta-sessionsvc");
@@ -1287,7 +1274,10 @@ async fn sessions_survive_restart_and_monitoring_answers() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("rta_health_status{check=\"sqlite\"} 1"),
+        metrics.contains(&format!(
+            "rta_health_status{{check=\"{}\"}} 1",
+            b.check_name()
+        )),
         "{metrics}"
     );
     assert!(
@@ -1297,7 +1287,7 @@ async fn sessions_survive_restart_and_monitoring_answers() {
     drop(c);
     svc.stop().await;
 
-    let svc = support::session_service(dir.path()).await;
+    let svc = support::session_service_on(&b).await;
     let (status, s) = svc.get_json("/rta/v2/sessions/persist").await;
     assert_eq!(status, 200);
     assert_eq!(s["timestamp"], "2021-01-01T00:00:00+05:30");
@@ -1309,10 +1299,8 @@ async fn sessions_survive_restart_and_monitoring_answers() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_readers_while_writing() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::session_service(dir.path()).await;
+async fn concurrent_readers_while_writing(b: Backend) {
+    let svc = support::session_service_on(&b).await;
     let writer = {
         let mut c = svc.sessions().await;
         tokio::spawn(async move {
@@ -1344,3 +1332,37 @@ async fn concurrent_readers_while_writing() {
     );
     svc.stop().await;
 }
+
+/// Each test on both stores.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::sqlite()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    create_defaults_and_every_update_op,
+    failed_transactions_change_nothing_and_bad_input_is_rejected,
+    sequence_makes_stale_updates_harmless,
+    folders_moves_deletes_and_orphans,
+    children_and_alternates_resolve_in_any_order,
+    queries_sorting_and_paging,
+    metamodel_and_property_discovery,
+    sessions_survive_restart_and_monitoring_answers,
+    concurrent_readers_while_writing,
+);

@@ -1,6 +1,8 @@
 //! `rta-server`: the RTA Server. Session, config, schema-mapping, data and
 //! stream services in one process on embedded stores (SQLite and local
-//! files under `--data-dir`), with no external services.
+//! files under `--data-dir`), with no external services; sessions in
+//! PostgreSQL when `PostgresConnectionString` is set (the schema is created
+//! or upgraded at start-up unless `InitStore=false`).
 //!
 //! ```text
 //! rta-server --demo                        # REST 8080, gRPC 8082, demo content
@@ -10,6 +12,9 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use rta_adapters::stores::PostgresSessionStore;
 use rta_service::auth::Authenticator;
 use rta_service::options::RtaServerOptions;
 use rta_service::server::RtaServer;
@@ -19,11 +24,28 @@ async fn run() -> rta_service::Result<()> {
     let opts = RtaServerOptions::from_env()?;
     let svc = &opts.service;
     let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
-    let server = RtaServer::builder(&svc.data_dir)
-        .info(monitor::ServiceInfo::from_options("rta-server", &opts.raw))
-        .auth(auth)
-        .build()
-        .await?;
+    let mut info = monitor::ServiceInfo::from_options("rta-server", &opts.raw);
+    let mut builder = RtaServer::builder(&svc.data_dir);
+    if let Some(pg) = &opts.postgres {
+        let store = if opts.init_store || opts.init_store_and_exit {
+            PostgresSessionStore::init(pg.clone()).await?
+        } else {
+            PostgresSessionStore::connect(pg.clone()).await?
+        };
+        tracing::info!(server = %pg.redacted(), schema = %pg.schema, "sessions in PostgreSQL");
+        let store = Arc::new(store);
+        let check = store.clone();
+        info = info.with_health_check("postgres", move || {
+            let store = check.clone();
+            async move { store.check().await }
+        });
+        builder = builder.sessions(store);
+    }
+    let server = builder.info(info).auth(auth).build().await?;
+    if opts.init_store_and_exit {
+        tracing::info!(data = %svc.data_dir.display(), "stores ready");
+        return Ok(());
+    }
     if opts.demo {
         let identity = demo::publish(&server, &demo::DemoOptions::default()).await?;
         tracing::info!(%identity, "demo published; writing the live session");

@@ -3,6 +3,7 @@
 //! | store | trait | layout |
 //! | --- | --- | --- |
 //! | [`SqliteSessionStore`] | [`rta_core::service::SessionStore`] | one SQLite file (WAL) |
+//! | `PostgresSessionStore` (feature `postgres`) | [`rta_core::service::SessionStore`] | a schema of a shared PostgreSQL database |
 //! | [`FileConfigStore`] | [`rta_core::service::ConfigStore`] | one file per identifier |
 //! | [`FileSchemaMappingStore`] | [`rta_core::service::SchemaMappingStore`] | one protobuf file per source and identity |
 //!
@@ -12,10 +13,14 @@
 
 mod config;
 mod fsutil;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod schema_mapping;
 pub mod session;
 
 pub use config::FileConfigStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresSessionStore};
 pub use schema_mapping::FileSchemaMappingStore;
 pub use session::SqliteSessionStore;
 

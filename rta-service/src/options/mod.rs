@@ -47,6 +47,7 @@ mod limits;
 mod microservices;
 mod names;
 mod parser;
+mod postgres;
 pub mod services;
 mod values;
 
@@ -56,6 +57,7 @@ pub use limits::ListenerLimits;
 pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;
 pub use parser::{OptionKind, OptionSpec, OptionsParser, Parsed};
+pub use postgres::*;
 pub use services::*;
 pub use values::{Options, ServiceOptions, Source};
 

@@ -26,11 +26,14 @@ use rta_stream::trimmer::TrimmerOptions;
 
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
+use super::postgres::postgres_options;
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
+use rta_adapters::stores::PostgresOptions;
 
 const INIT_STORE_AND_EXIT: &str = "InitStoreAndExit";
+const INIT_STORE: &str = "InitStore";
 const REDIS: &str = "RedisConnectionString";
 const REDIS_DB: &str = "RedisDb";
 const INTERNAL_HTTP_PORT: &str = "InternalHttpPort";
@@ -79,7 +82,7 @@ impl StoreService {
     fn about(self) -> &'static str {
         match self {
             StoreService::Sessions => {
-                "RTA Session Service: sessions in SQLite (DataDir/sessions.sqlite), REST and gRPC"
+                "RTA Session Service: sessions in PostgreSQL (PostgresConnectionString) or SQLite (DataDir/sessions.sqlite), REST and gRPC"
             }
             StoreService::Configs => {
                 "RTA Config Service: configurations as files in DataDir/configs, REST and gRPC"
@@ -112,6 +115,10 @@ pub struct StoreServiceOptions {
     pub internal_http: Option<std::net::SocketAddr>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
+    /// `PostgresConnectionString`, `PostgresSchema`,
+    /// `PostgresConnectionTimeout` (session service only): sessions in
+    /// PostgreSQL instead of SQLite.
+    pub postgres: Option<PostgresOptions>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -132,6 +139,7 @@ impl StoreServiceOptions {
             StoreService::Configs => parser.info_options(service.label()),
             StoreService::Sessions => parser
                 .info_options(service.label())
+                .postgres_options()
                 .option(
                     INTERNAL_HTTP_PORT,
                     "N",
@@ -167,6 +175,7 @@ impl StoreServiceOptions {
             internal_http,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
             auth: raw.auth()?,
+            postgres: postgres_options(&raw)?,
             raw,
         })
     }
@@ -211,6 +220,14 @@ pub struct RtaServerOptions {
     pub demo_duration: Option<Duration>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
+    /// `PostgresConnectionString`, `PostgresSchema`,
+    /// `PostgresConnectionTimeout`: sessions in PostgreSQL instead of SQLite.
+    pub postgres: Option<PostgresOptions>,
+    /// `InitStore` (default true): create or upgrade the PostgreSQL schema
+    /// at start-up.
+    pub init_store: bool,
+    /// `InitStoreAndExit`: create or upgrade the stores, then exit.
+    pub init_store_and_exit: bool,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -254,6 +271,17 @@ impl RtaServerOptions {
         )
         .auth_options()
         .listener_options(Some(8081))
+        .postgres_options()
+        .option(
+            INIT_STORE,
+            "BOOL",
+            "Create or upgrade the PostgreSQL schema at start-up",
+            Some("true"),
+        )
+        .switch(
+            INIT_STORE_AND_EXIT,
+            "Create or upgrade the stores, then exit",
+        )
     }
 
     /// Reads the options from merged values.
@@ -264,6 +292,9 @@ impl RtaServerOptions {
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
             auth: raw.auth()?,
+            postgres: postgres_options(&raw)?,
+            init_store: raw.switch(INIT_STORE)?,
+            init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
             raw,
         })
     }

@@ -5,7 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rta_adapters::stores::{FileConfigStore, FileSchemaMappingStore, SqliteSessionStore};
+use rta_adapters::stores::{
+    FileConfigStore, FileSchemaMappingStore, PostgresOptions, PostgresSessionStore,
+    SqliteSessionStore,
+};
+use rta_adapters::testing::PgCluster;
 use rta_core::proto::config_service::config_store_client::ConfigStoreClient;
 use rta_core::proto::schema_mapping_service::schema_mapping_store_client::SchemaMappingStoreClient;
 use rta_core::proto::session_service::session_store_client::SessionStoreClient;
@@ -106,6 +110,72 @@ pub async fn session_service(dir: &Path) -> Service {
         rpc::routes().add_service(sessions::session_server(store)),
     )
     .await
+}
+
+/// Where a session service under test keeps its sessions.
+pub enum Backend {
+    /// `sessions.sqlite` in a temporary directory.
+    Sqlite(tempfile::TempDir),
+    /// A schema in a throwaway PostgreSQL cluster.
+    Postgres(PgCluster, PostgresOptions),
+}
+
+impl Backend {
+    pub fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// Starts a cluster and initialises the session schema in it.
+    pub async fn postgres() -> Backend {
+        let pg = tokio::task::spawn_blocking(PgCluster::start)
+            .await
+            .unwrap()
+            .expect("PostgreSQL test cluster");
+        let opts = PostgresOptions::parse(&pg.connection_string()).unwrap();
+        PostgresSessionStore::init(opts.clone()).await.unwrap();
+        Backend::Postgres(pg, opts)
+    }
+
+    /// The name of the store's `/health` check.
+    pub fn check_name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(..) => "postgres",
+        }
+    }
+
+    /// The cluster, for PostgreSQL.
+    pub fn cluster(&mut self) -> Option<&mut PgCluster> {
+        match self {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pg, _) => Some(pg),
+        }
+    }
+}
+
+/// The session service over `backend`.
+pub async fn session_service_on(backend: &Backend) -> Service {
+    match backend {
+        Backend::Sqlite(dir) => session_service(dir.path()).await,
+        Backend::Postgres(_, opts) => {
+            let store = Arc::new(PostgresSessionStore::connect(opts.clone()).await.unwrap());
+            let check = store.clone();
+            let info = monitor::ServiceInfo::new("rta-sessionsvc").with_health_check(
+                "postgres",
+                move || {
+                    let s = check.clone();
+                    async move { s.check().await }
+                },
+            );
+            let http =
+                monitor::service_router(info, sessions::session_service_router(store.clone()));
+            start(
+                http,
+                rpc::routes().add_service(sessions::session_server(store)),
+            )
+            .await
+        }
+    }
 }
 
 /// The config service over `dir/configs`.

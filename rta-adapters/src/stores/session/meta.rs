@@ -21,7 +21,7 @@ use super::Scope;
 pub const MAX_VALUES: usize = 1000;
 
 /// The predefined properties, with their labels.
-const BUILT_INS: &[(&str, &str)] = &[
+pub(crate) const BUILT_INS: &[(&str, &str)] = &[
     ("identifier", "Identifier"),
     ("timestamp", "Timestamp"),
     ("startTimestamp", "Start Timestamp"),
@@ -33,11 +33,13 @@ const BUILT_INS: &[(&str, &str)] = &[
     ("version", "Version"),
 ];
 
-fn caps() -> Option<PropertyCapabilities> {
+pub(crate) fn caps() -> Option<PropertyCapabilities> {
     Some(PropertyCapabilities::new(true, true))
 }
 
-fn descriptor(constraints: Option<PropertyConstraints>) -> Option<SessionPropertyDescriptor> {
+pub(crate) fn descriptor(
+    constraints: Option<PropertyConstraints>,
+) -> Option<SessionPropertyDescriptor> {
     Some(SessionPropertyDescriptor {
         capabilities: caps(),
         constraints,
@@ -106,8 +108,9 @@ fn distinct_text(
     }))
 }
 
+/// What the metamodel says about one detail key.
 #[derive(Default)]
-struct DetailStats {
+pub(crate) struct DetailStats {
     kinds: u8,
     all_dates: bool,
     values: Vec<Value>,
@@ -119,10 +122,6 @@ struct DetailStats {
 
 impl DetailStats {
     fn add(&mut self, k: i64, v: ValueRef<'_>, instant: Option<String>) {
-        if self.kinds == 0 {
-            self.all_dates = true;
-        }
-        self.kinds |= 1 << k;
         let value = match v {
             ValueRef::Integer(i) if k == kind::BOOL => json!(i != 0),
             ValueRef::Integer(i) => json!(i),
@@ -130,6 +129,15 @@ impl DetailStats {
             ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
             _ => Value::Null,
         };
+        self.add_value(k, value, instant);
+    }
+
+    /// Adds one distinct value of kind `k` (`instant`: its date-time key).
+    pub(crate) fn add_value(&mut self, k: i64, value: Value, instant: Option<String>) {
+        if self.kinds == 0 {
+            self.all_dates = true;
+        }
+        self.kinds |= 1 << k;
         if let Some(n) = value.as_f64().filter(|_| k == kind::INT || k == kind::REAL) {
             self.min_num = Some(self.min_num.map_or(n, |m| m.min(n)));
             self.max_num = Some(self.max_num.map_or(n, |m| m.max(n)));
@@ -151,7 +159,7 @@ impl DetailStats {
         }
     }
 
-    fn descriptor(self, label: &str) -> SessionDetailPropertyDescriptor {
+    pub(crate) fn descriptor(self, label: &str) -> SessionDetailPropertyDescriptor {
         let bit = |k: i64| 1u8 << k;
         let numbers = bit(kind::INT) | bit(kind::REAL);
         let property_type = if self.kinds == bit(kind::BOOL) {
@@ -262,6 +270,14 @@ pub(crate) fn metamodel(
                 .add(k, r.get_ref(3).map_err(sql_err)?, instant);
         }
     }
+    finish(mm, stats)
+}
+
+/// Adds the detail descriptors to the metamodel and renders its JSON.
+pub(crate) fn finish(
+    mut mm: SessionMetamodel,
+    stats: BTreeMap<(String, String), DetailStats>,
+) -> Result<Value> {
     for ((grp, key), st) in stats {
         let d = st.descriptor(&key);
         if grp.is_empty() {
@@ -294,17 +310,7 @@ pub(crate) fn properties(
     scope: &Scope,
     partial: &str,
 ) -> Result<Vec<pb::PropertySummary>> {
-    let needle = partial.to_lowercase();
-    let matches = |id: &str| needle.is_empty() || id.to_lowercase().contains(&needle);
-    let mut out: Vec<pb::PropertySummary> = BUILT_INS
-        .iter()
-        .filter(|(id, _)| matches(id))
-        .map(|(id, label)| pb::PropertySummary {
-            id: (*id).to_string(),
-            label: (*label).to_string(),
-            description: String::new(),
-        })
-        .collect();
+    let mut props = Properties::new(partial);
     let sql = format!(
         "{with} SELECT DISTINCT d.grp, d.key FROM details d JOIN sessions s ON s.id = d.session_id
          WHERE {cond} ORDER BY d.grp <> '', d.grp, d.key",
@@ -318,6 +324,43 @@ pub(crate) fn properties(
     while let Some(r) = rows.next().map_err(sql_err)? {
         let grp: String = r.get(0).map_err(sql_err)?;
         let key: String = r.get(1).map_err(sql_err)?;
+        props.detail(grp, key);
+    }
+    Ok(props.out)
+}
+
+/// Property discovery: the matching built-ins, then matching details.
+pub(crate) struct Properties {
+    needle: String,
+    /// The summaries found so far.
+    pub out: Vec<pb::PropertySummary>,
+}
+
+impl Properties {
+    /// Starts with the built-in properties whose id contains `partial`.
+    pub(crate) fn new(partial: &str) -> Self {
+        let mut p = Properties {
+            needle: partial.to_lowercase(),
+            out: Vec::new(),
+        };
+        for (id, label) in BUILT_INS {
+            if p.matches(id) {
+                p.out.push(pb::PropertySummary {
+                    id: (*id).to_string(),
+                    label: (*label).to_string(),
+                    description: String::new(),
+                });
+            }
+        }
+        p
+    }
+
+    fn matches(&self, id: &str) -> bool {
+        self.needle.is_empty() || id.to_lowercase().contains(&self.needle)
+    }
+
+    /// Adds a detail (`grp` empty) or extended detail if it matches.
+    pub(crate) fn detail(&mut self, grp: String, key: String) {
         let (id, description) = if grp.is_empty() {
             (format!("details.{key}"), String::new())
         } else {
@@ -326,13 +369,12 @@ pub(crate) fn properties(
                 format!("Extended detail in group {grp}"),
             )
         };
-        if matches(&id) {
-            out.push(pb::PropertySummary {
+        if self.matches(&id) {
+            self.out.push(pb::PropertySummary {
                 id,
                 label: key,
                 description,
             });
         }
     }
-    Ok(out)
 }

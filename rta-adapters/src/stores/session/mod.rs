@@ -10,11 +10,11 @@
 //! number of reader connections (pooled) answer queries concurrently from
 //! consistent snapshots. All of it runs on Tokio's blocking pool.
 
-mod meta;
-mod read;
-mod schema;
+pub(crate) mod meta;
+pub(crate) mod read;
+pub(crate) mod schema;
 mod sql;
-mod update;
+pub(crate) mod update;
 
 pub use meta::MAX_VALUES as MAX_METAMODEL_VALUES;
 

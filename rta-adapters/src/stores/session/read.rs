@@ -65,18 +65,95 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
     s
 }
 
-struct Base {
-    identity: String,
-    state: i32,
-    ts_text: String,
-    start_time: Option<i64>,
-    end_time: Option<i64>,
-    identifier: String,
-    session_type: Option<String>,
-    quality: Option<f64>,
-    group: Option<String>,
-    version: Option<String>,
-    heartbeat: Option<i64>,
+/// The `sessions` columns of one session.
+pub(crate) struct Base {
+    pub identity: String,
+    pub state: i32,
+    pub ts_text: String,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub identifier: String,
+    pub session_type: Option<String>,
+    pub quality: Option<f64>,
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub heartbeat: Option<i64>,
+}
+
+impl Base {
+    /// The message with identity and heartbeat (other elements are added
+    /// by the caller).
+    pub(crate) fn message(&self, elements: &pb::SessionElements) -> pb::Session {
+        pb::Session {
+            identity: self.identity.clone(),
+            heartbeat_utc: if elements.heartbeat_utc {
+                self.heartbeat
+                    .map(|n| Timestamp::from_nanos(n).as_str().to_string())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The session model without collections.
+    pub(crate) fn session(&self) -> Result<Session> {
+        let timestamp = Timestamp::parse(&self.ts_text)?;
+        let state = SessionState::from_i32(self.state).unwrap_or_default();
+        let mut s = Session::new(
+            self.identity.clone(),
+            state,
+            timestamp,
+            self.identifier.clone(),
+        );
+        if let (Some(start), Some(end)) = (self.start_time, self.end_time) {
+            s.set_time_range(start, end)?;
+        }
+        s.session_type = self.session_type.clone();
+        s.quality = self.quality;
+        s.group = self.group.clone();
+        s.version = self.version.clone();
+        Ok(s)
+    }
+}
+
+/// A marker's columns.
+pub(crate) struct MarkerRow {
+    pub id: String,
+    pub category: String,
+    pub marker_type: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub details_json: String,
+}
+
+impl MarkerRow {
+    /// The marker in the session JSON's `markers` array.
+    pub(crate) fn json(self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("category".into(), json!(self.category));
+        if !self.marker_type.is_empty() {
+            m.insert("type".into(), json!(self.marker_type));
+        }
+        m.insert("label".into(), json!(self.label));
+        if let Some(d) = self.description {
+            m.insert("description".into(), json!(d));
+        }
+        if let Some(t) = self.start_time {
+            m.insert("startTime".into(), json!(t));
+        }
+        if let Some(t) = self.end_time {
+            m.insert("endTime".into(), json!(t));
+        }
+        if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&self.details_json) {
+            m.insert("details".into(), v);
+        }
+        Value::Object(m)
+    }
 }
 
 fn detail_value(kind_: i64, v: ValueRef<'_>) -> Option<DetailValue> {
@@ -140,20 +217,7 @@ pub(crate) fn load(
 
     let mut out: HashMap<i64, pb::Session> = HashMap::with_capacity(ids.len());
     for (&id, b) in &bases {
-        out.insert(
-            id,
-            pb::Session {
-                identity: b.identity.clone(),
-                heartbeat_utc: if elements.heartbeat_utc {
-                    b.heartbeat
-                        .map(|n| Timestamp::from_nanos(n).as_str().to_string())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                ..Default::default()
-            },
-        );
+        out.insert(id, b.message(elements));
     }
 
     if elements.json {
@@ -235,17 +299,7 @@ fn render_json(
 ) -> Result<HashMap<i64, String>> {
     let mut sessions: HashMap<i64, Session> = HashMap::with_capacity(bases.len());
     for (&id, b) in bases {
-        let timestamp = Timestamp::parse(&b.ts_text)?;
-        let state = SessionState::from_i32(b.state).unwrap_or_default();
-        let mut s = Session::new(b.identity.clone(), state, timestamp, b.identifier.clone());
-        if let (Some(start), Some(end)) = (b.start_time, b.end_time) {
-            s.set_time_range(start, end)?;
-        }
-        s.session_type = b.session_type.clone();
-        s.quality = b.quality;
-        s.group = b.group.clone();
-        s.version = b.version.clone();
-        sessions.insert(id, s);
+        sessions.insert(id, b.session()?);
     }
 
     // Details, and extended details when selected.
@@ -349,34 +403,17 @@ fn render_json(
         let mut rows = stmt.query([list]).map_err(sql_err)?;
         while let Some(r) = rows.next().map_err(sql_err)? {
             let id: i64 = r.get(0).map_err(sql_err)?;
-            let mut m = Map::new();
-            m.insert("id".into(), json!(r.get::<_, String>(1).map_err(sql_err)?));
-            m.insert(
-                "category".into(),
-                json!(r.get::<_, String>(2).map_err(sql_err)?),
-            );
-            let t: String = r.get(3).map_err(sql_err)?;
-            if !t.is_empty() {
-                m.insert("type".into(), json!(t));
-            }
-            m.insert(
-                "label".into(),
-                json!(r.get::<_, String>(4).map_err(sql_err)?),
-            );
-            if let Some(d) = r.get::<_, Option<String>>(5).map_err(sql_err)? {
-                m.insert("description".into(), json!(d));
-            }
-            if let Some(t) = r.get::<_, Option<i64>>(6).map_err(sql_err)? {
-                m.insert("startTime".into(), json!(t));
-            }
-            if let Some(t) = r.get::<_, Option<i64>>(7).map_err(sql_err)? {
-                m.insert("endTime".into(), json!(t));
-            }
-            let details: String = r.get(8).map_err(sql_err)?;
-            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&details) {
-                m.insert("details".into(), v);
-            }
-            markers.entry(id).or_default().push(Value::Object(m));
+            let m = MarkerRow {
+                id: r.get(1).map_err(sql_err)?,
+                category: r.get(2).map_err(sql_err)?,
+                marker_type: r.get(3).map_err(sql_err)?,
+                label: r.get(4).map_err(sql_err)?,
+                description: r.get(5).map_err(sql_err)?,
+                start_time: r.get(6).map_err(sql_err)?,
+                end_time: r.get(7).map_err(sql_err)?,
+                details_json: r.get(8).map_err(sql_err)?,
+            };
+            markers.entry(id).or_default().push(m.json());
         }
     }
 

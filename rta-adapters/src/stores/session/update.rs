@@ -395,6 +395,63 @@ fn set_details(
     Ok(())
 }
 
+/// Checks a marker: non-empty id, details a JSON object, end not before
+/// start.
+pub(crate) fn check_marker(marker: &pb::Marker) -> Result<()> {
+    if marker.id.is_empty() {
+        return Err(invalid("marker ids must not be empty"));
+    }
+    if !marker.details_json.trim().is_empty() {
+        let v: serde_json::Value =
+            serde_json::from_str(&marker.details_json).map_err(|e| Error::Json {
+                what: "marker details",
+                reason: e.to_string(),
+            })?;
+        if !v.is_object() {
+            return Err(Error::Json {
+                what: "marker details",
+                reason: "must be a JSON object".into(),
+            });
+        }
+    }
+    if let (Some(s), Some(e)) = (marker.start_time, marker.end_time) {
+        if e < s {
+            return Err(invalid(format!(
+                "marker {:?} ends before it starts",
+                marker.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a data binding and returns its key.
+pub(crate) fn check_data_binding(binding: &pb::DataBinding) -> Result<&pb::DataBindingKey> {
+    let key = binding
+        .key
+        .as_ref()
+        .ok_or_else(|| invalid("a data binding needs a key"))?;
+    if key.source.is_empty() {
+        return Err(invalid("data binding sources must not be empty"));
+    }
+    for c in &binding.data_channel_bindings {
+        if c.last_session_channel < c.first_session_channel {
+            return Err(invalid(format!(
+                "data channel binding ends ({}) before it starts ({})",
+                c.last_session_channel, c.first_session_channel
+            )));
+        }
+    }
+    if let (Some(s), Some(e)) = (binding.session_start_time, binding.session_end_time) {
+        if e < s {
+            return Err(invalid(
+                "data binding session_end_time is before session_start_time",
+            ));
+        }
+    }
+    Ok(key)
+}
+
 fn put_markers(tx: &Transaction<'_>, id: i64, m: &su::MarkersMap, replace_all: bool) -> Result<()> {
     if replace_all {
         tx.execute("DELETE FROM markers WHERE session_id = ?1", [id])
@@ -420,35 +477,12 @@ fn put_markers(tx: &Transaction<'_>, id: i64, m: &su::MarkersMap, replace_all: b
     let mut seen = HashMap::new();
     for (category, list) in categories {
         for marker in &list.markers {
-            if marker.id.is_empty() {
-                return Err(invalid("marker ids must not be empty"));
-            }
+            check_marker(marker)?;
             if let Some(other) = seen.insert(marker.id.clone(), category.clone()) {
                 return Err(invalid(format!(
                     "marker {:?} is listed in categories {other:?} and {category:?}",
                     marker.id
                 )));
-            }
-            if !marker.details_json.trim().is_empty() {
-                let v: serde_json::Value =
-                    serde_json::from_str(&marker.details_json).map_err(|e| Error::Json {
-                        what: "marker details",
-                        reason: e.to_string(),
-                    })?;
-                if !v.is_object() {
-                    return Err(Error::Json {
-                        what: "marker details",
-                        reason: "must be a JSON object".into(),
-                    });
-                }
-            }
-            if let (Some(s), Some(e)) = (marker.start_time, marker.end_time) {
-                if e < s {
-                    return Err(invalid(format!(
-                        "marker {:?} ends before it starts",
-                        marker.id
-                    )));
-                }
             }
             stmt.execute(params![
                 id,
@@ -528,28 +562,7 @@ fn put_data_bindings(
         )
         .map_err(sql_err)?;
     for (binding, ord) in b.data_bindings.iter().zip(next..) {
-        let key = binding
-            .key
-            .as_ref()
-            .ok_or_else(|| invalid("a data binding needs a key"))?;
-        if key.source.is_empty() {
-            return Err(invalid("data binding sources must not be empty"));
-        }
-        for c in &binding.data_channel_bindings {
-            if c.last_session_channel < c.first_session_channel {
-                return Err(invalid(format!(
-                    "data channel binding ends ({}) before it starts ({})",
-                    c.last_session_channel, c.first_session_channel
-                )));
-            }
-        }
-        if let (Some(s), Some(e)) = (binding.session_start_time, binding.session_end_time) {
-            if e < s {
-                return Err(invalid(
-                    "data binding session_end_time is before session_start_time",
-                ));
-            }
-        }
+        let key = check_data_binding(binding)?;
         stmt.execute(params![
             id,
             key.source,
