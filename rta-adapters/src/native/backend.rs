@@ -132,6 +132,16 @@ pub trait IdentityStorage: Send + Sync + 'static {
 
     /// Bytes used on storage by both logs.
     fn stored_bytes(&self) -> u64;
+
+    /// Whether another instance sharing the storage has added index records
+    /// since [`IdentityStorage::load_index`] (checked before reads; the
+    /// store then reloads the identity's index when it holds no unwritten
+    /// data). Storage only this process writes answers `false`, the
+    /// default. An object store checks for a next commit, at most once per
+    /// refresh interval.
+    fn stale(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The native store on a local directory: one sub-directory per identity,
@@ -190,7 +200,7 @@ impl FileBackend {
         &self.root
     }
 
-    fn dir_name(identity: &str) -> String {
+    pub(crate) fn dir_name(identity: &str) -> String {
         let plain = !identity.is_empty()
             && identity.len() <= 200
             && identity
@@ -208,7 +218,7 @@ impl FileBackend {
         }
     }
 
-    fn identity_of(dir_name: &str) -> Option<String> {
+    pub(crate) fn identity_of(dir_name: &str) -> Option<String> {
         if let Some(rest) = dir_name.strip_prefix("i-") {
             return Some(rest.to_string());
         }

@@ -11,11 +11,13 @@
 //! async handlers.
 
 mod config;
-mod fsutil;
+pub(crate) mod fsutil;
 mod schema_mapping;
 pub mod session;
 
 pub use config::FileConfigStore;
+#[cfg(feature = "object-store")]
+pub(crate) use config::validate as validate_config;
 pub use schema_mapping::FileSchemaMappingStore;
 pub use session::SqliteSessionStore;
 

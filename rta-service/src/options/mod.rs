@@ -46,6 +46,7 @@ mod microservices;
 mod names;
 mod parser;
 pub mod services;
+mod storage;
 mod values;
 
 pub use limits::ListenerLimits;
@@ -53,6 +54,7 @@ pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;
 pub use parser::{OptionKind, OptionSpec, OptionsParser, Parsed};
 pub use services::*;
+pub use storage::Storage;
 pub use values::{Options, ServiceOptions, Source};
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use rta_stream::trimmer::TrimmerOptions;
 
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
+use super::storage::{self, Storage};
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
@@ -112,6 +113,11 @@ pub struct StoreServiceOptions {
     pub internal_http: Option<std::net::SocketAddr>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
+    /// `Store` (`File` | `Aws`) and `AwsS3Bucket` of the config and
+    /// schema-mapping services (`File` holds `DataDir`: the binaries keep
+    /// their files in `DataDir/configs` and `DataDir/schema-mappings`);
+    /// `None` for the session service.
+    pub storage: Option<Storage>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -128,8 +134,8 @@ impl StoreServiceOptions {
             );
         match service {
             // The schema-mapping service has no `/rta/v2/info` to label.
-            StoreService::SchemaMappings => parser,
-            StoreService::Configs => parser.info_options(service.label()),
+            StoreService::SchemaMappings => storage::declare(parser, None),
+            StoreService::Configs => storage::declare(parser.info_options(service.label()), None),
             StoreService::Sessions => parser
                 .info_options(service.label())
                 .option(
@@ -162,8 +168,14 @@ impl StoreServiceOptions {
             }
             None => None,
         };
+        // Declared (with a default) by the config and schema-mapping services only.
+        let storage = match raw.get("Store") {
+            Some(_) => Some(storage::storage(&raw, service.data_dir.clone())?),
+            None => None,
+        };
         Ok(StoreServiceOptions {
             service,
+            storage,
             internal_http,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
             auth: raw.auth()?,
@@ -211,8 +223,20 @@ pub struct RtaServerOptions {
     pub demo_duration: Option<Duration>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
+    /// `Store=Aws`: configs and schema mappings in `AwsS3ConfigsBucket`,
+    /// data in `AwsS3DataBucket` (`None`: files under `DataDir`).
+    pub aws: Option<ServerBuckets>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
+}
+
+/// The buckets of `rta-server` with `Store=Aws`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerBuckets {
+    /// `AwsS3ConfigsBucket`: configurations and schema mappings.
+    pub configs: String,
+    /// `AwsS3DataBucket`: the native data store.
+    pub data: String,
 }
 
 impl RtaServerOptions {
@@ -254,6 +278,27 @@ impl RtaServerOptions {
         )
         .auth_options()
         .listener_options(Some(8081))
+        .option(
+            "Store",
+            "KIND",
+            "Storage of configs, schema mappings and data: File (under DataDir) or Aws \
+             (S3-compatible buckets; endpoint, region and credentials from AWS_ENDPOINT_URL, \
+             AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP)",
+            Some("File"),
+        )
+        .option(
+            "AwsS3ConfigsBucket",
+            "BUCKET",
+            "S3 bucket of configs and schema mappings (Store=Aws)",
+            None,
+        )
+        .option("AwsS3DataBucket", "BUCKET", "S3 bucket of data (Store=Aws)", None)
+        .option(
+            "AwsDynamoDataTable",
+            "TABLE",
+            "Accepted for toolkit compatibility and unused: the index is kept in the S3 bucket",
+            None,
+        )
     }
 
     /// Reads the options from merged values.
@@ -264,6 +309,14 @@ impl RtaServerOptions {
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
             auth: raw.auth()?,
+            aws: if storage::is_aws(&raw)? {
+                Some(ServerBuckets {
+                    configs: storage::bucket(&raw, "AwsS3ConfigsBucket")?,
+                    data: storage::bucket(&raw, "AwsS3DataBucket")?,
+                })
+            } else {
+                None
+            },
             raw,
         })
     }
