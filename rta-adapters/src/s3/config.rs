@@ -57,12 +57,17 @@ impl S3ConfigStore {
 
     async fn read(&self, key: Path) -> Result<Option<StoredConfig>> {
         let b = self.bucket.clone();
-        let Some(raw) = self.bucket.run(async move { b.get_opt(&key).await }).await? else {
+        let Some(raw) = self
+            .bucket
+            .run(async move { b.get_opt(&key).await })
+            .await?
+        else {
             return Ok(None);
         };
-        let nl = raw.iter().position(|b| *b == b'\n').ok_or_else(|| {
-            Error::Internal("corrupt config object: no media type line".into())
-        })?;
+        let nl = raw
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| Error::Internal("corrupt config object: no media type line".into()))?;
         let content_type = std::str::from_utf8(&raw[..nl])
             .map_err(|_| Error::Internal("corrupt config object: media type".into()))?
             .to_string();

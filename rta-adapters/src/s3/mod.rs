@@ -87,10 +87,31 @@ impl Bucket {
     /// seconds when the store cannot be reached (`AWS_CONNECT_TIMEOUT` and
     /// `AWS_TIMEOUT` override the 2 s connect and 30 s request limits).
     pub fn from_env(bucket: &str) -> Result<Self> {
+        Self::from_env_with(bucket, &[])
+    }
+
+    /// Like [`Bucket::from_env`], with settings that override the
+    /// environment, by `object_store`'s configuration key names
+    /// (`aws_endpoint`, `aws_region`, `aws_allow_http`, ...).
+    ///
+    /// ```
+    /// use rta_adapters::s3::Bucket;
+    ///
+    /// let b = Bucket::from_env_with("b", &[("aws_endpoint", "http://127.0.0.1:1"), ("aws_region", "x")]);
+    /// assert!(b.is_ok());
+    /// assert!(Bucket::from_env_with("b", &[("no_such_key", "1")]).is_err());
+    /// ```
+    pub fn from_env_with(bucket: &str, settings: &[(&str, &str)]) -> Result<Self> {
         if bucket.is_empty() {
             return Err(Error::InvalidArgument("empty S3 bucket name".into()));
         }
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (k, v) in settings {
+            let key: AmazonS3ConfigKey = k
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("unknown S3 setting {k:?}")))?;
+            b = b.with_config(key, *v);
+        }
         for (key, value) in [
             (ClientConfigKey::ConnectTimeout, "2s"),
             (ClientConfigKey::Timeout, "30s"),

@@ -76,7 +76,9 @@ impl SchemaMappingStore for S3SchemaMappingStore {
         let b = self.bucket.clone();
         let (k, raw) = (
             key.clone(),
-            self.bucket.run(async move { b.get_opt(&key).await }).await?,
+            self.bucket
+                .run(async move { b.get_opt(&key).await })
+                .await?,
         );
         raw.map(|bytes| {
             SchemaMapping::decode(bytes)

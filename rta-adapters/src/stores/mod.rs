@@ -15,9 +15,9 @@ pub(crate) mod fsutil;
 mod schema_mapping;
 pub mod session;
 
-pub use config::FileConfigStore;
 #[cfg(feature = "object-store")]
 pub(crate) use config::validate as validate_config;
+pub use config::FileConfigStore;
 pub use schema_mapping::FileSchemaMappingStore;
 pub use session::SqliteSessionStore;
 

@@ -331,10 +331,19 @@ mod tests {
         assert!(e.contains("Store") && e.contains("Azure"), "{e}");
         let o = data(
             &[],
-            &[("RTA_Store", "aws"), ("RTA_AwsS3Bucket", "b1"), ("RTA_AwsDynamoTable", "t")],
+            &[
+                ("RTA_Store", "aws"),
+                ("RTA_AwsS3Bucket", "b1"),
+                ("RTA_AwsDynamoTable", "t"),
+            ],
         )
         .unwrap();
-        assert_eq!(o.storage, Storage::Aws { bucket: "b1".into() });
+        assert_eq!(
+            o.storage,
+            Storage::Aws {
+                bucket: "b1".into()
+            }
+        );
         let o = data(&["--FilePath", "/d"], &[]).unwrap();
         assert_eq!(o.storage, Storage::File("/d".into()));
         let e = data(

@@ -292,7 +292,12 @@ impl RtaServerOptions {
             "S3 bucket of configs and schema mappings (Store=Aws)",
             None,
         )
-        .option("AwsS3DataBucket", "BUCKET", "S3 bucket of data (Store=Aws)", None)
+        .option(
+            "AwsS3DataBucket",
+            "BUCKET",
+            "S3 bucket of data (Store=Aws)",
+            None,
+        )
         .option(
             "AwsDynamoDataTable",
             "TABLE",
