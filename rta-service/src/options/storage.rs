@@ -93,3 +93,67 @@ pub(crate) fn declare(parser: OptionsParser, dynamo: Option<&str>) -> OptionsPar
         None => parser,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{RtaServerOptions, ServerBuckets, StoreService, StoreServiceOptions};
+
+    fn store_svc(svc: StoreService, args: &[&str]) -> Result<StoreServiceOptions> {
+        let parsed =
+            StoreServiceOptions::parser(svc).parse_from(args.iter().copied(), Vec::new())?;
+        StoreServiceOptions::from_parsed(parsed).map(|o| o.expect("not --help"))
+    }
+
+    fn server(env: &[(&str, &str)]) -> Result<RtaServerOptions> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let parsed = RtaServerOptions::parser().parse_from(Vec::<String>::new(), env)?;
+        RtaServerOptions::from_parsed(parsed).map(|o| o.expect("not --help"))
+    }
+
+    #[test]
+    fn store_options_of_the_config_and_schema_mapping_services() {
+        for svc in [StoreService::Configs, StoreService::SchemaMappings] {
+            let o = store_svc(svc, &["--data-dir", "/d"]).unwrap();
+            assert_eq!(o.storage, Some(Storage::File("/d".into())));
+            let o = store_svc(svc, &["--Store", "Aws", "--AwsS3Bucket", "cfg"]).unwrap();
+            assert_eq!(
+                o.storage,
+                Some(Storage::Aws {
+                    bucket: "cfg".into()
+                })
+            );
+            let e = store_svc(svc, &["--Store", "Aws"]).unwrap_err().to_string();
+            assert!(e.contains("AwsS3Bucket"), "{e}");
+            let e = store_svc(svc, &["--Store", "Tape"])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("Tape"), "{e}");
+        }
+        let o = store_svc(StoreService::Sessions, &[]).unwrap();
+        assert_eq!(o.storage, None);
+    }
+
+    #[test]
+    fn store_options_of_rta_server() {
+        assert_eq!(server(&[]).unwrap().aws, None);
+        let o = server(&[
+            ("RTA_STORE", "Aws"),
+            ("RTA_AwsS3ConfigsBucket", "c"),
+            ("RTA_AwsS3DataBucket", "d"),
+            ("RTA_AwsDynamoDataTable", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(
+            o.aws,
+            Some(ServerBuckets {
+                configs: "c".into(),
+                data: "d".into()
+            })
+        );
+        let e = server(&[("RTA_Store", "Aws"), ("RTA_AwsS3ConfigsBucket", "c")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AwsS3DataBucket"), "{e}");
+    }
+}
