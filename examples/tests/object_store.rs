@@ -453,3 +453,56 @@ async fn object_store_outage_gives_503_and_the_services_recover() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rta_server_keeps_configs_and_data_in_its_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto.create_bucket("srv-configs");
+    moto.create_bucket("srv-data");
+    let env = aws_env(
+        &moto,
+        &[
+            ("RTA_Store", "Aws"),
+            ("RTA_AwsS3ConfigsBucket", "srv-configs"),
+            ("RTA_AwsS3DataBucket", "srv-data"),
+        ],
+    );
+    let server = Service::start(env!("CARGO_BIN_EXE_rta-server"), dir.path(), &[], &env).await;
+    assert_eq!(
+        reqwest::get(server.url("/health")).await.unwrap().status(),
+        200
+    );
+    let mut c = ConfigStoreClient::connect(server.grpc_uri()).await.unwrap();
+    c.put_config(put("srv-cfg", CONFIG)).await.unwrap();
+    write(&server, "srv-session", 0..2).await;
+    assert!(!dir.path().join("configs").join("srv-cfg.json").exists());
+
+    // Another service on the same buckets sees both.
+    let configs = Service::start(
+        env!("CARGO_BIN_EXE_rta-configsvc"),
+        &dir.path().join("c"),
+        &[],
+        &aws_env(
+            &moto,
+            &[("RTA_Store", "Aws"), ("RTA_AwsS3Bucket", "srv-configs")],
+        ),
+    )
+    .await;
+    let r = reqwest::get(configs.url("/rta/v2/configs/srv-cfg"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), CONFIG);
+    let reader = Service::start(
+        env!("CARGO_BIN_EXE_rta-datasvc"),
+        dir.path(),
+        &["--EnableWrite", "false"],
+        &aws_env(
+            &moto,
+            &[("RTA_Store", "Aws"), ("RTA_AwsS3Bucket", "srv-data")],
+        ),
+    )
+    .await;
+    assert_eq!(samples(&reader, "srv-session").await, (200, expected(0..2)));
+}
