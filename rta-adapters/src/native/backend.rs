@@ -115,7 +115,11 @@ pub trait IdentityStorage: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Makes every append to the data log durable.
+    /// Makes every append to the data log durable. The store always
+    /// appends an index record right after (and acknowledges a flush only
+    /// once both succeeded), so a backend may instead make the appends
+    /// durable together with that record (the object store sends them in
+    /// one commit object).
     fn sync_data(&self) -> Result<()>;
 
     /// Appends one framed record to the index log and makes it durable.

@@ -4,25 +4,26 @@
 //! of immutable *segment* objects and its index log a chain of numbered,
 //! create-only *commit* objects, under `<prefix>/<identity dir>/`:
 //!
+//! - `log/<seq:020>`: commit `seq` (see [`super::commit`]): the index
+//!   records of one flush and the data appended since the previous commit,
+//!   inline, so a flush is one request. It is created with a conditional
+//!   put (`If-None-Match: *`), so of two instances writing the same
+//!   identity exactly one gets each number; the other's flush fails with a
+//!   conflict and nothing it wrote becomes visible.
 //! - `seg/<start:020>-<token>`: bytes `start..` of the data log, uploaded
-//!   when the writer has gathered [`S3BackendConfig::segment_bytes`] or at
-//!   a flush; `token` names the writing instance, so two writers never
-//!   write the same segment name.
-//! - `log/<seq:020>`: commit `seq` (see [`super::commit`]): the segments
-//!   uploaded since the previous commit and the index records of one flush.
-//!   It is created with a conditional put (`If-None-Match: *`), so of two
-//!   instances writing the same identity exactly one gets each number; the
-//!   other's flush fails with a conflict and nothing it wrote becomes
-//!   visible. Only segments named by a commit are ever read.
-//! - `ckpt/<seq:020>`: every [`S3BackendConfig::checkpoint_every`] commits,
-//!   the union of commits `0..=seq`, so opening reads one checkpoint and
-//!   the commits after it instead of the whole chain.
+//!   before the flush when the writer has gathered
+//!   [`S3BackendConfig::segment_bytes`] (the next commit names them);
+//!   `token` names the writing instance, so two writers never write the
+//!   same name. Only pieces named by a commit are ever read.
+//! - `ckpt/<seq:020>`: every [`S3BackendConfig::checkpoint_every`] commits
+//!   (or 32 MiB of inline data), the union of commits `0..=seq` without
+//!   their data, so opening reads one checkpoint and the commits after it.
 //!
-//! A flush uploads the open segment, then creates the commit; only then is
-//! it acknowledged. Another instance sees new commits when it next opens the
-//! identity, and an open identity checks for a next commit (one `HEAD`) at
-//! most once per [`S3BackendConfig::refresh_interval`] when read.
-//! Segment objects read are kept in a bytes-bounded LRU cache.
+//! A flush creates the commit and is acknowledged only then. Another
+//! instance sees new commits when it next opens the identity, and an open
+//! identity checks for a next commit (one `HEAD`) at most once per
+//! [`S3BackendConfig::refresh_interval`] when read. Objects read for their
+//! data are kept in a bytes-bounded LRU cache.
 //!
 //! Compaction is not supported on this backend ([`Backend::rewrite`] keeps
 //! its default): superseded payloads stay until the identity is deleted.
@@ -33,12 +34,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use rta_core::{Error, Result};
 
 use super::cache::SegmentCache;
 use super::commit::{Commit, SegRef};
+use super::load::{commit_name, load, tail, Loaded};
 use super::Bucket;
 use crate::native::{Backend, FileBackend, IdentityStorage};
 
@@ -53,9 +55,10 @@ pub struct S3BackendConfig {
     /// when it is read (default 1 s).
     pub refresh_interval: Duration,
     /// Size at which the writer uploads a segment before the next flush
-    /// (default 8 MiB).
+    /// (default 4 MiB); less is sent inline in the flush's commit.
     pub segment_bytes: usize,
-    /// Commits between checkpoints (default 64).
+    /// Commits between checkpoints (default 64; also after 32 MiB of
+    /// inline data).
     pub checkpoint_every: u64,
 }
 
@@ -65,7 +68,7 @@ impl Default for S3BackendConfig {
             prefix: "native".into(),
             cache_bytes: 256 << 20,
             refresh_interval: Duration::from_secs(1),
-            segment_bytes: 8 << 20,
+            segment_bytes: 4 << 20,
             checkpoint_every: 64,
         }
     }
@@ -141,103 +144,6 @@ impl S3Backend {
     }
 }
 
-/// Sequence number of a `log/` or `ckpt/` object name.
-fn seq_of(path: &Path) -> Option<u64> {
-    path.filename()?.parse().ok()
-}
-
-/// Reads the commits after `next - 1` (all when `next` is 0), in order,
-/// up to the first gap.
-async fn tail(bucket: &Bucket, prefix: &str, next: u64) -> Result<Vec<(u64, Commit)>> {
-    let dir = Path::from(format!("{prefix}log"));
-    let listing = if next == 0 {
-        bucket.store().list(Some(&dir))
-    } else {
-        let after = Path::from(format!("{prefix}log/{:020}", next - 1));
-        bucket.store().list_with_offset(Some(&dir), &after)
-    };
-    let metas: Vec<object_store::ObjectMeta> = listing
-        .try_collect()
-        .await
-        .map_err(|e| bucket.error("listing commits", &e))?;
-    let mut seqs: Vec<(u64, Path)> = metas
-        .into_iter()
-        .filter_map(|m| seq_of(&m.location).map(|s| (s, m.location)))
-        .filter(|(s, _)| *s >= next)
-        .collect();
-    seqs.sort_by_key(|(s, _)| *s);
-    let mut want = next;
-    let mut chain = Vec::new();
-    for (s, p) in seqs {
-        if s != want {
-            break;
-        }
-        chain.push((s, p));
-        want += 1;
-    }
-    futures::stream::iter(chain.into_iter().map(|(s, p)| async move {
-        let data = bucket
-            .get_opt(&p)
-            .await?
-            .ok_or_else(|| Error::Internal(format!("commit {p} vanished while being read")))?;
-        Ok::<_, Error>((s, Commit::decode(&data, &format!("commit {p}"))?))
-    }))
-    .buffered(8)
-    .try_collect()
-    .await
-}
-
-/// Loads an identity: the latest checkpoint and the commits after it.
-/// `None` when the identity has no commit.
-async fn load(bucket: Bucket, prefix: String) -> Result<Option<Loaded>> {
-    let ckdir = Path::from(format!("{prefix}ckpt"));
-    let metas: Vec<object_store::ObjectMeta> = bucket
-        .store()
-        .list(Some(&ckdir))
-        .try_collect()
-        .await
-        .map_err(|e| bucket.error("listing checkpoints", &e))?;
-    let latest = metas
-        .iter()
-        .filter_map(|m| seq_of(&m.location).map(|s| (s, m.location.clone())))
-        .max_by_key(|(s, _)| *s);
-    let mut out = Loaded::default();
-    if let Some((s, p)) = latest {
-        if let Some(data) = bucket.get_opt(&p).await? {
-            out.apply(Commit::decode(&data, &format!("checkpoint {p}"))?);
-            out.next_seq = s + 1;
-        }
-    }
-    for (s, c) in tail(&bucket, &prefix, out.next_seq).await? {
-        out.apply(c);
-        out.next_seq = s + 1;
-    }
-    Ok((out.next_seq > 0).then_some(out))
-}
-
-#[derive(Default)]
-struct Loaded {
-    segs: BTreeMap<u64, SegRef>,
-    index: Vec<u8>,
-    next_seq: u64,
-}
-
-impl Loaded {
-    fn apply(&mut self, c: Commit) {
-        for s in c.segments {
-            self.segs.insert(s.start, s);
-        }
-        self.index.extend_from_slice(&c.index);
-    }
-
-    fn end(&self) -> u64 {
-        self.segs
-            .values()
-            .next_back()
-            .map_or(0, |s| s.start + s.len)
-    }
-}
-
 impl Backend for S3Backend {
     fn identities(&self) -> Result<Vec<String>> {
         let b = self.bucket.clone();
@@ -260,9 +166,11 @@ impl Backend for S3Backend {
 
     fn open(&self, identity: &str, create: bool) -> Result<Option<Arc<dyn IdentityStorage>>> {
         let prefix = self.prefix(identity);
-        let loaded = self
-            .bucket
-            .block(load(self.bucket.clone(), prefix.clone()))?;
+        let loaded = self.bucket.block(load(
+            self.bucket.clone(),
+            self.cache.clone(),
+            prefix.clone(),
+        ))?;
         let loaded = match loaded {
             Some(l) => l,
             None if create => Loaded::default(),
@@ -284,6 +192,7 @@ impl Backend for S3Backend {
                 pending_start: end,
                 index: loaded.index,
                 next_seq: loaded.next_seq,
+                inline_since_checkpoint: 0,
                 last_poll: Instant::now(),
                 wrote: false,
             }),
@@ -331,6 +240,8 @@ struct SState {
     index: Vec<u8>,
     /// Number of the next commit.
     next_seq: u64,
+    /// Inline data bytes committed since the last checkpoint.
+    inline_since_checkpoint: u64,
     last_poll: Instant,
     /// This storage has committed: it is the identity's writer and never
     /// looks for other instances' commits.
@@ -356,24 +267,27 @@ impl S3Storage {
             .map_err(|_| Error::Internal("object store identity lock poisoned".into()))
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+    /// The object of a name relative to the identity's prefix.
+    fn object(&self, name: &str) -> Path {
+        Path::from(format!("{}{name}", self.prefix))
     }
 
-    /// Uploads the pending bytes as a new segment (lock held).
+    /// Uploads the pending bytes as a segment object (lock held); the next
+    /// commit names it.
     fn upload_pending(&self, st: &mut SState) -> Result<()> {
         if st.pending.is_empty() {
             return Ok(());
         }
+        let name = format!("seg/{:020}-{}", st.pending_start, self.token);
         let seg = SegRef {
             start: st.pending_start,
             len: st.pending.len() as u64,
-            token: self.token.clone(),
+            key: name.clone(),
+            at: 0,
         };
-        let key = self.key(&seg.name());
+        let path = self.object(&name);
         let data = Bytes::from(std::mem::take(&mut st.pending));
-        let b = self.bucket.clone();
-        let (k, d) = (Path::from(key.clone()), data.clone());
+        let (b, k, d) = (self.bucket.clone(), path.clone(), data.clone());
         let created = match self.bucket.block(async move { b.create(&k, d).await }) {
             Ok(c) => c,
             Err(e) => {
@@ -384,12 +298,12 @@ impl S3Storage {
         if !created {
             st.pending = data.to_vec();
             return Err(Error::Conflict(format!(
-                "segment {key:?} of identity {:?} already exists in bucket {:?}",
+                "segment {path} of identity {:?} already exists in bucket {:?}",
                 self.identity,
                 self.bucket.name()
             )));
         }
-        self.cache.insert(&key, data);
+        self.cache.insert(path.as_ref(), data);
         st.pending_start = seg.start + seg.len;
         st.segs.insert(seg.start, seg.clone());
         st.uncommitted.push(seg);
@@ -399,10 +313,15 @@ impl S3Storage {
     /// Reads the commits other instances made since this storage was
     /// loaded (lock held).
     fn catch_up(&self, st: &mut SState) -> Result<()> {
-        let (b, prefix, next) = (self.bucket.clone(), self.prefix.clone(), st.next_seq);
+        let (b, cache, prefix, next) = (
+            self.bucket.clone(),
+            self.cache.clone(),
+            self.prefix.clone(),
+            st.next_seq,
+        );
         let commits = self
             .bucket
-            .block(async move { tail(&b, &prefix, next).await })?;
+            .block(async move { tail(&b, &cache, &prefix, next).await })?;
         for (s, c) in commits {
             for seg in c.segments {
                 st.segs.insert(seg.start, seg);
@@ -418,34 +337,58 @@ impl S3Storage {
         Ok(())
     }
 
-    /// A segment object, from the cache or the bucket.
-    fn segment(&self, seg: &SegRef) -> Result<Bytes> {
-        let key = self.key(&seg.name());
-        if let Some(d) = self.cache.get(&key) {
-            return Ok(d);
-        }
-        let b = self.bucket.clone();
-        let p = Path::from(key.clone());
-        let data = self
-            .bucket
-            .block(async move { b.get_opt(&p).await })?
-            .ok_or_else(|| {
-                Error::Internal(format!(
-                    "segment {key:?} named by the index is missing from bucket {:?}",
-                    self.bucket.name()
-                ))
-            })?;
-        if data.len() as u64 != seg.len {
+    /// The bytes of a piece of the data log, from the cache or the bucket.
+    fn piece(&self, seg: &SegRef) -> Result<Bytes> {
+        let path = self.object(&seg.key);
+        let data = match self.cache.get(path.as_ref()) {
+            Some(d) => d,
+            None => {
+                let (b, p) = (self.bucket.clone(), path.clone());
+                let data = self
+                    .bucket
+                    .block(async move { b.get_opt(&p).await })?
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "object {path} named by the index is missing from bucket {:?}",
+                            self.bucket.name()
+                        ))
+                    })?;
+                self.cache.insert(path.as_ref(), data.clone());
+                data
+            }
+        };
+        let (from, to) = (seg.at as usize, (seg.at + seg.len) as usize);
+        if to > data.len() {
             return Err(Error::Internal(format!(
-                "segment {key:?} holds {} bytes, the index says {}",
-                data.len(),
-                seg.len
+                "object {path} holds {} bytes, the index names bytes {from}..{to}",
+                data.len()
             )));
         }
-        self.cache.insert(&key, data.clone());
-        Ok(data)
+        Ok(data.slice(from..to))
+    }
+
+    /// Writes a checkpoint after commit `seq` (lock held). A checkpoint only
+    /// speeds opening up: a failure is logged, not returned.
+    fn checkpoint(&self, st: &SState, seq: u64) {
+        let ck = Commit {
+            segments: st.segs.values().cloned().collect(),
+            index: st.index.clone(),
+            inline: Bytes::new(),
+        };
+        let (b, p) = (self.bucket.clone(), self.object(&format!("ckpt/{seq:020}")));
+        let data = Bytes::from(ck.encode());
+        if let Err(e) = self.bucket.block(async move { b.create(&p, data).await }) {
+            tracing::warn!(error = %e, "native store: writing a checkpoint");
+        }
     }
 }
+
+/// Inline data at most this large goes into the commit; more is uploaded
+/// as a segment first.
+const INLINE_MAX: usize = 4 << 20;
+/// A checkpoint is written once this much inline data was committed since
+/// the last one (bounding what opening an identity downloads).
+const CHECKPOINT_INLINE_BYTES: u64 = 32 << 20;
 
 impl IdentityStorage for S3Storage {
     fn append_data(&self, data: &[u8]) -> Result<u64> {
@@ -496,7 +439,7 @@ impl IdentityStorage for S3Storage {
         }
         let mut slices = Vec::with_capacity(parts.len() + 1);
         for (seg, from, to) in parts {
-            let data = self.segment(&seg)?;
+            let data = self.piece(&seg)?;
             slices.push(data.slice((from - seg.start) as usize..(to - seg.start) as usize));
         }
         slices.extend(tail);
@@ -510,22 +453,46 @@ impl IdentityStorage for S3Storage {
         Ok(Bytes::from(out))
     }
 
+    /// Uploads the pending bytes only when they are too many to go inline:
+    /// otherwise they become durable with the index record the store
+    /// appends next (in the same commit object).
     fn sync_data(&self) -> Result<()> {
         let mut st = self.lock()?;
-        self.upload_pending(&mut st)
+        if st.pending.len() > INLINE_MAX {
+            self.upload_pending(&mut st)?;
+        }
+        Ok(())
     }
 
     fn append_index(&self, record: &[u8]) -> Result<()> {
         let mut st = self.lock()?;
         let seq = st.next_seq;
+        let name = commit_name(seq);
+        let mut segments = st.uncommitted.clone();
+        let inline = Bytes::copy_from_slice(&st.pending);
+        let piece = (!inline.is_empty()).then(|| SegRef {
+            start: st.pending_start,
+            len: inline.len() as u64,
+            key: name.clone(),
+            at: 0,
+        });
+        if let Some(p) = piece.clone() {
+            segments.push(p);
+        }
+        // The inline offset depends on the segment list, the piece included.
+        let at = Commit::inline_offset(&segments, record.len());
+        if let Some(last) = segments.last_mut().filter(|_| piece.is_some()) {
+            last.at = at;
+        }
         let commit = Commit {
-            segments: st.uncommitted.clone(),
+            segments,
             index: record.to_vec(),
+            inline: inline.clone(),
         };
-        let key = self.key(&format!("log/{seq:020}"));
-        let (b, p) = (self.bucket.clone(), Path::from(key.clone()));
+        let path = self.object(&name);
         let data = Bytes::from(commit.encode());
-        if !self.bucket.block(async move { b.create(&p, data).await })? {
+        let (b, p, d) = (self.bucket.clone(), path.clone(), data.clone());
+        if !self.bucket.block(async move { b.create(&p, d).await })? {
             return Err(Error::Conflict(format!(
                 "identity {:?}: commit {seq} was made by another instance; only one writer \
                  may write an identity, and this one's flush was not stored",
@@ -536,21 +503,19 @@ impl IdentityStorage for S3Storage {
         st.index.extend_from_slice(record);
         st.uncommitted.clear();
         st.wrote = true;
-        let every = self.cfg.checkpoint_every.max(1);
-        if st.next_seq % every == 0 {
-            let ck = Commit {
-                segments: st.segs.values().cloned().collect(),
-                index: st.index.clone(),
-            };
-            let (b, p) = (
-                self.bucket.clone(),
-                Path::from(self.key(&format!("ckpt/{seq:020}"))),
-            );
-            let data = Bytes::from(ck.encode());
-            // A checkpoint only speeds opening up: a failure is no loss.
-            if let Err(e) = self.bucket.block(async move { b.create(&p, data).await }) {
-                tracing::warn!(error = %e, "native store: writing a checkpoint");
-            }
+        if let Some(mut p) = piece {
+            p.at = at;
+            st.pending.clear();
+            st.pending_start = p.start + p.len;
+            st.inline_since_checkpoint += p.len;
+            st.segs.insert(p.start, p);
+            self.cache.insert(path.as_ref(), data);
+        }
+        if st.next_seq % self.cfg.checkpoint_every.max(1) == 0
+            || st.inline_since_checkpoint >= CHECKPOINT_INLINE_BYTES
+        {
+            self.checkpoint(&st, seq);
+            st.inline_since_checkpoint = 0;
         }
         Ok(())
     }
@@ -594,10 +559,7 @@ impl IdentityStorage for S3Storage {
             st.last_poll = Instant::now();
             st.next_seq
         };
-        let (b, p) = (
-            self.bucket.clone(),
-            Path::from(self.key(&format!("log/{seq:020}"))),
-        );
+        let (b, p) = (self.bucket.clone(), self.object(&commit_name(seq)));
         self.bucket.block(async move {
             match b.store().head(&p).await {
                 Ok(_) => Ok(true),

@@ -5,34 +5,33 @@
 //! ```text
 //! "RTAC" u8 version (1)
 //! u32 segment count, then per segment: u64 start, u64 length,
-//!     u16 token length, token (UTF-8)
+//!     u64 offset in its object, u16 object name length, object name (UTF-8)
 //! u64 index length, index bytes (framed index records)
+//! u64 inline length, inline data bytes
 //! u32 CRC-32 of everything before it
 //! ```
 //!
 //! A commit names the segments uploaded since the previous commit and
-//! carries the index records of one flush; a checkpoint is the union of
-//! commits 0 to n (every segment, the whole index).
+//! carries the index records of one flush, and usually the flush's data
+//! too (inline: a segment whose object is the commit itself); a checkpoint
+//! is the union of commits 0 to n (every segment, the whole index, no
+//! inline data).
 
+use bytes::Bytes;
 use rta_core::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"RTAC";
 const VERSION: u8 = 1;
 
-/// One segment object: bytes `start..start + len` of the data log, named
-/// `seg/<start:020>-<token>`.
+/// One piece of the data log: bytes `start..start + len` of it, stored at
+/// `at..at + len` of object `key` (relative to the identity's prefix: a
+/// `seg/` object, or a `log/` commit holding it inline).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SegRef {
     pub start: u64,
     pub len: u64,
-    pub token: String,
-}
-
-impl SegRef {
-    /// The object name under the identity's prefix.
-    pub fn name(&self) -> String {
-        format!("seg/{:020}-{}", self.start, self.token)
-    }
+    pub key: String,
+    pub at: u64,
 }
 
 /// A decoded commit or checkpoint.
@@ -40,30 +39,43 @@ impl SegRef {
 pub(crate) struct Commit {
     pub segments: Vec<SegRef>,
     pub index: Vec<u8>,
+    pub inline: Bytes,
 }
 
 impl Commit {
+    /// Where inline data starts in the encoding of a commit with these
+    /// segments and index.
+    pub fn inline_offset(segments: &[SegRef], index_len: usize) -> u64 {
+        let segs: usize = segments.iter().map(|s| 8 + 8 + 8 + 2 + s.key.len()).sum();
+        (4 + 1 + 4 + segs + 8 + index_len + 8) as u64
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.index.len() + self.segments.len() * 48);
+        let at = Self::inline_offset(&self.segments, self.index.len()) as usize;
+        let mut out = Vec::with_capacity(at + self.inline.len() + 4);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         out.extend_from_slice(&(self.segments.len() as u32).to_le_bytes());
         for s in &self.segments {
             out.extend_from_slice(&s.start.to_le_bytes());
             out.extend_from_slice(&s.len.to_le_bytes());
-            out.extend_from_slice(&(s.token.len() as u16).to_le_bytes());
-            out.extend_from_slice(s.token.as_bytes());
+            out.extend_from_slice(&s.at.to_le_bytes());
+            out.extend_from_slice(&(s.key.len() as u16).to_le_bytes());
+            out.extend_from_slice(s.key.as_bytes());
         }
         out.extend_from_slice(&(self.index.len() as u64).to_le_bytes());
         out.extend_from_slice(&self.index);
+        out.extend_from_slice(&(self.inline.len() as u64).to_le_bytes());
+        debug_assert_eq!(out.len(), at);
+        out.extend_from_slice(&self.inline);
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
 
-    pub fn decode(data: &[u8], what: &str) -> Result<Self> {
+    pub fn decode(data: &Bytes, what: &str) -> Result<Self> {
         let bad = |m: &str| Error::Internal(format!("corrupt {what}: {m}"));
-        if data.len() < 4 + 1 + 4 + 8 + 4 {
+        if data.len() < 4 + 1 + 4 + 8 + 8 + 4 {
             return Err(bad("too short"));
         }
         let (body, crc) = data.split_at(data.len() - 4);
@@ -80,18 +92,32 @@ impl Commit {
         for _ in 0..n {
             let start = r.u64().ok_or_else(|| bad("truncated"))?;
             let len = r.u64().ok_or_else(|| bad("truncated"))?;
-            let tl = r.u16().ok_or_else(|| bad("truncated"))?;
-            let token = r.take(tl as usize).ok_or_else(|| bad("truncated"))?;
-            let token = String::from_utf8(token.to_vec()).map_err(|_| bad("token not UTF-8"))?;
-            segments.push(SegRef { start, len, token });
+            let at = r.u64().ok_or_else(|| bad("truncated"))?;
+            let kl = r.u16().ok_or_else(|| bad("truncated"))?;
+            let key = r.take(kl as usize).ok_or_else(|| bad("truncated"))?;
+            let key = String::from_utf8(key.to_vec()).map_err(|_| bad("name not UTF-8"))?;
+            segments.push(SegRef {
+                start,
+                len,
+                key,
+                at,
+            });
         }
         let il = r.u64().ok_or_else(|| bad("truncated"))?;
         let il = usize::try_from(il).map_err(|_| bad("index too large"))?;
         let index = r.take(il).ok_or_else(|| bad("truncated"))?.to_vec();
+        let dl = r.u64().ok_or_else(|| bad("truncated"))?;
+        let dl = usize::try_from(dl).map_err(|_| bad("inline data too large"))?;
+        let from = r.at;
+        r.take(dl).ok_or_else(|| bad("truncated"))?;
         if r.at != body.len() {
             return Err(bad("trailing bytes"));
         }
-        Ok(Commit { segments, index })
+        Ok(Commit {
+            segments,
+            index,
+            inline: data.slice(from..from + dl),
+        })
     }
 }
 
@@ -127,29 +153,38 @@ mod tests {
 
     #[test]
     fn round_trip_and_corruption() {
-        let c = Commit {
-            segments: vec![
-                SegRef {
-                    start: 0,
-                    len: 10,
-                    token: "w1".into(),
-                },
-                SegRef {
-                    start: 10,
-                    len: 5,
-                    token: "w2".into(),
-                },
-            ],
+        let mut c = Commit {
+            segments: vec![SegRef {
+                start: 0,
+                len: 10,
+                key: "seg/00000000000000000000-w1".into(),
+                at: 0,
+            }],
             index: b"records".to_vec(),
+            inline: Bytes::from_static(b"inline"),
         };
-        let e = c.encode();
-        assert_eq!(Commit::decode(&e, "commit").unwrap(), c);
-        assert_eq!(c.segments[1].name(), "seg/00000000000000000010-w2");
-        let mut bad = e.clone();
+        let at = Commit::inline_offset(&c.segments, c.index.len());
+        c.segments.push(SegRef {
+            start: 10,
+            len: 6,
+            key: "log/00000000000000000001".into(),
+            at,
+        });
+        // The offset depends on the segments: computed with the final list.
+        let at = Commit::inline_offset(&c.segments, c.index.len());
+        c.segments[1].at = at;
+        let e = Bytes::from(c.encode());
+        let d = Commit::decode(&e, "commit").unwrap();
+        assert_eq!(d, c);
+        assert_eq!(&e[at as usize..at as usize + 6], b"inline");
+        let mut bad = e.to_vec();
         bad[7] ^= 1;
-        assert!(Commit::decode(&bad, "commit").is_err());
-        assert!(Commit::decode(&e[..e.len() - 1], "commit").is_err());
+        assert!(Commit::decode(&Bytes::from(bad), "commit").is_err());
+        assert!(Commit::decode(&e.slice(..e.len() - 1), "commit").is_err());
         let empty = Commit::default();
-        assert_eq!(Commit::decode(&empty.encode(), "c").unwrap(), empty);
+        assert_eq!(
+            Commit::decode(&Bytes::from(empty.encode()), "c").unwrap(),
+            empty
+        );
     }
 }

@@ -34,6 +34,7 @@ mod backend;
 mod cache;
 mod commit;
 mod config;
+mod load;
 mod schema_mapping;
 
 use std::future::Future;
