@@ -453,6 +453,19 @@ impl IdentityStorage for S3Storage {
         Ok(Bytes::from(out))
     }
 
+    /// One lookup for the whole run, then copies into the buffers.
+    fn read_data_vectored(&self, offset: u64, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<()> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        let data = self.read_data(offset, len)?;
+        let mut at = 0;
+        for b in bufs.iter_mut() {
+            let n = b.len();
+            b.copy_from_slice(&data[at..at + n]);
+            at += n;
+        }
+        Ok(())
+    }
+
     /// Uploads the pending bytes only when they are too many to go inline:
     /// otherwise they become durable with the index record the store
     /// appends next (in the same commit object).
