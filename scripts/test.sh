@@ -32,6 +32,16 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 command -v st >/dev/null || { echo "schemathesis (st) is required: pip install schemathesis" >&2; exit 1; }
 
+# moto_server: an S3-compatible server for the object-store tests
+# (rta-adapters/tests/s3.rs, examples/tests/object_store.rs).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "==> installing moto[server]"
+  python3 -m pip install -q 'moto[server]' 2>/dev/null || python3 -m pip install -q --user 'moto[server]'
+  export PATH="$HOME/.local/bin:$PATH"
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+command -v moto_server >/dev/null || { echo "moto_server is required: pip install 'moto[server]'" >&2; exit 1; }
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -26,6 +26,8 @@
 //!   the simplest model of an adapter.
 //! - `remote` (feature `remote`): a `DataService` reading another data
 //!   service over HTTP through its data-microservice route.
+//! - `s3` (feature `object-store`): the native store, configs and schema
+//!   mappings on an S3-compatible object store (`object_store` crate).
 //! - [`stores`]: embedded metadata stores: a SQLite
 //!   [session store](stores::SqliteSessionStore), a file-per-identifier
 //!   [config store](stores::FileConfigStore) and a file
@@ -54,6 +56,8 @@ pub mod memory;
 pub mod native;
 #[cfg(feature = "remote")]
 pub mod remote;
+#[cfg(feature = "object-store")]
+pub mod s3;
 pub mod stores;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -7,32 +7,50 @@
 //!
 //! ```text
 //! rta-configsvc --data-dir /var/lib/rta            # HTTP 2660, gRPC 2662
+//! rta-configsvc --Store Aws --AwsS3Bucket rta-configs   # on an S3-compatible bucket
 //! ```
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use rta_adapters::s3::{Bucket, S3ConfigStore};
 use rta_adapters::stores::FileConfigStore;
+use rta_core::service::ConfigStore;
 use rta_service::auth::{self, Authenticator};
-use rta_service::options::{StoreService, StoreServiceOptions};
+use rta_service::options::{Storage, StoreService, StoreServiceOptions};
 use rta_service::{configs, monitor, rpc, serve};
 
 async fn run() -> rta_service::Result<()> {
     let opts = StoreServiceOptions::from_env(StoreService::Configs)?;
     let svc = &opts.service;
     let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
-    let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
-    if opts.init_store_and_exit {
-        return Ok(());
-    }
-    let check = store.clone();
-    let info = monitor::ServiceInfo::from_options("rta-configsvc", &opts.raw).with_health_check(
-        "files",
-        move || {
-            let store = check.clone();
-            async move { store.check().await }
-        },
-    );
+    let info = monitor::ServiceInfo::from_options("rta-configsvc", &opts.raw);
+    let (store, info): (Arc<dyn ConfigStore>, _) = match &opts.storage {
+        Some(Storage::Aws { bucket }) => {
+            let store = Arc::new(S3ConfigStore::new(Bucket::from_env(bucket)?));
+            if opts.init_store_and_exit {
+                return Ok(store.check().await?);
+            }
+            let check = store.clone();
+            let info = info.with_health_check("object-store", move || {
+                let store = check.clone();
+                async move { store.check().await }
+            });
+            (store, info)
+        }
+        _ => {
+            let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
+            if opts.init_store_and_exit {
+                return Ok(());
+            }
+            let check = store.clone();
+            let info = info.with_health_check("files", move || {
+                let store = check.clone();
+                async move { store.check().await }
+            });
+            (store, info)
+        }
+    };
     let http = monitor::service_router(
         info.with_auth(auth.clone()),
         configs::config_router(store.clone()),

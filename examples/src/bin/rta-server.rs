@@ -8,14 +8,17 @@
 //! rta-server --demo                        # REST 8080, gRPC 8082, demo content
 //! rta-server --data-dir /var/lib/rta --https-port 8081 --tls-cert cert.pem --tls-key key.pem
 //! RTA_HttpPort=9000 rta-server
+//! rta-server --Store Aws --AwsS3ConfigsBucket rta-configs --AwsS3DataBucket rta-data
 //! ```
 
 use std::process::ExitCode;
-
 use std::sync::Arc;
 
+use rta_adapters::native::{NativeConfig, NativeStore};
+use rta_adapters::s3::{Bucket, S3Backend, S3BackendConfig, S3ConfigStore, S3SchemaMappingStore};
 use rta_adapters::stores::PostgresSessionStore;
 use rta_service::auth::Authenticator;
+use rta_service::data::DataBackend;
 use rta_service::options::RtaServerOptions;
 use rta_service::server::RtaServer;
 use rta_service::{demo, monitor};
@@ -40,6 +43,26 @@ async fn run() -> rta_service::Result<()> {
             async move { store.check().await }
         });
         builder = builder.sessions(store);
+    }
+    if let Some(aws) = &opts.aws {
+        // Configs, schema mappings and data go to the buckets; sessions
+        // stay in SQLite under DataDir unless PostgreSQL is set.
+        let configs = Bucket::from_env(&aws.configs)?;
+        let data = Bucket::from_env(&aws.data)?;
+        let native = NativeStore::with_backend(
+            Arc::new(S3Backend::new(data.clone(), S3BackendConfig::default())),
+            NativeConfig::new(svc.data_dir.join("data")),
+        );
+        builder = builder
+            .configs(Arc::new(S3ConfigStore::new(configs.clone())))
+            .schema_mappings(Arc::new(S3SchemaMappingStore::new(configs.clone())))
+            .data(DataBackend::native(native));
+        for (name, bucket) in [("configs-bucket", configs), ("data-bucket", data)] {
+            info = info.with_health_check(name, move || {
+                let bucket = bucket.clone();
+                async move { bucket.check().await }
+            });
+        }
     }
     let server = builder.info(info).auth(auth).build().await?;
     if opts.init_store_and_exit {

@@ -115,7 +115,11 @@ pub trait IdentityStorage: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Makes every append to the data log durable.
+    /// Makes every append to the data log durable. The store always
+    /// appends an index record right after (and acknowledges a flush only
+    /// once both succeeded), so a backend may instead make the appends
+    /// durable together with that record (the object store sends them in
+    /// one commit object).
     fn sync_data(&self) -> Result<()>;
 
     /// Appends one framed record to the index log and makes it durable.
@@ -132,6 +136,16 @@ pub trait IdentityStorage: Send + Sync + 'static {
 
     /// Bytes used on storage by both logs.
     fn stored_bytes(&self) -> u64;
+
+    /// Whether another instance sharing the storage has added index records
+    /// since [`IdentityStorage::load_index`] (checked before reads; the
+    /// store then reloads the identity's index when it holds no unwritten
+    /// data). Storage only this process writes answers `false`, the
+    /// default. An object store checks for a next commit, at most once per
+    /// refresh interval.
+    fn stale(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The native store on a local directory: one sub-directory per identity,
@@ -190,7 +204,7 @@ impl FileBackend {
         &self.root
     }
 
-    fn dir_name(identity: &str) -> String {
+    pub(crate) fn dir_name(identity: &str) -> String {
         let plain = !identity.is_empty()
             && identity.len() <= 200
             && identity
@@ -208,7 +222,7 @@ impl FileBackend {
         }
     }
 
-    fn identity_of(dir_name: &str) -> Option<String> {
+    pub(crate) fn identity_of(dir_name: &str) -> Option<String> {
         if let Some(rest) = dir_name.strip_prefix("i-") {
             return Some(rest.to_string());
         }

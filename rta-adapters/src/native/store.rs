@@ -822,6 +822,7 @@ impl NativeStore {
         let Some(id) = self.identity(&req.data_identity, false)? else {
             return Ok(None);
         };
+        self.refresh(&id)?;
         let limits = self.inner.config.limits();
         let start = req.start.unwrap_or(i64::MIN);
         let end = req.end.unwrap_or(i64::MAX);
@@ -869,6 +870,21 @@ impl NativeStore {
             }
         }
         Ok(Some((id.storage(), out)))
+    }
+
+    /// Reloads an identity's index when another instance sharing the
+    /// storage added to it ([`IdentityStorage::stale`]) and this one holds
+    /// nothing unwritten (a read-only instance never does).
+    fn refresh(&self, id: &Identity) -> Result<()> {
+        let storage = id.storage();
+        if !storage.stale()? {
+            return Ok(());
+        }
+        let mut st = id.lock()?;
+        if st.buffered == 0 && st.ops.is_empty() {
+            *st = self.load_state(&*storage)?;
+        }
+        Ok(())
     }
 
     /// Reads the chunks of a request into memory (blocking). Chunks come

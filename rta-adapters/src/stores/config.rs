@@ -89,7 +89,7 @@ impl FileConfigStore {
 }
 
 /// Checks a configuration before it is stored.
-fn validate(config: &StoredConfig) -> Result<&'static str> {
+pub(crate) fn validate(config: &StoredConfig) -> Result<&'static str> {
     match config.content_type.as_str() {
         CONFIG_JSON => {
             validate_json(&config.data)?;

@@ -12,12 +12,14 @@
 //! async handlers.
 
 mod config;
-mod fsutil;
+pub(crate) mod fsutil;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod schema_mapping;
 pub mod session;
 
+#[cfg(feature = "object-store")]
+pub(crate) use config::validate as validate_config;
 pub use config::FileConfigStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresSessionStore};

@@ -20,6 +20,7 @@ use std::time::Duration;
 use super::names::{BIND, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::services::options;
+use super::storage::{self, Storage};
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::qos::QosOptions;
@@ -47,8 +48,10 @@ pub struct DataServiceOptions {
     /// (`HttpsPort` 2671) when `TlsCert` and `TlsKey` are given; `data_dir`
     /// is unused.
     pub service: ServiceOptions,
-    /// `FilePath`: the store's directory (`Store=File`, the only store of this build).
+    /// `FilePath`: the store's directory (`Store=File`).
     pub file_path: PathBuf,
+    /// `Store` (`File` | `Aws`) with `FilePath` or `AwsS3Bucket`.
+    pub storage: Storage,
     /// `EnableRead`: serve the data route and `DataReader` (default `true`).
     pub enable_read: bool,
     /// `EnableWrite`: serve `DataWriter` (default `true`).
@@ -67,7 +70,7 @@ pub struct DataServiceOptions {
 impl DataServiceOptions {
     /// The options `rta-datasvc` declares.
     pub fn parser() -> OptionsParser {
-        OptionsParser::new(
+        let parser = OptionsParser::new(
             "rta-datasvc",
             "RTA Data Service: the native chunk store behind the gateway; REST and gRPC",
         )
@@ -86,7 +89,6 @@ impl DataServiceOptions {
         .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
         .listener_options(Some(2671))
         .info_options("RTA Data Service")
-        .option("Store", "KIND", "Storage: File", Some("File"))
         .option(
             "FilePath",
             "DIR",
@@ -123,19 +125,15 @@ impl DataServiceOptions {
             "Other toolkit memory options (FlushBuffers, FlushBufferSize, thresholds, \
                  Preallocate): accepted; the native store flushes from its write budget",
         )
-        .auth_options()
+        .auth_options();
+        storage::declare(parser, Some("AwsDynamoTable"))
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
         let service = raw.service()?;
-        let store = raw.get("Store").unwrap_or("File");
-        if !store.eq_ignore_ascii_case("File") {
-            return Err(Error::option(
-                "Store",
-                format!("{store:?} is not available in this build; use File"),
-            ));
-        }
+        let file_path = PathBuf::from(raw.get_or::<String>("FilePath")?);
+        let storage = storage::storage(&raw, file_path.clone())?;
         let buffers: usize = raw.get_or("DataWriteMemory:WriteBuffers")?;
         let size: usize = raw.get_or("DataWriteMemory:WriteBufferSize")?;
         let write_buffer_bytes = buffers
@@ -158,7 +156,8 @@ impl DataServiceOptions {
         }
         Ok(DataServiceOptions {
             service,
-            file_path: PathBuf::from(raw.get_or::<String>("FilePath")?),
+            file_path,
+            storage,
             enable_read: read,
             enable_write: write,
             init_store_and_exit: raw.switch("InitStoreAndExit")?,
@@ -327,7 +326,26 @@ mod tests {
     #[test]
     fn data_service_rejects_what_it_cannot_do() {
         let e = data(&["--Store", "Aws"], &[]).unwrap_err().to_string();
-        assert!(e.contains("Store") && e.contains("Aws"), "{e}");
+        assert!(e.contains("AwsS3Bucket"), "{e}");
+        let e = data(&["--Store", "Azure"], &[]).unwrap_err().to_string();
+        assert!(e.contains("Store") && e.contains("Azure"), "{e}");
+        let o = data(
+            &[],
+            &[
+                ("RTA_Store", "aws"),
+                ("RTA_AwsS3Bucket", "b1"),
+                ("RTA_AwsDynamoTable", "t"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            o.storage,
+            Storage::Aws {
+                bucket: "b1".into()
+            }
+        );
+        let o = data(&["--FilePath", "/d"], &[]).unwrap();
+        assert_eq!(o.storage, Storage::File("/d".into()));
         let e = data(
             &[],
             &[("RTA_EnableRead", "false"), ("RTA_EnableWrite", "false")],

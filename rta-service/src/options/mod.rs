@@ -49,6 +49,7 @@ mod names;
 mod parser;
 mod postgres;
 pub mod services;
+mod storage;
 mod values;
 
 pub use files::{FileDataServiceOptions, FILE_DATA_SOURCE};
@@ -59,6 +60,7 @@ pub use names::*;
 pub use parser::{OptionKind, OptionSpec, OptionsParser, Parsed};
 pub use postgres::*;
 pub use services::*;
+pub use storage::Storage;
 pub use values::{Options, ServiceOptions, Source};
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use rta_stream::trimmer::TrimmerOptions;
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::postgres::postgres_options;
+use super::storage::{self, Storage};
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
@@ -119,6 +120,11 @@ pub struct StoreServiceOptions {
     /// `PostgresConnectionTimeout` (session service only): sessions in
     /// PostgreSQL instead of SQLite.
     pub postgres: Option<PostgresOptions>,
+    /// `Store` (`File` | `Aws`) and `AwsS3Bucket` of the config and
+    /// schema-mapping services (`File` holds `DataDir`: the binaries keep
+    /// their files in `DataDir/configs` and `DataDir/schema-mappings`);
+    /// `None` for the session service.
+    pub storage: Option<Storage>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -135,8 +141,8 @@ impl StoreServiceOptions {
             );
         match service {
             // The schema-mapping service has no `/rta/v2/info` to label.
-            StoreService::SchemaMappings => parser,
-            StoreService::Configs => parser.info_options(service.label()),
+            StoreService::SchemaMappings => storage::declare(parser, None),
+            StoreService::Configs => storage::declare(parser.info_options(service.label()), None),
             StoreService::Sessions => parser
                 .info_options(service.label())
                 .postgres_options()
@@ -170,8 +176,14 @@ impl StoreServiceOptions {
             }
             None => None,
         };
+        // Declared (with a default) by the config and schema-mapping services only.
+        let storage = match raw.get("Store") {
+            Some(_) => Some(storage::storage(&raw, service.data_dir.clone())?),
+            None => None,
+        };
         Ok(StoreServiceOptions {
             service,
+            storage,
             internal_http,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
             auth: raw.auth()?,
@@ -228,8 +240,20 @@ pub struct RtaServerOptions {
     pub init_store: bool,
     /// `InitStoreAndExit`: create or upgrade the stores, then exit.
     pub init_store_and_exit: bool,
+    /// `Store=Aws`: configs and schema mappings in `AwsS3ConfigsBucket`,
+    /// data in `AwsS3DataBucket` (`None`: files under `DataDir`).
+    pub aws: Option<ServerBuckets>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
+}
+
+/// The buckets of `rta-server` with `Store=Aws`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerBuckets {
+    /// `AwsS3ConfigsBucket`: configurations and schema mappings.
+    pub configs: String,
+    /// `AwsS3DataBucket`: the native data store.
+    pub data: String,
 }
 
 impl RtaServerOptions {
@@ -282,6 +306,32 @@ impl RtaServerOptions {
             INIT_STORE_AND_EXIT,
             "Create or upgrade the stores, then exit",
         )
+        .option(
+            "Store",
+            "KIND",
+            "Storage of configs, schema mappings and data: File (under DataDir) or Aws \
+             (S3-compatible buckets; endpoint, region and credentials from AWS_ENDPOINT_URL, \
+             AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP)",
+            Some("File"),
+        )
+        .option(
+            "AwsS3ConfigsBucket",
+            "BUCKET",
+            "S3 bucket of configs and schema mappings (Store=Aws)",
+            None,
+        )
+        .option(
+            "AwsS3DataBucket",
+            "BUCKET",
+            "S3 bucket of data (Store=Aws)",
+            None,
+        )
+        .option(
+            "AwsDynamoDataTable",
+            "TABLE",
+            "Accepted for toolkit compatibility and unused: the index is kept in the S3 bucket",
+            None,
+        )
     }
 
     /// Reads the options from merged values.
@@ -295,6 +345,14 @@ impl RtaServerOptions {
             postgres: postgres_options(&raw)?,
             init_store: raw.switch(INIT_STORE)?,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
+            aws: if storage::is_aws(&raw)? {
+                Some(ServerBuckets {
+                    configs: storage::bucket(&raw, "AwsS3ConfigsBucket")?,
+                    data: storage::bucket(&raw, "AwsS3DataBucket")?,
+                })
+            } else {
+                None
+            },
             raw,
         })
     }

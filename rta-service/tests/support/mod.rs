@@ -113,6 +113,7 @@ pub async fn session_service(dir: &Path) -> Service {
 }
 
 /// Where a session service under test keeps its sessions.
+#[allow(clippy::large_enum_variant)] // one per test, never in a collection
 pub enum Backend {
     /// `sessions.sqlite` in a temporary directory.
     Sqlite(tempfile::TempDir),

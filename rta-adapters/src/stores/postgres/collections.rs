@@ -8,7 +8,7 @@ use deadpool_postgres::Transaction;
 use prost::Message;
 use rta_core::proto::session_service::session_update as su;
 use rta_core::session::{details_from_json, DetailValue, Details};
-use rta_core::{Error, Result};
+use rta_core::Result;
 
 use super::pg_err;
 use super::sql::exact_decimal;
@@ -270,7 +270,7 @@ pub(super) async fn put_data_bindings(
                 &id,
                 &key.source,
                 &key.identity,
-                &i64::from(key.time_ref),
+                &key.time_ref,
                 &ord,
                 &binding.encode_to_vec(),
             ],

@@ -392,11 +392,11 @@ impl SessionStore for PostgresSessionStore {
             self,
             c,
             async {
-                let stmt = read::cached(&c, "SELECT id FROM sessions WHERE identity = $1").await?;
+                let stmt = read::cached(c, "SELECT id FROM sessions WHERE identity = $1").await?;
                 c.query_opt(&stmt, &[&identity]).await.map_err(pg_err)
             },
             |row| Ok(match row {
-                Some(r) => read::load(&c, &[r.get(0)], elements).await?.pop(),
+                Some(r) => read::load(c, &[r.get(0)], elements).await?.pop(),
                 None => None,
             })
         )
@@ -404,8 +404,8 @@ impl SessionStore for PostgresSessionStore {
 
     async fn list(&self, req: &pb::ListSessionsRequest) -> Result<Vec<pb::Session>> {
         let elements = req.session_elements.clone().unwrap_or_default();
-        read_tx!(self, c, read::list_ids(&c, req), |ids| read::load(
-            &c, &ids, &elements
+        read_tx!(self, c, read::list_ids(c, req), |ids| read::load(
+            c, &ids, &elements
         )
         .await)
     }
@@ -536,7 +536,7 @@ impl SessionStore for PostgresSessionStore {
         json_properties: &[String],
     ) -> Result<serde_json::Value> {
         let scope = Scope::new(folder_subtree);
-        read_tx!(self, c, meta::metamodel(&c, &scope, json_properties), |v| {
+        read_tx!(self, c, meta::metamodel(c, &scope, json_properties), |v| {
             Ok(v)
         })
     }
@@ -547,12 +547,9 @@ impl SessionStore for PostgresSessionStore {
         folder_subtree: &str,
     ) -> Result<Vec<pb::PropertySummary>> {
         let scope = Scope::new(folder_subtree);
-        read_tx!(
-            self,
-            c,
-            meta::properties(&c, &scope, partial_match),
-            |v| Ok(v)
-        )
+        read_tx!(self, c, meta::properties(c, &scope, partial_match), |v| Ok(
+            v
+        ))
     }
 }
 

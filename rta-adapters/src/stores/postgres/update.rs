@@ -3,13 +3,10 @@
 //! session from several instances are applied one after the other, and
 //! its `sequence` is checked under the lock.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::Transaction;
-use prost::Message;
 use rta_core::proto::session_service as pb;
-use rta_core::proto::session_service::session_update::{self as su, Op};
-use rta_core::session::{details_from_json, DetailValue, Details, SessionState};
+use rta_core::proto::session_service::session_update::Op;
+use rta_core::session::SessionState;
 use rta_core::time::Timestamp;
 use rta_core::{Error, Result};
 use tokio_postgres::types::ToSql;
@@ -22,7 +19,7 @@ use super::collections::{
 use super::pg_err;
 use super::sql::exact_decimal;
 use crate::stores::session::instant_key;
-use crate::stores::session::schema::{kind, refkind};
+use crate::stores::session::schema::refkind;
 use crate::stores::session::update::Core;
 
 /// Runs a statement prepared once per connection.
@@ -351,12 +348,9 @@ async fn apply(
                 .await
                 .map_err(pg_err)?;
             for k in &keys.keys {
-                tx.execute(
-                    &stmt,
-                    &[&id, &k.source, &k.identity, &i64::from(k.time_ref)],
-                )
-                .await
-                .map_err(pg_err)?;
+                tx.execute(&stmt, &[&id, &k.source, &k.identity, &k.time_ref])
+                    .await
+                    .map_err(pg_err)?;
             }
         }
         Op::SetFolders(f) => {
