@@ -21,7 +21,9 @@ async fn run() -> rta_service::Result<()> {
     let opts = StoreServiceOptions::from_env(StoreService::Configs)?;
     let svc = &opts.service;
     let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
-    let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
+    let store = Arc::new(FileConfigStore::open(
+        opts.store_dir(StoreService::Configs),
+    )?);
     if opts.init_store_and_exit {
         return Ok(());
     }

@@ -21,7 +21,7 @@ async fn run() -> rta_service::Result<()> {
     let svc = &opts.service;
     let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     let store = Arc::new(FileSchemaMappingStore::open(
-        svc.data_dir.join("schema-mappings"),
+        opts.store_dir(StoreService::SchemaMappings),
     )?);
     if opts.init_store_and_exit {
         return Ok(());

@@ -46,6 +46,7 @@ mod microservices;
 mod names;
 mod parser;
 pub mod services;
+mod toolkit;
 mod values;
 
 pub use limits::ListenerLimits;

@@ -26,6 +26,7 @@ use rta_stream::trimmer::TrimmerOptions;
 
 use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
+use super::toolkit;
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
@@ -107,6 +108,8 @@ pub struct StoreServiceOptions {
     pub service: ServiceOptions,
     /// `InitStoreAndExit`: create or upgrade the store, then exit.
     pub init_store_and_exit: bool,
+    /// `FilePath` (`Store=File`), as given: see [`Self::store_dir`].
+    pub file_path: Option<std::path::PathBuf>,
     /// `InternalBind` and `InternalHttpPort` (session service only): serve
     /// the private data-bindings route there instead of on `HttpPort`.
     pub internal_http: Option<std::net::SocketAddr>,
@@ -126,10 +129,14 @@ impl StoreServiceOptions {
                 INIT_STORE_AND_EXIT,
                 "Create or upgrade the store, then exit",
             );
+        let file_store =
+            |parser, default| toolkit::file_path_option(toolkit::store_option(parser), default);
         match service {
             // The schema-mapping service has no `/rta/v2/info` to label.
-            StoreService::SchemaMappings => parser,
-            StoreService::Configs => parser.info_options(service.label()),
+            StoreService::SchemaMappings => file_store(parser, "DataDir/schema-mappings"),
+            StoreService::Configs => {
+                file_store(parser, "DataDir/configs").info_options(service.label())
+            }
             StoreService::Sessions => parser
                 .info_options(service.label())
                 .option(
@@ -162,7 +169,9 @@ impl StoreServiceOptions {
             }
             None => None,
         };
+        toolkit::check_store(&raw)?;
         Ok(StoreServiceOptions {
+            file_path: raw.get(toolkit::FILE_PATH).map(std::path::PathBuf::from),
             service,
             internal_http,
             init_store_and_exit: raw.switch(INIT_STORE_AND_EXIT)?,
@@ -174,6 +183,18 @@ impl StoreServiceOptions {
     /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
     pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
         options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// The directory of `service`'s store: `FilePath` when given, else
+    /// `DataDir/configs` or `DataDir/schema-mappings` (and `DataDir` for
+    /// the session service, which has no `FilePath`).
+    pub fn store_dir(&self, service: StoreService) -> std::path::PathBuf {
+        match (&self.file_path, service) {
+            (Some(path), _) => path.clone(),
+            (None, StoreService::Configs) => self.service.data_dir.join("configs"),
+            (None, StoreService::SchemaMappings) => self.service.data_dir.join("schema-mappings"),
+            (None, StoreService::Sessions) => self.service.data_dir.clone(),
+        }
     }
 
     /// Parses the process arguments and environment (exits on `--help`).
@@ -211,6 +232,18 @@ pub struct RtaServerOptions {
     pub demo_duration: Option<Duration>,
     /// `EnableAuth` and `Auth:*`: bearer tokens, when required.
     pub auth: Option<AuthOptions>,
+    /// `FileConfigsPath` (default `DataDir/configs`).
+    pub configs_path: std::path::PathBuf,
+    /// `FileDataPath` (default `DataDir/data`).
+    pub data_path: std::path::PathBuf,
+    /// `EnableGrpc` (default `true`): serve the gRPC port.
+    pub enable_grpc: bool,
+    /// `EnableDataWriter` (default `true`): serve the gRPC `DataWriter`.
+    pub enable_data_writer: bool,
+    /// `RedisConnectionString` (alias `Redis`): live sessions through Redis.
+    pub redis: Option<String>,
+    /// `RedisDb`: overrides the connection string's database.
+    pub redis_db: Option<i64>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -218,7 +251,7 @@ pub struct RtaServerOptions {
 impl RtaServerOptions {
     /// The options `rta-server` declares.
     pub fn parser() -> OptionsParser {
-        OptionsParser::new(
+        let parser = OptionsParser::new(
             "rta-server",
             "RTA Server: every RTA service in one process, on embedded stores",
         )
@@ -253,17 +286,26 @@ impl RtaServerOptions {
             Some("0"),
         )
         .auth_options()
-        .listener_options(Some(8081))
+        .listener_options(Some(8081));
+        toolkit::rta_server_options(parser)
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
         let secs: u64 = raw.get_or("DemoSeconds")?;
+        let service = raw.service()?;
+        let toolkit = toolkit::rta_server_values(&raw, &service.data_dir)?;
         Ok(RtaServerOptions {
-            service: raw.service()?,
+            service,
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
             auth: raw.auth()?,
+            configs_path: toolkit.configs_path,
+            data_path: toolkit.data_path,
+            enable_grpc: toolkit.enable_grpc,
+            enable_data_writer: toolkit.enable_data_writer,
+            redis: toolkit.redis,
+            redis_db: toolkit.redis_db,
             raw,
         })
     }
