@@ -125,6 +125,7 @@ impl StoreServiceOptions {
         let (http, grpc) = service.ports();
         let parser = OptionsParser::service(service.program(), service.about(), http, grpc)
             .listener_options(service.https_port())
+            .auth_options()
             .switch(
                 INIT_STORE_AND_EXIT,
                 "Create or upgrade the store, then exit",

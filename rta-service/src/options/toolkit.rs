@@ -251,6 +251,24 @@ mod tests {
             let e = parse(&["--Store", "Blob"], &[]).unwrap_err().to_string();
             assert!(e.contains("Blob"), "{e}");
         }
+        // Every store service takes the toolkit's OAuth options.
+        for svc in [
+            StoreService::Sessions,
+            StoreService::Configs,
+            StoreService::SchemaMappings,
+        ] {
+            let vars = env(&[
+                ("RTA_EnableAuth", "true"),
+                ("RTA_Auth__Authority", "https://login.example.com"),
+                ("RTA_Auth__Audience", "rta"),
+            ]);
+            let parsed = StoreServiceOptions::parser(svc)
+                .parse_from(Vec::<String>::new(), vars)
+                .unwrap();
+            let o = StoreServiceOptions::from_parsed(parsed).unwrap().unwrap();
+            assert!(o.auth.is_some(), "{}", svc.program());
+            assert!(o.raw.unknown().is_empty(), "{:?}", o.raw.unknown());
+        }
         // The session service keeps its store in DataDir and has no FilePath.
         let e = StoreServiceOptions::parser(StoreService::Sessions)
             .parse_from(["--FilePath", "/x"], Vec::new())
