@@ -254,12 +254,12 @@ fn key_values(docs: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
     out
 }
 
+/// A workload's pod labels and its container ports by name.
+type Pod = (Value, Vec<(String, u16)>);
+
 /// The containers of the rendered Deployments and Jobs, and the ports (by
 /// name and number) of each workload's pods, by its labels.
-fn manifest_containers(
-    docs: &[Value],
-    dir: &str,
-) -> (Vec<Container>, Vec<(Value, Vec<(String, u16)>)>) {
+fn manifest_containers(docs: &[Value], dir: &str) -> (Vec<Container>, Vec<Pod>) {
     let data = key_values(docs);
     let (mut out, mut pods) = (Vec::new(), Vec::new());
     for d in docs {
@@ -456,4 +456,121 @@ fn kustomization_renders_validates_and_names_what_exists() {
 fn pending_options_are_still_pending() {
     let merged = deploy_check::pending_still_pending();
     assert!(merged.is_empty(), "{}", merged.join("\n"));
+}
+
+/// The services of the toolkit's tutorial compose files (microservices,
+/// Influx and live tutorials, Linux variants; the Influx data service is
+/// not one of ours) and its `docker run` / command-line examples of
+/// `rta-server`, as the tutorials give them.
+const TUTORIAL: &str = r#"
+services:
+  rta-sessionsvc-init:
+    image: mclarenapplied/rta-sessionsvc:latest
+    environment:
+    - RTA_PostgresConnectionString=Host=localhost; Username=postgres; Password=hunter2;
+    entrypoint: ["/app/rta-sessionsvc", "--InitStoreAndExit=true"]
+  rta-sessionsvc:
+    image: mclarenapplied/rta-sessionsvc:latest
+    ports: ["2650:2650", "2652:2652"]
+    environment:
+    - RTA_PostgresConnectionString=Host=localhost; Username=postgres; Password=hunter2;
+  rta-configsvc:
+    image: mclarenapplied/rta-configsvc:latest
+    ports: ["2660:2660", "2662:2662"]
+    environment:
+    - RTA_Store=File
+    - RTA_FilePath=/data/rta-configs
+  rta-datasvc:
+    image: mclarenapplied/rta-datasvc:latest
+    ports: ["2670:2670", "2672:2672"]
+    environment:
+    - RTA_Store=File
+    - RTA_FilePath=/data/rta-data
+  rta-schemamappingsvc:
+    image: mclarenapplied/rta-schemamappingsvc:latest
+    ports: ["2680:2680", "2682:2682"]
+    environment:
+    - RTA_Store=File
+    - RTA_FilePath=/data/rta-schema-mappings
+  rta-streamsvc:
+    image: mclarenapplied/rta-streamsvc:latest
+    ports: ["8180:80"]
+    environment:
+    - RTA_RedisConnectionString=redis
+  rta-gatewaysvc:
+    image: mclarenapplied/rta-gatewaysvc:latest
+    ports: ["8080:80"]
+    environment:
+    - RTA_SessionServiceUri=http://rta-sessionsvc:2650
+    - RTA_ConfigServiceUri=http://rta-configsvc:2660
+    - RTA_DataServiceUris__rta-datasvc=http://rta-datasvc:2670
+    - RTA_DataServiceUris__rta-influxdatasvc=http://rta-influxdatasvc:2690
+    - RTA_DataServiceUris__sqlite=http://localhost:5000
+  rta-server-docker:
+    image: mclarenapplied/rta-server
+    ports: ["8080:8080", "8081:8081", "8082:8082"]
+    environment:
+    - RTA_PostgresConnectionString=Server=localhost;Port=5432;Database=postgres;User Id=postgres;Password=hunter2;
+    - RTA_PostgresSchema=rta_sessions
+    - RTA_Store=File
+  rta-server-command-line:
+    image: mclarenapplied/rta-server
+    entrypoint: ["/app/rta-server", "--PostgresConnectionString", "Server=localhost;Port=5432;Database=postgres;User Id=postgres;Password=hunter2;",
+      "--PostgresSchema", "rta_sessions", "--Store", "File", "--FileConfigsPath", "/configs", "--FileDataPath", "/data"]
+"#;
+
+#[test]
+fn toolkit_tutorial_compose_files_run_unchanged() {
+    let (stages, _) = dockerfile();
+    let containers = compose_containers(TUTORIAL, "toolkit tutorial");
+    assert_eq!(containers.len(), 9);
+    let mut f = Findings::default();
+    for c in &containers {
+        check(c, &stages, &mut f);
+    }
+    report("toolkit tutorial", &f);
+
+    // What the services make of it, with our images' ENV.
+    let parsed = |bin: &str, name: &str| {
+        let c = containers
+            .iter()
+            .find(|c| c.origin.ends_with(name))
+            .unwrap();
+        let mut env = stages[bin].env.clone();
+        env.extend(c.env.iter().cloned());
+        match deploy_check::parser(bin)
+            .unwrap()
+            .parse_from(c.args.clone(), env)
+            .unwrap()
+        {
+            rta_service::options::Parsed::Options(o) => o,
+            rta_service::options::Parsed::Help(_) => panic!("help"),
+        }
+    };
+    use rta_service::options::{
+        DataServiceOptions, GatewayServiceOptions, StoreService, StoreServiceOptions,
+        StreamServiceOptions,
+    };
+    let o = StoreServiceOptions::from_options(parsed("rta-configsvc", "rta-configsvc")).unwrap();
+    assert_eq!(
+        o.store_dir(StoreService::Configs),
+        std::path::PathBuf::from("/data/rta-configs")
+    );
+    let raw = parsed("rta-schemamappingsvc", "rta-schemamappingsvc");
+    let o = StoreServiceOptions::from_options(raw).unwrap();
+    assert_eq!(
+        o.store_dir(StoreService::SchemaMappings),
+        std::path::PathBuf::from("/data/rta-schema-mappings")
+    );
+    let o = DataServiceOptions::from_options(parsed("rta-datasvc", "rta-datasvc")).unwrap();
+    assert_eq!(o.file_path, std::path::PathBuf::from("/data/rta-data"));
+    let raw = parsed("rta-gatewaysvc", "rta-gatewaysvc");
+    let o = GatewayServiceOptions::from_options(raw).unwrap();
+    assert_eq!(o.service.http_port, 80, "the toolkit image's port");
+    assert_eq!(o.data_services.len(), 3, "{:?}", o.data_services);
+    assert_eq!(o.data_services["rta-datasvc"], "http://rta-datasvc:2670");
+    let o = StreamServiceOptions::from_options(parsed("rta-streamsvc", "rta-streamsvc")).unwrap();
+    assert_eq!((o.redis.as_str(), o.listen.http_port), ("redis", 80));
+    let init = parsed("rta-sessionsvc", "rta-sessionsvc-init");
+    assert_eq!(init.get("InitStoreAndExit"), Some("true"));
 }

@@ -204,7 +204,12 @@ pub fn check(c: &Container, stages: &BTreeMap<String, Stage>, out: &mut Findings
             return;
         }
         Err(e) => {
-            out.errors.push(format!("{o}: {e}"));
+            // An unknown flag is a parse error; one of PENDING waits.
+            let e = e.to_string();
+            match PENDING.iter().any(|p| e.contains(&format!("--{p} "))) {
+                true => out.pending.push(format!("{o}: {e}")),
+                false => out.errors.push(format!("{o}: {e}")),
+            }
             return;
         }
     };

@@ -41,6 +41,7 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod demo_ingest;
 mod limits;
 mod microservices;
 mod names;
@@ -49,6 +50,7 @@ pub mod services;
 mod toolkit;
 mod values;
 
+pub use demo_ingest::DemoIngestOptions;
 pub use limits::ListenerLimits;
 pub use microservices::{DataServiceOptions, GatewayServiceOptions};
 pub use names::*;
