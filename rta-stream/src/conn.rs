@@ -11,6 +11,14 @@
 //!
 //! A separate `db` argument (the `RedisDb` option) overrides the database.
 //!
+//! Redis Sentinel and Redis Cluster are refused with an error saying so
+//! (`redis+sentinel://`, `redis+cluster://` and similar schemes, a
+//! `serviceName=` option, or several endpoints in the toolkit form): the
+//! `redis` crate parses no such URL, and the live path reads several streams
+//! with one `XREAD`, which a cluster refuses when the keys are on different
+//! slots. Point the services at the primary (or a proxy in front of the
+//! sentinels) instead.
+//!
 //! ```
 //! let c = rta_stream::conn::client("localhost:6390,password=p@ss", Some(3)).unwrap();
 //! let info = c.get_connection_info();
@@ -91,7 +99,11 @@ pub fn to_url(target: &str) -> Result<String> {
     if target.is_empty() {
         return Err(Error::Config("empty Redis connection string".into()));
     }
-    if target.contains("://") {
+    if let Some((scheme, _)) = target.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme.contains("sentinel") || scheme.contains("cluster") {
+            return Err(unsupported(target, &scheme));
+        }
         return Ok(target.to_string());
     }
     let mut parts = target.split(',').map(str::trim);
@@ -99,8 +111,7 @@ pub fn to_url(target: &str) -> Result<String> {
     let (mut user, mut password, mut tls, mut db) = (None, None, false, None);
     for opt in parts.filter(|p| !p.is_empty()) {
         let Some((k, v)) = opt.split_once('=') else {
-            // A second endpoint: only the first is used.
-            continue;
+            return Err(unsupported(target, "several endpoints (cluster)"));
         };
         match k.trim().to_ascii_lowercase().as_str() {
             "password" => password = Some(v.to_string()),
@@ -117,6 +128,7 @@ pub fn to_url(target: &str) -> Result<String> {
                         Error::Config(format!("defaultDatabase={v:?} is not a number"))
                     })?)
             }
+            "servicename" => return Err(unsupported(target, "serviceName (sentinel)")),
             other => tracing::debug!("ignoring Redis connection option {other:?}"),
         }
     }
@@ -149,6 +161,26 @@ pub fn to_url(target: &str) -> Result<String> {
     Ok(url)
 }
 
+/// The error for a Sentinel or Cluster connection string. The string may
+/// hold a password: only the form is named.
+fn unsupported(target: &str, what: &str) -> Error {
+    let kind = if what.contains("sentinel") {
+        "Redis Sentinel"
+    } else {
+        "Redis Cluster"
+    };
+    let shown = target.split([',', '@']).next().unwrap_or_default();
+    let shown = if target.contains('@') {
+        shown.split("://").next().unwrap_or_default().to_string() + "://..."
+    } else {
+        shown.to_string()
+    };
+    Error::Config(format!(
+        "{kind} is not supported ({what} in {shown:?}): give the address of the primary, \
+         e.g. redis://host:6379 or host:6379,password=..."
+    ))
+}
+
 fn encode_userinfo(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -177,6 +209,21 @@ mod tests {
         assert!(to_url("").is_err());
         assert!(to_url("h:notaport").is_err());
         assert!(to_url("h,ssl=maybe").is_err());
+    }
+
+    #[test]
+    fn sentinel_and_cluster_are_refused_by_name() {
+        for (target, kind) in [
+            ("redis+sentinel://s1:26379/mymaster", "Sentinel"),
+            ("redis-sentinel://s1:26379", "Sentinel"),
+            ("redis+cluster://:pw@c1:7000", "Cluster"),
+            ("s1:26379,serviceName=mymaster,password=pw", "Sentinel"),
+            ("c1:7000,c2:7000,password=pw", "Cluster"),
+        ] {
+            let e = to_url(target).unwrap_err().to_string();
+            assert!(e.contains(kind), "{target}: {e}");
+            assert!(!e.contains("pw"), "the password is not shown: {e}");
+        }
     }
 
     #[test]

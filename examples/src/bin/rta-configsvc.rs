@@ -39,7 +39,9 @@ async fn run() -> rta_service::Result<()> {
             (store, info)
         }
         _ => {
-            let store = Arc::new(FileConfigStore::open(svc.data_dir.join("configs"))?);
+            let store = Arc::new(FileConfigStore::open(
+                opts.store_dir(StoreService::Configs),
+            )?);
             if opts.init_store_and_exit {
                 return Ok(());
             }

@@ -38,7 +38,7 @@ async fn run() -> rta_service::Result<()> {
         }
         _ => {
             let store = Arc::new(FileSchemaMappingStore::open(
-                svc.data_dir.join("schema-mappings"),
+                opts.store_dir(StoreService::SchemaMappings),
             )?);
             if opts.init_store_and_exit {
                 return Ok(());

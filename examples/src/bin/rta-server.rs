@@ -7,16 +7,23 @@
 //! ```text
 //! rta-server --demo                        # REST 8080, gRPC 8082, demo content
 //! rta-server --data-dir /var/lib/rta --https-port 8081 --tls-cert cert.pem --tls-key key.pem
+//! rta-server --Store File --FileConfigsPath /configs --FileDataPath /data
+//! rta-server --redis redis://localhost:6379    # live sessions through Redis
 //! RTA_HttpPort=9000 rta-server
 //! rta-server --Store Aws --AwsS3ConfigsBucket rta-configs --AwsS3DataBucket rta-data
 //! ```
+//!
+//! With `--redis` (`RedisConnectionString`) live sessions are written to
+//! the Redis stream buffer, so a Stream Service or other servers can serve
+//! them, and the live WebSocket here also serves sessions other processes
+//! write to that Redis.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use rta_adapters::native::{NativeConfig, NativeStore};
 use rta_adapters::s3::{Bucket, S3Backend, S3BackendConfig, S3ConfigStore, S3SchemaMappingStore};
-use rta_adapters::stores::PostgresSessionStore;
+use rta_adapters::stores::{FileConfigStore, PostgresSessionStore};
 use rta_service::auth::Authenticator;
 use rta_service::data::DataBackend;
 use rta_service::options::RtaServerOptions;
@@ -28,7 +35,12 @@ async fn run() -> rta_service::Result<()> {
     let svc = &opts.service;
     let auth = opts.auth.clone().map(Authenticator::new).transpose()?;
     let mut info = monitor::ServiceInfo::from_options("rta-server", &opts.raw);
-    let mut builder = RtaServer::builder(&svc.data_dir);
+    let mut builder = RtaServer::builder(&svc.data_dir)
+        .grpc(opts.enable_grpc)
+        .data_writer(opts.enable_data_writer);
+    if let Some(redis) = &opts.redis {
+        builder = builder.redis(redis, opts.redis_db);
+    }
     if let Some(pg) = &opts.postgres {
         let store = if opts.init_store || opts.init_store_and_exit {
             PostgresSessionStore::init(pg.clone()).await?
@@ -51,7 +63,7 @@ async fn run() -> rta_service::Result<()> {
         let data = Bucket::from_env(&aws.data)?;
         let native = NativeStore::with_backend(
             Arc::new(S3Backend::new(data.clone(), S3BackendConfig::default())),
-            NativeConfig::new(svc.data_dir.join("data")),
+            NativeConfig::new(&opts.data_path),
         );
         builder = builder
             .configs(Arc::new(S3ConfigStore::new(configs.clone())))
@@ -63,6 +75,10 @@ async fn run() -> rta_service::Result<()> {
                 async move { bucket.check().await }
             });
         }
+    } else {
+        let configs = Arc::new(FileConfigStore::open(&opts.configs_path)?);
+        let data = NativeStore::open(NativeConfig::new(&opts.data_path))?;
+        builder = builder.configs(configs).data(DataBackend::native(data));
     }
     let server = builder.info(info).auth(auth).build().await?;
     if opts.init_store_and_exit {
@@ -79,11 +95,20 @@ async fn run() -> rta_service::Result<()> {
             }
         });
     }
+    let grpc = match opts.enable_grpc {
+        true => svc.grpc_addr().to_string(),
+        false => "off".to_string(),
+    };
     println!(
-        "rta-server: REST http://{} gRPC {} data {}",
+        "rta-server: REST http://{} gRPC {grpc} data {} configs {} live {}",
         svc.http_addr(),
-        svc.grpc_addr(),
-        svc.data_dir.display()
+        opts.data_path.display(),
+        opts.configs_path.display(),
+        if opts.redis.is_some() {
+            "redis"
+        } else {
+            "in-process"
+        }
     );
     server.serve(svc).await
 }

@@ -41,6 +41,7 @@
 //! # Ok::<(), rta_service::Error>(())
 //! ```
 
+mod demo_ingest;
 mod files;
 mod influx;
 mod limits;
@@ -50,8 +51,10 @@ mod parser;
 mod postgres;
 pub mod services;
 mod storage;
+mod toolkit;
 mod values;
 
+pub use demo_ingest::DemoIngestOptions;
 pub use files::{FileDataServiceOptions, FILE_DATA_SOURCE};
 pub use influx::InfluxDataServiceOptions;
 pub use limits::ListenerLimits;

@@ -28,6 +28,7 @@ use super::names::{BIND, DATA_DIR, GRPC_PORT, HTTP_PORT};
 use super::parser::{OptionsParser, Parsed};
 use super::postgres::postgres_options;
 use super::storage::{self, Storage};
+use super::toolkit;
 use super::values::{Options, ServiceOptions};
 use crate::auth::AuthOptions;
 use crate::{Error, Result};
@@ -111,6 +112,8 @@ pub struct StoreServiceOptions {
     pub service: ServiceOptions,
     /// `InitStoreAndExit`: create or upgrade the store, then exit.
     pub init_store_and_exit: bool,
+    /// `FilePath` (`Store=File`), as given: see [`Self::store_dir`].
+    pub file_path: Option<std::path::PathBuf>,
     /// `InternalBind` and `InternalHttpPort` (session service only): serve
     /// the private data-bindings route there instead of on `HttpPort`.
     pub internal_http: Option<std::net::SocketAddr>,
@@ -135,14 +138,20 @@ impl StoreServiceOptions {
         let (http, grpc) = service.ports();
         let parser = OptionsParser::service(service.program(), service.about(), http, grpc)
             .listener_options(service.https_port())
+            .auth_options()
             .switch(
                 INIT_STORE_AND_EXIT,
                 "Create or upgrade the store, then exit",
             );
+        // `Store`, `AwsS3Bucket` and `FilePath`.
+        let store =
+            |parser, default| toolkit::file_path_option(storage::declare(parser, None), default);
         match service {
             // The schema-mapping service has no `/rta/v2/info` to label.
-            StoreService::SchemaMappings => storage::declare(parser, None),
-            StoreService::Configs => storage::declare(parser.info_options(service.label()), None),
+            StoreService::SchemaMappings => store(parser, "DataDir/schema-mappings"),
+            StoreService::Configs => {
+                store(parser, "DataDir/configs").info_options(service.label())
+            }
             StoreService::Sessions => parser
                 .info_options(service.label())
                 .postgres_options()
@@ -182,6 +191,7 @@ impl StoreServiceOptions {
             None => None,
         };
         Ok(StoreServiceOptions {
+            file_path: raw.get(toolkit::FILE_PATH).map(std::path::PathBuf::from),
             service,
             storage,
             internal_http,
@@ -195,6 +205,18 @@ impl StoreServiceOptions {
     /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
     pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
         options(parsed).map(Self::from_options).transpose()
+    }
+
+    /// The directory of `service`'s store: `FilePath` when given, else
+    /// `DataDir/configs` or `DataDir/schema-mappings` (and `DataDir` for
+    /// the session service, which has no `FilePath`).
+    pub fn store_dir(&self, service: StoreService) -> std::path::PathBuf {
+        match (&self.file_path, service) {
+            (Some(path), _) => path.clone(),
+            (None, StoreService::Configs) => self.service.data_dir.join("configs"),
+            (None, StoreService::SchemaMappings) => self.service.data_dir.join("schema-mappings"),
+            (None, StoreService::Sessions) => self.service.data_dir.clone(),
+        }
     }
 
     /// Parses the process arguments and environment (exits on `--help`).
@@ -243,6 +265,18 @@ pub struct RtaServerOptions {
     /// `Store=Aws`: configs and schema mappings in `AwsS3ConfigsBucket`,
     /// data in `AwsS3DataBucket` (`None`: files under `DataDir`).
     pub aws: Option<ServerBuckets>,
+    /// `FileConfigsPath` (default `DataDir/configs`).
+    pub configs_path: std::path::PathBuf,
+    /// `FileDataPath` (default `DataDir/data`).
+    pub data_path: std::path::PathBuf,
+    /// `EnableGrpc` (default `true`): serve the gRPC port.
+    pub enable_grpc: bool,
+    /// `EnableDataWriter` (default `true`): serve the gRPC `DataWriter`.
+    pub enable_data_writer: bool,
+    /// `RedisConnectionString` (alias `Redis`): live sessions through Redis.
+    pub redis: Option<String>,
+    /// `RedisDb`: overrides the connection string's database.
+    pub redis_db: Option<i64>,
     /// The merged values (for `monitor::ServiceInfo::from_options`).
     pub raw: Options,
 }
@@ -259,7 +293,7 @@ pub struct ServerBuckets {
 impl RtaServerOptions {
     /// The options `rta-server` declares.
     pub fn parser() -> OptionsParser {
-        OptionsParser::new(
+        let parser = OptionsParser::new(
             "rta-server",
             "RTA Server: every RTA service in one process, on embedded stores",
         )
@@ -307,14 +341,6 @@ impl RtaServerOptions {
             "Create or upgrade the stores, then exit",
         )
         .option(
-            "Store",
-            "KIND",
-            "Storage of configs, schema mappings and data: File (under DataDir) or Aws \
-             (S3-compatible buckets; endpoint, region and credentials from AWS_ENDPOINT_URL, \
-             AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP)",
-            Some("File"),
-        )
-        .option(
             "AwsS3ConfigsBucket",
             "BUCKET",
             "S3 bucket of configs and schema mappings (Store=Aws)",
@@ -331,14 +357,17 @@ impl RtaServerOptions {
             "TABLE",
             "Accepted for toolkit compatibility and unused: the index is kept in the S3 bucket",
             None,
-        )
+        );
+        toolkit::rta_server_options(parser)
     }
 
     /// Reads the options from merged values.
     pub fn from_options(raw: Options) -> Result<Self> {
         let secs: u64 = raw.get_or("DemoSeconds")?;
+        let service = raw.service()?;
+        let toolkit = toolkit::rta_server_values(&raw, &service.data_dir)?;
         Ok(RtaServerOptions {
-            service: raw.service()?,
+            service,
             demo: raw.switch("Demo")?,
             demo_duration: (secs > 0).then(|| Duration::from_secs(secs)),
             auth: raw.auth()?,
@@ -353,6 +382,12 @@ impl RtaServerOptions {
             } else {
                 None
             },
+            configs_path: toolkit.configs_path,
+            data_path: toolkit.data_path,
+            enable_grpc: toolkit.enable_grpc,
+            enable_data_writer: toolkit.enable_data_writer,
+            redis: toolkit.redis,
+            redis_db: toolkit.redis_db,
             raw,
         })
     }
@@ -533,75 +568,6 @@ impl StreamServiceOptions {
     /// [`from_options`](Self::from_options) of a parse; `None` for `--help`.
     pub fn from_parsed(parsed: Parsed) -> Result<Option<Self>> {
         options(parsed).map(Self::from_options).transpose()
-    }
-
-    /// Parses the process arguments and environment (exits on `--help`).
-    pub fn from_env() -> Result<Self> {
-        Self::from_options(Self::parser().parse_env()?)
-    }
-}
-
-/// Options of `rta-demo-ingest`, which writes a live demo session to Redis.
-#[derive(Debug, Clone)]
-pub struct DemoIngestOptions {
-    /// `RedisConnectionString` (alias `Redis`).
-    pub redis: String,
-    /// `RedisDb`.
-    pub redis_db: Option<i64>,
-    /// `Stream`: stream name without the `stream:` prefix.
-    pub stream: String,
-    /// `Session`: the session identity (the caller picks one when absent).
-    pub session: Option<String>,
-    /// `DurationSecs`: session length.
-    pub duration: Duration,
-    /// `Fast`: write as fast as possible instead of in real time.
-    pub fast: bool,
-}
-
-impl DemoIngestOptions {
-    /// The options `rta-demo-ingest` declares.
-    pub fn parser() -> OptionsParser {
-        OptionsParser::new("rta-demo-ingest", "Writes a live demo session to Redis")
-            .version(env!("CARGO_PKG_VERSION"))
-            .option(
-                REDIS,
-                "URL",
-                "Redis: a redis:// or rediss:// URL, or host[:port][,password=..]",
-                Some("redis://127.0.0.1:6379"),
-            )
-            .alias("Redis")
-            .option(REDIS_DB, "N", "Redis database number", None)
-            .option(
-                "Stream",
-                "NAME",
-                "Stream name (without the stream: prefix)",
-                Some("demo"),
-            )
-            .option(
-                "Session",
-                "ID",
-                "Session identity (a random UUID when absent)",
-                None,
-            )
-            .option(
-                "DurationSecs",
-                "SECS",
-                "Session length in seconds",
-                Some("60"),
-            )
-            .switch("Fast", "Write as fast as possible instead of in real time")
-    }
-
-    /// Reads the options from merged values.
-    pub fn from_options(raw: Options) -> Result<Self> {
-        Ok(DemoIngestOptions {
-            redis: raw.get_or(REDIS)?,
-            redis_db: raw.parse(REDIS_DB)?,
-            stream: raw.get_or("Stream")?,
-            session: raw.get("Session").map(str::to_string),
-            duration: Duration::from_secs(raw.get_or("DurationSecs")?),
-            fast: raw.switch("Fast")?,
-        })
     }
 
     /// Parses the process arguments and environment (exits on `--help`).

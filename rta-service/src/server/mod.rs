@@ -79,9 +79,33 @@ pub struct RtaServerBuilder {
     redis: Option<(String, Option<i64>)>,
     info: ServiceInfo,
     auth: Option<Authenticator>,
+    grpc: RpcSwitches,
+}
+
+/// Which gRPC services an [`RtaServer`] serves (`EnableGrpc`,
+/// `EnableDataWriter`).
+#[derive(Debug, Clone, Copy)]
+struct RpcSwitches {
+    grpc: bool,
+    data_writer: bool,
 }
 
 impl RtaServerBuilder {
+    /// Serves the gRPC port (`EnableGrpc`, default `true`); without it the
+    /// server is REST and WebSocket only.
+    pub fn grpc(mut self, enable: bool) -> Self {
+        self.grpc.grpc = enable;
+        self
+    }
+
+    /// Serves the gRPC `DataWriter` (`EnableDataWriter`, default `true`);
+    /// without it data is read-only over gRPC. [`RtaServer::write_data`]
+    /// still writes.
+    pub fn data_writer(mut self, enable: bool) -> Self {
+        self.grpc.data_writer = enable;
+        self
+    }
+
     /// Serves sessions from `store` instead of `sessions.sqlite`.
     pub fn sessions(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.sessions = Some(store);
@@ -200,6 +224,7 @@ impl RtaServerBuilder {
             data_dir: dir,
             info: self.info,
             auth: self.auth,
+            rpc: self.grpc,
         })
     }
 }
@@ -224,6 +249,7 @@ pub struct RtaServer {
     data_dir: PathBuf,
     info: ServiceInfo,
     auth: Option<Authenticator>,
+    rpc: RpcSwitches,
 }
 
 impl std::fmt::Debug for RtaServer {
@@ -248,6 +274,10 @@ impl RtaServer {
             redis: None,
             info: ServiceInfo::new("rta-server").with_label("RTA Server"),
             auth: None,
+            grpc: RpcSwitches {
+                grpc: true,
+                data_writer: true,
+            },
         }
     }
 
@@ -318,7 +348,8 @@ impl RtaServer {
 
     /// Every toolkit gRPC service on one set of routes: `SessionStore`,
     /// `ConfigStore`, `SchemaMappingStore`, `DataReader`, and `DataWriter`
-    /// when the data backend takes writes.
+    /// when the data backend takes writes and the builder did not turn it
+    /// off ([`RtaServerBuilder::data_writer`]).
     pub fn grpc_routes(&self) -> tonic::service::Routes {
         let mut routes = rpc::routes()
             .add_service(sessions::session_server(self.sessions.clone()))
@@ -327,7 +358,7 @@ impl RtaServer {
                 self.mappings.clone(),
             ))
             .add_service(data::data_reader_server(self.data.service().clone()));
-        if let Some(sink) = self.data.sink() {
+        if let (Some(sink), true) = (self.data.sink(), self.rpc.data_writer) {
             let observer: Arc<dyn DataObserver> = self.sessions.live().clone();
             routes = routes.add_service(data::data_writer_server(sink.clone(), Some(observer)));
         }
@@ -375,15 +406,19 @@ impl RtaServer {
         })
     }
 
-    /// Binds both addresses (port 0 picks a free one) and serves in the background.
+    /// Binds both addresses (port 0 picks a free one) and serves in the
+    /// background; `grpc` is not bound when the builder turned gRPC off
+    /// ([`RtaServerBuilder::grpc`]).
     pub async fn spawn(&self, http: SocketAddr, grpc: SocketAddr) -> Result<RunningServer> {
-        serve::spawn(http, self.http_router(), Some((grpc, self.grpc_routes()))).await
+        let grpc = self.rpc.grpc.then(|| (grpc, self.grpc_routes()));
+        serve::spawn(http, self.http_router(), grpc).await
     }
 
     /// Serves the REST API and every gRPC service on the ports of `svc`
     /// until Ctrl-C or SIGTERM, then flushes written data.
     pub async fn serve(&self, svc: &crate::options::ServiceOptions) -> Result<()> {
-        serve::serve(svc, self.http_router(), Some(self.grpc_routes())).await?;
+        let grpc = self.rpc.grpc.then(|| self.grpc_routes());
+        serve::serve(svc, self.http_router(), grpc).await?;
         self.flush_all().await
     }
 }
