@@ -17,7 +17,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use arrow_array::{Float32Array, Int64Array, RecordBatch};
-//! use rta_client::arrow::{from_timestamped, to_timestamped, Columns};
+//! use rta_core::arrow::{from_timestamped, to_timestamped, Columns};
 //! use rta_core::config::ChannelDataType;
 //!
 //! let batch = RecordBatch::try_from_iter([

@@ -9,23 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rta_service::options::{
-    DataServiceOptions, DemoIngestOptions, GatewayServiceOptions, Options, OptionsParser, Parsed,
-    RtaServerOptions, StoreService, StoreServiceOptions, StreamServiceOptions,
+    DataServiceOptions, DemoIngestOptions, FileDataServiceOptions, GatewayServiceOptions,
+    InfluxDataServiceOptions, Options, OptionsParser, Parsed, RtaServerOptions, StoreService,
+    StoreServiceOptions, StreamServiceOptions,
 };
-
-/// Options that the PostgreSQL and object-store work adds in parallel
-/// branches. Deployment files use them already; until those branches are
-/// merged they are reported (not failed) here. The test fails once a parser
-/// declares one of them, so this list is emptied at the merge.
-pub const PENDING: &[&str] = &[
-    "PostgresConnectionString",
-    "PostgresSchema",
-    "PostgresConnectionTimeout",
-    "InitStore",
-    "AwsS3Bucket",
-    "AwsS3ConfigsBucket",
-    "AwsS3DataBucket",
-];
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -55,6 +42,8 @@ pub fn parser(bin: &str) -> Option<OptionsParser> {
         "rta-configsvc" => StoreServiceOptions::parser(StoreService::Configs),
         "rta-schemamappingsvc" => StoreServiceOptions::parser(StoreService::SchemaMappings),
         "rta-datasvc" => DataServiceOptions::parser(),
+        "rta-influxdatasvc" => InfluxDataServiceOptions::parser(),
+        "rta-filedatasvc" => FileDataServiceOptions::parser(),
         "rta-gatewaysvc" => GatewayServiceOptions::parser(),
         "rta-streamsvc" => StreamServiceOptions::parser(),
         "rta-demo-ingest" => DemoIngestOptions::parser(),
@@ -70,6 +59,8 @@ fn typed(bin: &str, raw: Options) -> rta_service::Result<()> {
             StoreServiceOptions::from_options(raw).map(drop)
         }
         "rta-datasvc" => DataServiceOptions::from_options(raw).map(drop),
+        "rta-influxdatasvc" => InfluxDataServiceOptions::from_options(raw).map(drop),
+        "rta-filedatasvc" => FileDataServiceOptions::from_options(raw).map(drop),
         "rta-gatewaysvc" => GatewayServiceOptions::from_options(raw).map(drop),
         "rta-streamsvc" => StreamServiceOptions::from_options(raw).map(drop),
         "rta-demo-ingest" => DemoIngestOptions::from_options(raw).map(drop),
@@ -156,26 +147,11 @@ pub struct Container {
     pub probe_ports: Vec<u16>,
 }
 
-/// What [`check`] found wrong (`errors`), and what waits for [`PENDING`].
+/// What [`check`] found wrong.
 #[derive(Debug, Default)]
 pub struct Findings {
     /// Problems that fail the test.
     pub errors: Vec<String>,
-    /// Options of [`PENDING`] in use, with where.
-    pub pending: Vec<String>,
-}
-
-/// An option name as the parser matches it: no case, `-` or `_`.
-fn norm(name: &str) -> String {
-    name.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
-fn is_pending(name: &str) -> bool {
-    let name = name.strip_prefix("RTA_").unwrap_or(name).replace("__", ":");
-    PENDING.iter().any(|p| norm(p) == norm(&name))
 }
 
 /// Parses `c`'s options with its binary's parser, over the image's `ENV`,
@@ -204,35 +180,17 @@ pub fn check(c: &Container, stages: &BTreeMap<String, Stage>, out: &mut Findings
             return;
         }
         Err(e) => {
-            // An unknown flag is a parse error; one of PENDING waits.
-            let e = e.to_string();
-            match PENDING.iter().any(|p| e.contains(&format!("--{p} "))) {
-                true => out.pending.push(format!("{o}: {e}")),
-                false => out.errors.push(format!("{o}: {e}")),
-            }
+            // An unknown flag is a parse error.
+            out.errors.push(format!("{o}: {e}"));
             return;
         }
     };
-    let mut waits = false;
     for name in opts.unknown() {
-        if is_pending(name) {
-            waits = true;
-            out.pending.push(format!("{o}: {name}"));
-        } else {
-            out.errors
-                .push(format!("{o}: {name} is not an option of {}", c.bin));
-        }
+        out.errors
+            .push(format!("{o}: {name} is not an option of {}", c.bin));
     }
-    let aws = opts
-        .get("Store")
-        .is_some_and(|s| s.eq_ignore_ascii_case("Aws"));
-    let aws_pending = aws && is_pending("AwsS3Bucket");
     if let Err(e) = typed(&c.bin, opts.clone()) {
-        if waits || aws_pending {
-            out.pending.push(format!("{o}: {e}"));
-        } else {
-            out.errors.push(format!("{o}: {e}"));
-        }
+        out.errors.push(format!("{o}: {e}"));
     }
     let http = port(&opts, "HttpPort");
     let listening = ports_of(&opts);
@@ -273,22 +231,4 @@ pub fn listening(bin: &str, env: &[(String, String)]) -> Option<Vec<u16>> {
         Ok(Parsed::Options(opts)) => Some(ports_of(&opts)),
         _ => None,
     }
-}
-
-/// Fails when a [`PENDING`] option is declared by a parser: it has been
-/// merged, so it must be checked like any other.
-pub fn pending_still_pending() -> Vec<String> {
-    let mut out = Vec::new();
-    for bin in binaries() {
-        let Some(parser) = parser(&bin) else { continue };
-        for spec in parser.specs() {
-            if is_pending(&spec.name) {
-                out.push(format!(
-                    "{bin} declares {}: remove it from PENDING in examples/tests/deploy_check",
-                    spec.name
-                ));
-            }
-        }
-    }
-    out
 }

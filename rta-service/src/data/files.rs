@@ -31,8 +31,13 @@ use crate::Result;
 ///     .parse_from(["--FilePath", dir.path().to_str().unwrap()], Vec::new())?;
 /// let opts = FileDataServiceOptions::from_parsed(parsed)?.expect("not --help");
 /// let running = FileDataService::new(&opts)?.spawn("127.0.0.1:0".parse()?).await?;
+/// // An unknown file, like any unknown data identity, is an empty 200.
 /// let missing = reqwest::get(format!("http://{}/rta/v2/data/nope.parquet/timestamped/0", running.http_addr)).await?;
-/// assert_eq!(missing.status(), 404);
+/// assert_eq!(missing.status(), 200);
+/// assert!(missing.bytes().await?.is_empty());
+/// // A path leaving the directory is refused.
+/// let outside = reqwest::get(format!("http://{}/rta/v2/data/..%2Fx.csv/timestamped/0", running.http_addr)).await?;
+/// assert_eq!(outside.status(), 400);
 /// running.stop().await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
