@@ -45,9 +45,12 @@ const DATA: &str = "ha-car-7/run-1";
 const SOURCE: &str = "native";
 const CONFIG: &str = "ha-config-v1";
 
+/// (time, value) samples of one channel.
+type Series = Vec<(i64, f64)>;
+
 /// Batch `k`: 1000 samples of data channel 0 at 1 kHz and 100 samples of
 /// data channel 1 at uneven times, values no other batch has.
-fn batch(k: i64) -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
+fn batch(k: i64) -> (Series, Series) {
     let t0 = T0 + k * 1000 * MS;
     let p = (0..1000)
         .map(|i| (t0 + i * MS, (k * 1000 + i) as f64 * 0.25))
@@ -64,7 +67,7 @@ fn batch(k: i64) -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
 }
 
 /// Every (time, value) written to data channels 0 and 1.
-fn expected() -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
+fn expected() -> (Series, Series) {
     let (mut p, mut t) = (Vec::new(), Vec::new());
     for k in 0..BATCHES {
         let (bp, bt) = batch(k);
@@ -123,7 +126,7 @@ impl Failover {
 
     /// Every (time, value) of session channel `channel` of `kind`, sorted,
     /// or the status of a failed request.
-    async fn samples(&self, kind: DataKind, channel: u32) -> Result<Vec<(i64, f64)>, u16> {
+    async fn samples(&self, kind: DataKind, channel: u32) -> Result<Series, u16> {
         let seg = kind.path_segment();
         // Channel expressions are hexadecimal.
         let path = format!("/rta/v2/sessions/{SESSION}/data/{seg}/{channel:x}");
@@ -144,7 +147,7 @@ impl Failover {
 
     /// Both channels once the reader serves all of them (it follows the
     /// bucket within seconds), else the test fails after 15 s.
-    async fn wait_for_data(&self, want: &(Vec<(i64, f64)>, Vec<(i64, f64)>)) {
+    async fn wait_for_data(&self, want: &(Series, Series)) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let p = self.samples(DataKind::Periodic, 10).await;
@@ -167,19 +170,13 @@ impl Failover {
     }
 }
 
-/// `rta-sessionsvc --InitStoreAndExit=true`, within 30 s.
+/// `rta-sessionsvc --InitStoreAndExit=true` (it listens on no port), within 30 s.
 fn init_session_schema(dir: &Path, conn: &str) {
     let log = dir.join("init.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rta-sessionsvc"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--http-port",
-            &free_port().to_string(),
-        ])
-        .args(["--grpc-port", &free_port().to_string()])
-        .args(["--data-dir", &dir.display().to_string()])
         .arg("--InitStoreAndExit=true")
+        .arg("--data-dir")
+        .arg(dir)
         .env("RTA_PostgresConnectionString", conn)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -207,7 +204,7 @@ fn init_session_schema(dir: &Path, conn: &str) {
 
 /// The live stream of the session through `gateway`: every data sample of
 /// channels 0 and 1 once `want` many arrived, within 15 s.
-async fn live_samples(gateway: &Service, want: (usize, usize)) -> Vec<Vec<(i64, f64)>> {
+async fn live_samples(gateway: &Service, want: (usize, usize)) -> Vec<Series> {
     let addr = format!("127.0.0.1:{}", gateway.http).parse().unwrap();
     let mut ws = common::connect(addr, SESSION).await;
     let first = common::next_burst(&mut ws, Duration::from_secs(5)).await;
@@ -467,6 +464,10 @@ async fn the_stack_survives_losing_a_gateway_and_a_session_service() {
         assert_eq!(after[key], session_before[key], "{key}: {after}");
     }
     lb.wait_for_data(&want).await;
+    assert!(
+        !dir.path().join("configs").exists(),
+        "configs went to the bucket, not the local disk"
+    );
     let health = reqwest::get(gw_b.url("/health")).await.unwrap();
     assert_eq!(health.status(), 200, "gateway B's services all answer");
 
