@@ -376,7 +376,7 @@ async fn the_stack_survives_losing_a_gateway_and_a_session_service() {
             .await
             .unwrap();
         if k % 2 == 1 {
-            // Returns once the writer acknowledged everything so far.
+            // Returns once the writer data service acknowledged all so far.
             data_writer.flush().await.unwrap();
         }
     }
