@@ -6,9 +6,9 @@
 //! recovers when it returns.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rta::bindings::model::DataBinding;
@@ -24,96 +24,7 @@ use rta::core::proto::data_service::{
 use rta::core::proto::session_service::session_store_client::SessionStoreClient;
 use rta::core::session::SessionState;
 use rta::core::session_request::SessionRequest;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A service process, killed when dropped.
-struct Service {
-    child: Child,
-    http: u16,
-    grpc: u16,
-    log: std::path::PathBuf,
-}
-
-impl Service {
-    /// Starts `bin` on free ports with `args`, and waits until `GET /` answers.
-    async fn start(bin: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
-        Self::start_on(bin, dir, free_port(), Some(free_port()), args, env).await
-    }
-
-    /// Starts `bin` on the given ports (no `--grpc-port` when `grpc` is `None`).
-    async fn start_on(
-        bin: &str,
-        dir: &Path,
-        http: u16,
-        grpc: Option<u16>,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Service {
-        let name = Path::new(bin).file_name().unwrap().to_string_lossy();
-        let log = dir.join(format!("{name}-{http}.log"));
-        let mut cmd = Command::new(bin);
-        cmd.args(["--bind", "127.0.0.1", "--http-port", &http.to_string()]);
-        if let Some(port) = grpc {
-            cmd.args(["--grpc-port", &port.to_string()]);
-        }
-        cmd.args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let svc = Service {
-            child: cmd.spawn().unwrap(),
-            http,
-            grpc: grpc.unwrap_or(0),
-            log,
-        };
-        svc.wait_ready().await;
-        svc
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.url("/")).await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "service on port {} did not start: {}",
-            self.http,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http)
-    }
-
-    fn grpc_uri(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use support::{free_port, Service};
 
 async fn write(svc: &Service, identity: &str, value: f64) {
     let mut client = DataWriterClient::connect(svc.grpc_uri()).await.unwrap();

@@ -10,13 +10,13 @@
 
 #[path = "../../rta-adapters/tests/moto/mod.rs"]
 mod moto;
+mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use moto::{free_port, Moto};
+use moto::Moto;
 use rta::core::chunk::ChunkDecoder;
 use rta::core::data::{periodic, read_samples, read_timestamps, timestamped};
 use rta::core::proto::config_service as pb;
@@ -28,77 +28,24 @@ use rta::core::proto::data_service::{
 };
 use rta::core::proto::schema_mapping_service as sm;
 use rta::core::proto::schema_mapping_service::schema_mapping_store_client::SchemaMappingStoreClient;
+use support::Service;
 
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000 * MS;
 
-/// A service process, killed (SIGKILL) when dropped.
-struct Service {
-    child: Child,
-    http: u16,
-    grpc: u16,
-    log: std::path::PathBuf,
-}
-
-impl Service {
-    async fn start(bin: &str, dir: &Path, args: &[&str], env: &[(String, String)]) -> Service {
-        let (http, grpc) = (free_port(), free_port());
-        let name = Path::new(bin).file_name().unwrap().to_string_lossy();
-        std::fs::create_dir_all(dir).unwrap();
-        let log = dir.join(format!("{name}-{http}.log"));
-        let mut cmd = Command::new(bin);
-        cmd.args(["--bind", "127.0.0.1", "--http-port", &http.to_string()])
-            .args(["--grpc-port", &grpc.to_string()]);
-        if name != "rta-datasvc" {
-            // Where a File store would be: it must stay empty with Store=Aws.
-            cmd.arg("--data-dir").arg(dir);
-        }
-        cmd.args(args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let svc = Service {
-            child: cmd.spawn().unwrap(),
-            http,
-            grpc,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(svc.url("/")).await {
-                if r.status() == 200 {
-                    return svc;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not start: {}",
-                std::fs::read_to_string(&svc.log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+/// Starts `bin` with the settings `env`. Services other than the data
+/// service also get `--data-dir dir`, where a File store would be: it must
+/// stay empty with `Store=Aws`.
+async fn start(bin: &str, dir: &Path, args: &[&str], env: &[(String, String)]) -> Service {
+    std::fs::create_dir_all(dir).unwrap();
+    let data_dir = dir.display().to_string();
+    let mut all = Vec::new();
+    if !bin.ends_with("rta-datasvc") {
+        all.extend(["--data-dir", data_dir.as_str()]);
     }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http)
-    }
-
-    fn grpc_uri(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc)
-    }
-
-    /// `kill -9`: no shutdown, no final flush.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    all.extend_from_slice(args);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Service::start(bin, dir, &all, &env).await
 }
 
 /// Batch `k`: 1000 periodic samples of channel 0 (1 kHz) and 100
@@ -221,12 +168,12 @@ async fn data_service_on_the_object_store_reads_like_the_file_store() {
     moto.create_bucket("rt-data");
     let datasvc = env!("CARGO_BIN_EXE_rta-datasvc");
     let files = dir.path().join("files").display().to_string();
-    let on_files = Service::start(datasvc, dir.path(), &["--FilePath", &files], &[]).await;
+    let on_files = start(datasvc, dir.path(), &["--FilePath", &files], &[]).await;
     let env = aws_env(
         &moto,
         &[("RTA_Store", "Aws"), ("RTA_AwsS3Bucket", "rt-data")],
     );
-    let on_s3 = Service::start(datasvc, dir.path(), &[], &env).await;
+    let on_s3 = start(datasvc, dir.path(), &[], &env).await;
     for svc in [&on_files, &on_s3] {
         write(svc, "sess", 0..4).await;
         // Late data, merged into stored chunks.
@@ -272,20 +219,20 @@ async fn a_killed_writer_loses_nothing_acknowledged_and_a_reader_serves_it() {
     );
     let mut reader_env = env.clone();
     reader_env.push(("RTA_EnableWrite".into(), "false".into()));
-    let mut writer = Service::start(datasvc, dir.path(), &[], &env).await;
-    let reader = Service::start(datasvc, dir.path(), &[], &reader_env).await;
+    let mut writer = start(datasvc, dir.path(), &[], &env).await;
+    let reader = start(datasvc, dir.path(), &[], &reader_env).await;
     assert_eq!(samples(&reader, "live").await.1, vec![]);
     write(&writer, "live", 0..3).await;
     // The reader follows a session being written, within seconds.
     wait_for(&reader, "live", &expected(0..3)).await;
     write(&writer, "live", 3..6).await;
-    writer.kill();
+    writer.stop();
     wait_for(&reader, "live", &expected(0..6)).await;
     // A reader started after the crash serves it too.
-    let second = Service::start(datasvc, dir.path(), &[], &reader_env).await;
+    let second = start(datasvc, dir.path(), &[], &reader_env).await;
     assert_eq!(samples(&second, "live").await, (200, expected(0..6)));
     // The writer restarted continues the session.
-    let writer = Service::start(datasvc, dir.path(), &[], &env).await;
+    let writer = start(datasvc, dir.path(), &[], &env).await;
     write(&writer, "live", 6..9).await;
     assert_eq!(samples(&writer, "live").await, (200, expected(0..9)));
     wait_for(&reader, "live", &expected(0..9)).await;
@@ -310,8 +257,8 @@ async fn configs_and_schema_mappings_through_their_services_on_the_object_store(
     moto.create_bucket("cfgs");
     let env = aws_env(&moto, &[("RTA_Store", "Aws"), ("RTA_AwsS3Bucket", "cfgs")]);
     let configsvc = env!("CARGO_BIN_EXE_rta-configsvc");
-    let a = Service::start(configsvc, &dir.path().join("a"), &[], &env).await;
-    let b = Service::start(configsvc, &dir.path().join("b"), &[], &env).await;
+    let a = start(configsvc, &dir.path().join("a"), &[], &env).await;
+    let b = start(configsvc, &dir.path().join("b"), &[], &env).await;
     let mut ca = ConfigStoreClient::connect(a.grpc_uri()).await.unwrap();
     let mut cb = ConfigStoreClient::connect(b.grpc_uri()).await.unwrap();
     ca.put_config(put("cfg-1", CONFIG)).await.unwrap();
@@ -342,8 +289,8 @@ async fn configs_and_schema_mappings_through_their_services_on_the_object_store(
     assert!(!dir_a.join("configs").exists(), "nothing on the local disk");
 
     let svc = env!("CARGO_BIN_EXE_rta-schemamappingsvc");
-    let m1 = Service::start(svc, &dir.path().join("m1"), &[], &env).await;
-    let m2 = Service::start(svc, &dir.path().join("m2"), &[], &env).await;
+    let m1 = start(svc, &dir.path().join("m1"), &[], &env).await;
+    let m2 = start(svc, &dir.path().join("m2"), &[], &env).await;
     let mut c1 = SchemaMappingStoreClient::connect(m1.grpc_uri())
         .await
         .unwrap();
@@ -400,8 +347,8 @@ async fn object_store_outage_gives_503_and_the_services_recover() {
     let port = moto.port;
     moto.create_bucket("out");
     let env = aws_env(&moto, &[("RTA_Store", "Aws"), ("RTA_AwsS3Bucket", "out")]);
-    let data = Service::start(env!("CARGO_BIN_EXE_rta-datasvc"), dir.path(), &[], &env).await;
-    let configs = Service::start(env!("CARGO_BIN_EXE_rta-configsvc"), dir.path(), &[], &env).await;
+    let data = start(env!("CARGO_BIN_EXE_rta-datasvc"), dir.path(), &[], &env).await;
+    let configs = start(env!("CARGO_BIN_EXE_rta-configsvc"), dir.path(), &[], &env).await;
     write(&data, "s", 0..1).await;
     for svc in [&data, &configs] {
         assert_eq!(
@@ -468,7 +415,7 @@ async fn rta_server_keeps_configs_and_data_in_its_buckets() {
             ("RTA_AwsS3DataBucket", "srv-data"),
         ],
     );
-    let server = Service::start(env!("CARGO_BIN_EXE_rta-server"), dir.path(), &[], &env).await;
+    let server = start(env!("CARGO_BIN_EXE_rta-server"), dir.path(), &[], &env).await;
     assert_eq!(
         reqwest::get(server.url("/health")).await.unwrap().status(),
         200
@@ -479,7 +426,7 @@ async fn rta_server_keeps_configs_and_data_in_its_buckets() {
     assert!(!dir.path().join("configs").join("srv-cfg.json").exists());
 
     // Another service on the same buckets sees both.
-    let configs = Service::start(
+    let configs = start(
         env!("CARGO_BIN_EXE_rta-configsvc"),
         &dir.path().join("c"),
         &[],
@@ -494,7 +441,7 @@ async fn rta_server_keeps_configs_and_data_in_its_buckets() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), CONFIG);
-    let reader = Service::start(
+    let reader = start(
         env!("CARGO_BIN_EXE_rta-datasvc"),
         dir.path(),
         &["--EnableWrite", "false"],
