@@ -94,6 +94,29 @@ async fn import_export_and_errors_through_the_binary() {
     assert_eq!(s["timeRange"]["endTime"], T0 + 24_999 * 1_000_000);
     let out = cli.run(&["sessions", "ls"]).await;
     assert!(text(&out.stdout).contains("csv-1"), "a table for people");
+    // --where: the query dialect in shell form.
+    let out = cli
+        .run(&[
+            "sessions",
+            "ls",
+            "--json",
+            "--where",
+            "state = closed and identity ~ csv",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"csv-1\""));
+    let out = cli
+        .run(&["sessions", "ls", "--json", "--where", "state = open"])
+        .await;
+    assert_eq!(text(&out.stdout).trim(), "", "no open session");
+    let out = cli.run(&["sessions", "ls", "--where", "state open"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no operator"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let exported = dir.path().join("out.csv");
     let out = cli

@@ -14,10 +14,16 @@ pub(super) enum Sessions {
     /// List sessions, newest first (a table, or JSON lines with --json).
     ///
     /// Example: rta sessions ls --query '{"state":"open"}' --folder tests
+    ///
+    /// Example: rta sessions ls --where "state = open and quality >= 0.5"
     Ls {
         /// A query in the REST dialect, as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "filter")]
         query: Option<String>,
+        /// The same as comparisons joined by `and`: PATH OP VALUE with OP one
+        /// of = != > >= < <= ~ (contains); quote values with spaces.
+        #[arg(long = "where", value_name = "EXPR")]
+        filter: Option<String>,
         /// Only sessions under this folder.
         #[arg(long, default_value = "")]
         folder: String,
@@ -88,10 +94,14 @@ pub(super) async fn sessions(client: &RtaClient, cmd: Sessions) -> Result<()> {
     match cmd {
         Sessions::Ls {
             query,
+            filter,
             folder,
             json,
         } => {
-            let q = query.unwrap_or_default();
+            let q = match filter {
+                Some(expr) => super::where_expr::to_query(&expr)?,
+                None => query.unwrap_or_default(),
+            };
             if !q.is_empty() {
                 rta_core::query::Query::parse(&q)
                     .map_err(|e| Error::InvalidArgument(format!("--query: {e}")))?;

@@ -13,6 +13,7 @@ mod export;
 mod import;
 mod progress;
 mod tables;
+mod where_expr;
 
 /// Command line client of an RTA deployment.
 #[derive(Debug, Parser)]
