@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS details (
     PRIMARY KEY (session_id, grp, key)
 );
 CREATE INDEX IF NOT EXISTS details_by_key ON details (grp, key, kind, num, txt);
+-- Text conditions (txt = …, $in of strings): details_by_key cannot seek on
+-- txt past num, so such a filter read every session's entry of the key.
+CREATE INDEX IF NOT EXISTS details_by_text ON details (grp, key, kind, txt, session_id);
 CREATE INDEX IF NOT EXISTS details_sort ON details (grp, key, rank, num, skey, session_id);
 
 CREATE TABLE IF NOT EXISTS markers (
