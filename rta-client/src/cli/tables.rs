@@ -206,6 +206,25 @@ pub(super) enum Writer {
     Arrow(arrow_ipc::writer::FileWriter<File>, PathBuf),
 }
 
+/// Parquet settings of an export: float columns plain-encoded. Sensor
+/// values are nearly all distinct, so a dictionary would be tried on every
+/// page only to be abandoned after its first megabyte; trying it was the
+/// largest cost of `rta export` (docs/performance.md). Integer channels
+/// (gears, states, counters) repeat and keep the dictionary.
+fn parquet_props(schema: &SchemaRef) -> parquet::file::properties::WriterProperties {
+    let mut props = parquet::file::properties::WriterProperties::builder();
+    for f in schema.fields() {
+        if matches!(
+            f.data_type(),
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        ) {
+            let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
+            props = props.set_column_dictionary_enabled(column, false);
+        }
+    }
+    props.build()
+}
+
 impl Writer {
     /// Creates `path` for batches of `schema`.
     pub(super) fn create(path: &Path, format: Format, schema: &SchemaRef) -> Result<Self> {
@@ -220,8 +239,12 @@ impl Writer {
                 Writer::Csv(w, p)
             }
             Format::Parquet => Writer::Parquet(
-                parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)
-                    .map_err(|e| file_error(path, e))?,
+                parquet::arrow::ArrowWriter::try_new(
+                    file,
+                    schema.clone(),
+                    Some(parquet_props(schema)),
+                )
+                .map_err(|e| file_error(path, e))?,
                 p,
             ),
             Format::Arrow => Writer::Arrow(
