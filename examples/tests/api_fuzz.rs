@@ -19,17 +19,11 @@
 //! when `st` is missing; without it this test fails and says so.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::free_port;
 
 struct Server(Child);
 

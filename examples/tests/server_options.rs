@@ -9,11 +9,13 @@
 #[path = "../examples/ingest.rs"]
 mod ingest;
 
+mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::free_port;
 
 use futures::{SinkExt, StreamExt};
 use prost::Message as _;
@@ -25,14 +27,6 @@ use rta::core::proto::data_service::{
 use rta::core::proto::stream::{stream_data, stream_request, StreamRequest, StreamSubscription};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A child process, killed when dropped.
 struct Proc {

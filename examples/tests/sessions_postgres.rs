@@ -6,9 +6,11 @@
 //! and service resumes when it is back.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::free_port;
 
 use rta::core::proto::session_service::session_store_client::SessionStoreClient;
 use rta::core::proto::session_service::{GetSessionRequest, SessionElements};
@@ -19,14 +21,6 @@ use serde_json::Value;
 use tonic::transport::Channel;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rta-sessionsvc");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One `rta-sessionsvc` process, killed when dropped.
 struct SessionSvc {
