@@ -67,9 +67,11 @@ async fn follow(stream: std::net::SocketAddr, grpc: String, identity: &str) -> [
         };
         loop {
             match tokio::time::timeout(Duration::from_secs(10), f.next()).await {
-                Ok(Ok(u @ LiveUpdate::Burst(_))) => {
-                    let done = u.final_state().is_some();
-                    let LiveUpdate::Burst(b) = u else { break };
+                Ok(Ok(update @ LiveUpdate::Burst(_))) => {
+                    let done = update.final_state().is_some();
+                    let LiveUpdate::Burst(b) = update else {
+                        unreachable!("matched a burst")
+                    };
                     for d in b.data {
                         if let Some(Data::TimestampedData(t)) = d.data {
                             got[t.channel_id as usize] += t.timestamp_deltas.len();

@@ -327,14 +327,13 @@ pub(super) async fn tail(client: &RtaClient, a: TailArgs) -> Result<()> {
     };
     let mut follow = client.rest()?.follow(&a.id, channels).await?;
     loop {
-        match follow.next().await? {
-            u @ crate::LiveUpdate::Burst(_) => {
-                if let crate::LiveUpdate::Burst(b) = &u {
-                    print_burst(b, t, a.json)?;
-                }
+        let update = follow.next().await?;
+        match update {
+            crate::LiveUpdate::Burst(ref b) => {
+                print_burst(b, t, a.json)?;
                 // Through Redis the stream stays open after the session
                 // ends: its final session JSON is the end.
-                if let Some(state) = u.final_state() {
+                if let Some(state) = update.final_state() {
                     eprintln!("{}: session {state}", a.id);
                     return Ok(());
                 }
