@@ -75,6 +75,11 @@ PY
 fi
 [ -n "${RTA_KUBECTL:-}" ] || kubectl kustomize --help >/dev/null 2>&1 || { echo "kubectl is required (see scripts/test.sh)" >&2; exit 1; }
 
+# A one-off build needs no incremental state (it only takes disk space); say how
+# much disk there is, since a full disk shows up as a linker crash (SIGBUS).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "==> disk: $(df -h . | awk 'NR==2 {print $4 " free of " $2}')"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
