@@ -5,6 +5,8 @@
 //! cargo bench -p rta-service --bench session_store
 //! RTA_BENCH_SESSIONS=20000 cargo bench -p rta-service --bench session_store   # smaller
 //! RTA_BENCH_POSTGRES=0 cargo bench -p rta-service --bench session_store       # SQLite only
+//! RTA_BENCH_PG_URL=postgres://… cargo bench …   # an existing server (loaded once, then reused)
+//! RTA_BENCH_PG_EXPLAIN=1 cargo bench …          # log the plans of slow statements (auto_explain)
 //! ```
 //!
 //! Prints the reports, then runs the criterion benches:
@@ -212,10 +214,10 @@ fn load(
     );
 }
 
-/// Refreshes the planner statistics after the bulk load (what autovacuum
-/// would do shortly after in a real deployment).
-async fn tokio_postgres_analyze(pg: &PgCluster) -> Result<(), String> {
-    let opts = PostgresOptions::parse(&pg.connection_string()).map_err(|e| e.to_string())?;
+/// Vacuums and refreshes the planner statistics after the bulk load (what
+/// autovacuum does shortly after in a real deployment).
+async fn tokio_postgres_analyze(url: &str) -> Result<(), String> {
+    let opts = PostgresOptions::parse(url).map_err(|e| e.to_string())?;
     let store = PostgresSessionStore::connect(opts)
         .await
         .map_err(|e| e.to_string())?;
@@ -232,6 +234,77 @@ async fn serve_store(store: Arc<dyn SessionStore>) -> serve::RunningServer {
     serve::spawn(lo, http, Some((lo, grpc_routes)))
         .await
         .unwrap()
+}
+
+/// The listings on both stores in alternation: each round sends one
+/// request to each (the order swapped every round), so both stores see the
+/// same machine load and the p99 ratio compares like with like.
+fn paired_latency(
+    rt: &tokio::runtime::Runtime,
+    sqlite: &serve::RunningServer,
+    postgres: &serve::RunningServer,
+    n: usize,
+) {
+    println!("\nPaired: SQLite and PostgreSQL alternating per request, {n} sessions");
+    println!(
+        "| scenario | SQLite p50 / p99 ms | PostgreSQL p50 / p99 ms | p99 ratio | median per-round ratio |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let client = reqwest::Client::new();
+    let urls = [
+        format!("{}/rta/v2/sessions", sqlite.http_url()),
+        format!("{}/rta/v2/sessions", postgres.http_url()),
+    ];
+    let last_page = (n / 50).saturating_sub(1);
+    for s in SCENARIOS {
+        let page = if s.name.contains("last page") {
+            last_page
+        } else {
+            0
+        };
+        let body = form(s, page);
+        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        rt.block_on(async {
+            for round in 0..220 {
+                let mut took = [Duration::ZERO; 2];
+                for k in 0..2 {
+                    let which = (k + round) % 2;
+                    let t = Instant::now();
+                    let r = client
+                        .post(&urls[which])
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    let _: Value = r.json().await.unwrap();
+                    took[which] = t.elapsed();
+                }
+                if round >= 20 {
+                    times[0].push(took[0]);
+                    times[1].push(took[1]);
+                    ratios.push(took[1].as_secs_f64() / took[0].as_secs_f64());
+                }
+            }
+        });
+        for t in &mut times {
+            t.sort();
+        }
+        ratios.sort_by(f64::total_cmp);
+        let (a, b) = (percentile(&times[0], 0.99), percentile(&times[1], 0.99));
+        println!(
+            "| {} | {} / {} | {} / {} | {:.2} | {:.2} |",
+            s.name,
+            ms(percentile(&times[0], 0.5)),
+            ms(a),
+            ms(percentile(&times[1], 0.5)),
+            ms(b),
+            b.as_secs_f64() / a.as_secs_f64(),
+            ratios[ratios.len() / 2]
+        );
+    }
 }
 
 /// The listing latencies over HTTP; returns the p99 of each scenario.
@@ -307,19 +380,53 @@ fn main() {
     // The same listings on PostgreSQL.
     let postgres = std::env::var("RTA_BENCH_POSTGRES").map_or(true, |v| v != "0");
     if postgres {
-        let pg = PgCluster::start().expect("PostgreSQL (Debian package postgresql)");
+        // RTA_BENCH_PG_URL: an existing server instead of a throwaway
+        // cluster (loaded once, kept for `EXPLAIN` in psql afterwards).
+        let external = std::env::var("RTA_BENCH_PG_URL").ok();
+        let mut pg = match external {
+            Some(_) => None,
+            None => Some(PgCluster::start().expect("PostgreSQL (Debian package postgresql)")),
+        };
+        let explain = std::env::var_os("RTA_BENCH_PG_EXPLAIN").is_some();
+        if let (true, Some(pg)) = (explain, pg.as_mut()) {
+            // Diagnostics: every statement slower than 2 ms is logged with
+            // its actual plan (auto_explain), in the cluster's log.
+            use std::io::Write;
+            let conf = pg.dir().join("data").join("postgresql.auto.conf");
+            let mut f = std::fs::OpenOptions::new().append(true).open(conf).unwrap();
+            writeln!(
+                f,
+                "session_preload_libraries = 'auto_explain'\n\
+                 auto_explain.log_min_duration = '2ms'\n\
+                 auto_explain.log_analyze = on\n\
+                 auto_explain.log_buffers = on"
+            )
+            .unwrap();
+            pg.stop().unwrap();
+            pg.restart().unwrap();
+        }
+        let url = match (&external, &pg) {
+            (Some(url), _) => url.clone(),
+            (None, Some(pg)) => pg.connection_string(),
+            (None, None) => unreachable!("a cluster is started when no URL is given"),
+        };
         let pg_store = rt.block_on(async {
-            let opts = PostgresOptions::parse(&pg.connection_string()).unwrap();
+            let opts = PostgresOptions::parse(&url).unwrap();
             Arc::new(PostgresSessionStore::init(opts).await.unwrap())
         });
-        load(&rt, "PostgreSQL", pg_store.clone(), n, 16);
+        let stored = rt.block_on(pg_store.count()).unwrap();
+        if stored < n as u64 {
+            load(&rt, "PostgreSQL", pg_store.clone(), n, 16);
+        } else {
+            println!("PostgreSQL: {stored} sessions already stored, not loaded again");
+        }
         rt.block_on(async {
-            let c = tokio_postgres_analyze(&pg).await;
+            let c = tokio_postgres_analyze(&url).await;
             c.unwrap_or_else(|e| println!("ANALYZE failed: {e}"));
         });
         let pg_server = rt.block_on(serve_store(pg_store.clone()));
         let pg_times = latency(&rt, "PostgreSQL", &pg_server, n);
-        println!("\nPostgreSQL / SQLite, {n} sessions");
+        println!("\nPostgreSQL / SQLite, {n} sessions, measured one after the other");
         println!("| scenario | p99 SQLite ms | p99 PostgreSQL ms | ratio |");
         println!("| --- | --- | --- | --- |");
         for ((name, a), (_, b)) in sqlite.iter().zip(&pg_times) {
@@ -329,6 +436,12 @@ fn main() {
                 ms(*b),
                 b.as_secs_f64() / a.as_secs_f64()
             );
+        }
+        paired_latency(&rt, &server, &pg_server, n);
+        if let (true, Some(pg)) = (explain, &pg) {
+            let log = pg.dir().join("postgres.log");
+            std::fs::copy(&log, "/tmp/rta-bench-postgres.log").unwrap();
+            println!("(PostgreSQL log with plans copied to /tmp/rta-bench-postgres.log)");
         }
         rt.block_on(pg_server.stop()).unwrap();
         drop(pg);

@@ -222,13 +222,15 @@ impl PostgresSessionStore {
         Ok(())
     }
 
-    /// Refreshes the planner statistics of the session tables (after a
-    /// bulk load; autovacuum does it on its own otherwise).
+    /// Vacuums the session tables and refreshes their planner statistics
+    /// (after a bulk load; autovacuum does both on its own otherwise). The
+    /// vacuum marks the pages all-visible, so that index-only scans (the
+    /// detail filters, `details_by_text`) need not visit the table.
     pub async fn analyze(&self) -> Result<()> {
         let client = self.client().await?;
         client
             .batch_execute(
-                "ANALYZE sessions, details, markers, config_bindings, data_bindings, \
+                "VACUUM (ANALYZE) sessions, details, markers, config_bindings, data_bindings, \
                  session_folders, folders, refs",
             )
             .await
@@ -308,6 +310,11 @@ impl Drop for ReadConn {
 
 /// Runs `$first`, then `$then` with its result bound to `$x`, on the client
 /// `$c` in a read-only snapshot.
+///
+/// On success the answer does not wait for the `COMMIT`: ending a read-only
+/// transaction cannot change what it read, so the commit finishes on its own
+/// task and the connection goes back to the pool after it (or is closed if
+/// the commit fails). A failed read is rolled back before it returns.
 macro_rules! read_tx {
     ($self:ident, $c:ident, $first:expr, |$x:pat_param| $then:expr) => {{
         let mut conn = ReadConn {
@@ -326,16 +333,31 @@ macro_rules! read_tx {
                 $then
             }
             .await;
-            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            match (result, $c.batch_execute(end).await.map_err(pg_err)) {
-                (Ok(v), Ok(())) => (Ok(v), true),
-                (Err(e), Ok(())) => (Err(e), true),
-                (Err(e), Err(_)) | (Ok(_), Err(e)) => (Err(e), false),
+            match result {
+                Ok(v) => (Ok(v), true),
+                Err(e) => match $c.batch_execute("ROLLBACK").await {
+                    Ok(()) => (Err(e), true),
+                    Err(_) => (Err(e), false),
+                },
             }
         }
         .await;
-        // a connection whose transaction did not end is not reused
-        conn.done = ended;
+        match (&result, conn.obj.take()) {
+            (Ok(_), Some(obj)) if ended => {
+                conn.done = true;
+                tokio::spawn(async move {
+                    if obj.batch_execute("COMMIT").await.is_err() {
+                        // a connection whose transaction did not end is not reused
+                        drop(deadpool_postgres::Object::take(obj));
+                    }
+                });
+            }
+            (_, obj) => {
+                conn.obj = obj;
+                // a connection whose transaction did not end is not reused
+                conn.done = ended;
+            }
+        }
         result
     }};
 }

@@ -13,7 +13,7 @@ use rta_core::session::{ConfigBinding, DetailValue, Details, Session};
 use rta_core::{Error, Result};
 use serde_json::Value;
 
-use super::sql::{self, sql_params};
+use super::sql::{self, typed_params};
 use super::update::parse_f64;
 use super::{pg_err, Scope};
 use crate::stores::session::read::{Base, ExtSelection, MarkerRow};
@@ -56,12 +56,17 @@ pub(crate) async fn list_ids(
         Some((l, o)) => format!(" LIMIT {l} OFFSET {o}"),
         None => String::new(),
     };
-    let params = sql_params(&b.params);
+    // The listing statements are not prepared: their text and their
+    // parameters' selectivity change with every request, and a prepared
+    // statement may switch to a generic plan after five runs, one that
+    // cannot see that a `$in` of two drivers keeps 5 % of the sessions.
+    // `query_typed` sends parse, bind and execute together: one round trip,
+    // a plan made for these values.
+    let params = typed_params(&b.params);
     let run = |text: String| {
         let params = &params;
         async move {
-            let stmt = cached(tx, &text).await?;
-            let rows = tx.query(&stmt, params).await.map_err(pg_err)?;
+            let rows = tx.query_typed(&text, params).await.map_err(pg_err)?;
             Ok::<_, Error>(
                 rows.iter()
                     .map(|r| r.get::<_, i64>(0))
@@ -83,9 +88,15 @@ pub(crate) async fn list_ids(
             dir,
             rest,
         } => {
+            // The detail conditions name the session through `p`: the same
+            // row (`s.id = p.session_id`), but PostgreSQL can then test them
+            // on the sort index's entries before it fetches any session
+            // (measured on 100,000 sessions: 2.7 ms instead of 16 ms for a
+            // `$in` of two drivers sorted by `details.Run`).
+            let p_conds = conds.replace(sql::DETAIL_OF_SESSION, "d.session_id = p.session_id");
             let present_from = format!(
                 "FROM details p JOIN sessions s ON s.id = p.session_id {joins} \
-                 WHERE p.grp = {grp} AND p.key = {key} AND {conds}"
+                 WHERE p.grp = {grp} AND p.key = {key} AND {p_conds}"
             );
             let mut ids = run(format!(
                 "{with} SELECT s.id {present_from} ORDER BY p.rank {dir}, p.num {dir}, p.skey {dir}, {rest}{}",
@@ -97,10 +108,9 @@ pub(crate) async fn list_ids(
                 Some((l, _)) if ids.len() as i64 >= l => return Ok(ids),
                 Some((l, o)) => {
                     let present_before = if ids.is_empty() && o > 0 {
-                        tx.query_one(&format!("{with} SELECT COUNT(*) {present_from}"), &params)
-                            .await
-                            .map_err(pg_err)?
-                            .get::<_, i64>(0)
+                        let count = format!("{with} SELECT COUNT(*) {present_from}");
+                        let rows = tx.query_typed(&count, &params).await.map_err(pg_err)?;
+                        rows.first().map_or(0, |r| r.get::<_, i64>(0))
                     } else {
                         o + ids.len() as i64
                     };

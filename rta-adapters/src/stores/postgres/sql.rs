@@ -13,10 +13,16 @@
 //! (`c < "ab\0x"` exactly when `c <= "ab"`), which gives the same answers.
 
 use rta_core::query::{Condition, Expr, Operator, Path, SortDirection, SortKey, SortOrder, Value};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::stores::session::instant_key;
 use crate::stores::session::schema::{kind, refkind};
+
+/// How a detail condition names its session. Every value of a condition is
+/// a bound parameter, never SQL text, so this text occurs in a statement
+/// only where [`Builder`] wrote it: a listing sorted by a detail replaces
+/// it to test the conditions on the sort index's rows.
+pub(crate) const DETAIL_OF_SESSION: &str = "d.session_id = s.id";
 
 /// A bound parameter.
 #[derive(Debug, Clone)]
@@ -41,6 +47,21 @@ impl Param {
 /// The parameters as the driver takes them.
 pub(crate) fn sql_params(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(Param::as_sql).collect()
+}
+
+/// The parameters with their wire types, for statements sent unprepared
+/// (`query_typed`: one round trip, planned for these values).
+pub(crate) fn typed_params(params: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
+    params
+        .iter()
+        .map(|p| {
+            let t = match p {
+                Param::Text(_) | Param::Num(_) => Type::TEXT,
+                Param::Int(_) => Type::INT8,
+            };
+            (p.as_sql(), t)
+        })
+        .collect()
 }
 
 /// The exact decimal expansion of a finite `f64` (every binary fraction
@@ -422,7 +443,7 @@ impl Builder {
         let g = self.text(grp);
         let k = self.text(key);
         format!(
-            "EXISTS (SELECT 1 FROM details d WHERE d.session_id = s.id AND d.grp = {g} AND d.key = {k} AND {cond})"
+            "EXISTS (SELECT 1 FROM details d WHERE {DETAIL_OF_SESSION} AND d.grp = {g} AND d.key = {k} AND {cond})"
         )
     }
 
