@@ -1,0 +1,125 @@
+//! Serializing a `TimestampedDataList` by hand, byte for byte what prost
+//! writes, without prost's call per packed varint: a chunk of timestamped
+//! data is mostly its deltas and its sample buffer, and encoding the deltas
+//! one `encode_varint` call at a time was a visible part of building chunks.
+
+use prost::Message;
+
+use crate::proto::data::{TimestampedData, TimestampedDataList};
+
+/// Appends `v` as a protobuf varint.
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Bytes of the varint of `v`.
+#[inline]
+fn varint_len(v: u64) -> usize {
+    // 1 byte per started group of 7 bits (1 for 0).
+    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+}
+
+/// Appends one `TimestampedData` message body (no tag or length).
+fn put_item(out: &mut Vec<u8>, d: &TimestampedData) {
+    if d.channel_id != 0 {
+        out.push(0x08); // field 1, varint
+        put_varint(out, u64::from(d.channel_id));
+    }
+    if d.start_timestamp != 0 {
+        out.push(0x11); // field 2, fixed 64-bit
+        out.extend_from_slice(&d.start_timestamp.to_le_bytes());
+    }
+    if d.timestamp_deltas_scale != 0 {
+        out.push(0x18); // field 3, varint
+        put_varint(out, d.timestamp_deltas_scale as u64);
+    }
+    if !d.timestamp_deltas.is_empty() {
+        out.push(0x22); // field 4, packed
+        let len: usize = d
+            .timestamp_deltas
+            .iter()
+            .map(|&v| varint_len(v as u64))
+            .sum();
+        put_varint(out, len as u64);
+        out.reserve(len);
+        for &v in &d.timestamp_deltas {
+            if (0..0x80).contains(&v) {
+                out.push(v as u8);
+            } else {
+                put_varint(out, v as u64);
+            }
+        }
+    }
+    if !d.buffer.is_empty() {
+        out.push(0x2A); // field 5, bytes
+        put_varint(out, d.buffer.len() as u64);
+        out.extend_from_slice(&d.buffer);
+    }
+}
+
+/// The serialized list, identical to `list.encode_to_vec()`.
+pub(crate) fn timestamped_list(list: &TimestampedDataList) -> Vec<u8> {
+    let mut out = Vec::with_capacity(list.encoded_len());
+    for d in &list.timestamped_data {
+        out.push(0x0A); // field 1 of the list, length-delimited
+        put_varint(&mut out, d.encoded_len() as u64);
+        put_item(&mut out, d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn item() -> impl Strategy<Value = TimestampedData> {
+        let delta = prop_oneof![0i64..3, 0i64..200, any::<i64>()];
+        (
+            prop_oneof![Just(0u32), any::<u32>()],
+            prop_oneof![Just(0i64), any::<i64>()],
+            prop_oneof![Just(0i64), Just(1i64), any::<i64>()],
+            proptest::collection::vec(delta, 0..40),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        )
+            .prop_map(
+                |(channel_id, start, scale, deltas, buffer)| TimestampedData {
+                    channel_id,
+                    start_timestamp: start,
+                    timestamp_deltas_scale: scale,
+                    timestamp_deltas: deltas,
+                    buffer: buffer.into(),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn same_bytes_as_prost(items in proptest::collection::vec(item(), 0..4)) {
+            let list = TimestampedDataList { timestamped_data: items };
+            prop_assert_eq!(timestamped_list(&list), list.encode_to_vec());
+        }
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for (v, n) in [
+            (0u64, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::MAX, 10),
+        ] {
+            assert_eq!(varint_len(v), n, "{v}");
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), n, "{v}");
+        }
+    }
+}
