@@ -21,7 +21,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 #[inline]
 fn varint_len(v: u64) -> usize {
     // 1 byte per started group of 7 bits (1 for 0).
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends one `TimestampedData` message body (no tag or length).
