@@ -139,6 +139,9 @@ pub fn encode_timestamps(times: &[i64]) -> Result<(i64, i64, Vec<i64>)> {
     let Some(&start) = times.first() else {
         return Ok((0, 1, Vec::new()));
     };
+    if let Some(steady) = steady_deltas(times) {
+        return Ok((start, steady.0, steady.1));
+    }
     // A run of equal differences (a steady rate) costs no division: the
     // GCD only changes when a difference differs from the previous one.
     let (mut g, mut prev) = (0u64, None);
@@ -163,6 +166,27 @@ pub fn encode_timestamps(times: &[i64]) -> Result<(i64, i64, Vec<i64>)> {
         last.1
     }));
     Ok((start, scale, deltas))
+}
+
+/// `(scale, deltas)` of at least two evenly spaced, non-decreasing times
+/// (the usual case: a steady rate), in a few passes without branches or
+/// divisions; `None` for anything else.
+fn steady_deltas(times: &[i64]) -> Option<(i64, Vec<i64>)> {
+    let (&t0, &t1, &last) = (times.first()?, times.get(1)?, times.last()?);
+    let step = t1.checked_sub(t0).filter(|d| *d >= 0)?;
+    let even = times
+        .windows(2)
+        .fold(true, |ok, w| ok & (w[1].wrapping_sub(w[0]) == step));
+    // Equal wrapped differences are equal differences unless the times
+    // wrapped past i64::MAX, which the exact last time rules out.
+    let exact = i128::from(t0) + i128::from(step) * (times.len() as i128 - 1);
+    if !even || exact != i128::from(last) {
+        return None;
+    }
+    let (scale, delta) = if step == 0 { (1, 0) } else { (step, 1) };
+    let mut deltas = vec![delta; times.len()];
+    deltas[0] = 0;
+    Some((scale, deltas))
 }
 
 /// Expands `(start, scale, deltas)` back into timestamps, checking for overflow.

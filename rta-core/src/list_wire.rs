@@ -38,19 +38,20 @@ fn put_item(out: &mut Vec<u8>, d: &TimestampedData) {
         out.push(0x18); // field 3, varint
         put_varint(out, d.timestamp_deltas_scale as u64);
     }
-    if !d.timestamp_deltas.is_empty() {
+    let deltas = &d.timestamp_deltas;
+    if !deltas.is_empty() {
         out.push(0x22); // field 4, packed
-        let len: usize = d
-            .timestamp_deltas
-            .iter()
-            .map(|&v| varint_len(v as u64))
-            .sum();
-        put_varint(out, len as u64);
-        out.reserve(len);
-        for &v in &d.timestamp_deltas {
-            if (0..0x80).contains(&v) {
-                out.push(v as u8);
-            } else {
+                        // Deltas of a steady rate are all below 128 (one byte each): then
+                        // they are written as bytes in one go.
+        let small = deltas.iter().fold(0u64, |acc, &v| acc | v as u64) < 0x80;
+        if small {
+            put_varint(out, deltas.len() as u64);
+            out.extend(deltas.iter().map(|&v| v as u8));
+        } else {
+            let len: usize = deltas.iter().map(|&v| varint_len(v as u64)).sum();
+            put_varint(out, len as u64);
+            out.reserve(len);
+            for &v in deltas {
                 put_varint(out, v as u64);
             }
         }
