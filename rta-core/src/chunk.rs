@@ -682,7 +682,7 @@ impl<T: ListOf> Chunker<T> {
                 (Some((it, bounds)), None)
             };
             if let Some((h, bounds)) = head {
-                let len = h.encoded_len() + 4;
+                let len = h.wire_len() + 4;
                 if !self.items.is_empty() && self.bytes + len > self.limits.target_list_bytes {
                     if let Some(c) = self.flush_keep_cell()? {
                         out.push(c);

@@ -288,6 +288,11 @@ pub trait DataItem: prost::Message + Clone + Default + Sized + Send + Sync + 'st
     /// Inclusive `(first, last)` sample times, or `None` when the item has no samples.
     fn time_bounds(&self) -> Option<(i64, i64)>;
 
+    /// Serialized length (what `encoded_len` gives, perhaps faster).
+    fn wire_len(&self) -> usize {
+        self.encoded_len()
+    }
+
     /// Number of samples (1 for rows and events).
     fn sample_count(&self) -> usize;
 
@@ -331,6 +336,10 @@ fn shift(t: i64, by: i64) -> Result<i64> {
 
 impl DataItem for TimestampedData {
     const KIND: DataKind = DataKind::Timestamped;
+
+    fn wire_len(&self) -> usize {
+        crate::list_wire::item_len(self)
+    }
 
     fn time_bounds(&self) -> Option<(i64, i64)> {
         if self.timestamp_deltas.is_empty() {
