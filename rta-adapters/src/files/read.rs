@@ -21,8 +21,9 @@ use super::meta::{bad_file, csv_reader, FileMeta, Format};
 use super::FileStats;
 use crate::kit::{Batch, BatchStream, Samples, SourceQuery};
 
-/// Batches read ahead of the kit.
-const READ_AHEAD: usize = 4;
+/// Batches (one per column and record batch) read ahead of the kit: a few
+/// record batches' worth, so decoding goes on while the kit's worker is busy.
+const READ_AHEAD: usize = 32;
 
 /// One field to read: the column's name and the channel it feeds.
 struct Wanted {

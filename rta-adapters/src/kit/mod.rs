@@ -29,8 +29,11 @@
 //!   on the range asked for or on how the source split its batches;
 //! - **time order** per channel (a source that goes back in time is an
 //!   error naming the channel, never a silently wrong chunk);
-//! - **streaming**: a cell is chunked as soon as the source moves past it,
-//!   so memory holds one open cell per channel, never a whole session;
+//! - **streaming**: a cell is chunked as soon as the source moves past it
+//!   (on rayon's pool, so building and compressing chunks runs beside the
+//!   source; chunks still come out in the order the cells closed), so
+//!   memory holds one open cell per channel and the cells of at most 16
+//!   source batches being chunked, never a whole session;
 //! - **an optional cache** of built chunks ([`ChunkCache`], by identity,
 //!   channel and cell, least recently used evicted by bytes).
 //!
