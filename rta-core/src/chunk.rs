@@ -109,7 +109,7 @@ impl Chunk {
                 }
             }
         }
-        Self::encode(start, end, channel_ids, list, compression).map(Some)
+        Self::from_raw(start, end, channel_ids, list.to_wire(), compression).map(Some)
     }
 
     /// Serializes (and compresses) any message with the given span and channels.
@@ -122,7 +122,16 @@ impl Chunk {
     ) -> Result<Chunk> {
         // The list is serialized into a buffer this chunk can own, so an
         // uncompressed chunk keeps it without another copy.
-        let raw = list.encode_to_vec();
+        Self::from_raw(start, end, channel_ids, list.encode_to_vec(), compression)
+    }
+
+    fn from_raw(
+        start: i64,
+        end: i64,
+        channel_ids: Vec<u32>,
+        raw: Vec<u8>,
+        compression: Compression,
+    ) -> Result<Chunk> {
         let unpacked_length = checked_span(start, end, raw.len())?;
         let payload = match compression {
             Compression::None => Bytes::from(raw),
@@ -602,6 +611,8 @@ pub struct Chunker<T: ListOf> {
     cell: Option<i64>,
     items: Vec<T>,
     bytes: usize,
+    /// First and last time of `items`.
+    span: Option<(i64, i64)>,
     last_start: Option<i64>,
 }
 
@@ -614,6 +625,7 @@ impl<T: ListOf> Chunker<T> {
             cell: None,
             items: Vec::new(),
             bytes: 0,
+            span: None,
             last_start: None,
         }
     }
@@ -622,7 +634,7 @@ impl<T: ListOf> Chunker<T> {
     pub fn push(&mut self, item: T) -> Result<Vec<Chunk>> {
         item.validate()?;
         let mut out = Vec::new();
-        let Some((start, _)) = item.time_bounds() else {
+        let Some((start, end)) = item.time_bounds() else {
             return Ok(out);
         };
         if let Some(prev) = self.last_start {
@@ -633,29 +645,27 @@ impl<T: ListOf> Chunker<T> {
             }
         }
         self.last_start = Some(start);
-        let mut rest = Some(item);
-        while let Some(it) = rest.take() {
-            let Some((s, e)) = it.time_bounds() else {
-                break;
-            };
+        // Each piece with its time bounds (worked out once: for timestamped
+        // data they are a pass over the deltas).
+        let mut rest = Some((item, (start, end)));
+        while let Some((it, (s, e))) = rest.take() {
             let cell_end = self.grid.cell_end(s);
-            let (head, tail) = if e > cell_end {
-                it.split_at_time(cell_end.saturating_add(1))?
+            if e > cell_end {
+                let (head, tail) = it.split_at_time(cell_end.saturating_add(1))?;
+                if let Some(h) = head {
+                    if let Some(b) = h.time_bounds() {
+                        self.add_in_cell(h, b, &mut out)?;
+                    }
+                }
+                rest = tail.and_then(|t| t.time_bounds().map(|b| (t, b)));
             } else {
-                (Some(it), None)
-            };
-            if let Some(h) = head {
-                self.add_in_cell(h, &mut out)?;
+                self.add_in_cell(it, (s, e), &mut out)?;
             }
-            rest = tail;
         }
         Ok(out)
     }
 
-    fn add_in_cell(&mut self, item: T, out: &mut Vec<Chunk>) -> Result<()> {
-        let Some((s, _)) = item.time_bounds() else {
-            return Ok(());
-        };
+    fn add_in_cell(&mut self, item: T, (s, e): (i64, i64), out: &mut Vec<Chunk>) -> Result<()> {
         let cell = self.grid.cell_start(s);
         if self.cell != Some(cell) {
             if let Some(c) = self.flush()? {
@@ -663,19 +673,26 @@ impl<T: ListOf> Chunker<T> {
             }
             self.cell = Some(cell);
         }
-        let mut rest = Some(item);
-        while let Some(it) = rest.take() {
+        let mut rest = Some((item, Some((s, e))));
+        while let Some((it, bounds)) = rest.take() {
             let (head, tail) = if it.sample_count() > self.limits.max_result_samples {
-                it.split_at_sample(self.limits.max_result_samples)?
+                let (h, t) = it.split_at_sample(self.limits.max_result_samples)?;
+                (h.map(|h| (h, None)), t.map(|t| (t, None)))
             } else {
-                (Some(it), None)
+                (Some((it, bounds)), None)
             };
-            if let Some(h) = head {
-                let len = h.encoded_len() + 4;
+            if let Some((h, bounds)) = head {
+                let len = h.wire_len() + 4;
                 if !self.items.is_empty() && self.bytes + len > self.limits.target_list_bytes {
                     if let Some(c) = self.flush_keep_cell()? {
                         out.push(c);
                     }
+                }
+                if let Some((hs, he)) = bounds.or_else(|| h.time_bounds()) {
+                    self.span = Some(match self.span {
+                        None => (hs, he),
+                        Some((a, b)) => (a.min(hs), b.max(he)),
+                    });
                 }
                 self.bytes += len;
                 self.items.push(h);
@@ -691,7 +708,26 @@ impl<T: ListOf> Chunker<T> {
         }
         let list = T::List::from_items(std::mem::take(&mut self.items));
         self.bytes = 0;
-        Chunk::from_list(&list, self.limits.compression)
+        // The span of the items (what `Chunk::from_list` works out again).
+        let Some((start, end)) = self.span.take() else {
+            return Ok(None);
+        };
+        let mut channel_ids: Vec<u32> = Vec::new();
+        for item in list.items() {
+            for c in item.channel_ids() {
+                if !channel_ids.contains(c) {
+                    channel_ids.push(*c);
+                }
+            }
+        }
+        Chunk::from_raw(
+            start,
+            end,
+            channel_ids,
+            list.to_wire(),
+            self.limits.compression,
+        )
+        .map(Some)
     }
 
     /// Closes the current chunk, if any.

@@ -72,6 +72,13 @@ pub trait Sample: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     fn put_le(self, out: &mut Vec<u8>);
     /// Reads one sample from exactly [`Sample::WIDTH`] bytes.
     fn get_le(b: &[u8]) -> Self;
+    /// Writes the little-endian bytes of `self` into exactly
+    /// [`Sample::WIDTH`] bytes.
+    fn write_le(self, out: &mut [u8]) {
+        let mut v = Vec::with_capacity(Self::WIDTH);
+        self.put_le(&mut v);
+        out.copy_from_slice(&v);
+    }
 }
 
 macro_rules! impl_sample {
@@ -81,6 +88,10 @@ macro_rules! impl_sample {
             #[inline]
             fn put_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            #[inline]
+            fn write_le(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
             }
             #[inline]
             fn get_le(b: &[u8]) -> Self {
@@ -95,9 +106,9 @@ impl_sample!(u8, i8, u16, i16, u32, i32, f32, f64);
 
 /// Encodes samples into a little-endian buffer.
 pub fn write_samples<T: Sample>(samples: &[T]) -> Bytes {
-    let mut out = Vec::with_capacity(samples.len() * T::WIDTH);
-    for s in samples {
-        s.put_le(&mut out);
+    let mut out = vec![0u8; samples.len() * T::WIDTH];
+    for (b, s) in out.chunks_exact_mut(T::WIDTH).zip(samples) {
+        s.write_le(b);
     }
     out.into()
 }
@@ -128,18 +139,54 @@ pub fn encode_timestamps(times: &[i64]) -> Result<(i64, i64, Vec<i64>)> {
     let Some(&start) = times.first() else {
         return Ok((0, 1, Vec::new()));
     };
-    let mut g = 0u64;
+    if let Some(steady) = steady_deltas(times) {
+        return Ok((start, steady.0, steady.1));
+    }
+    // A run of equal differences (a steady rate) costs no division: the
+    // GCD only changes when a difference differs from the previous one.
+    let (mut g, mut prev) = (0u64, None);
     for w in times.windows(2) {
         let d = w[1].checked_sub(w[0]).filter(|d| *d >= 0).ok_or_else(|| {
             Error::Data(format!("timestamps out of order: {} then {}", w[0], w[1]))
         })?;
-        g = gcd(g, d as u64);
+        if prev != Some(d) {
+            g = gcd(g, d as u64);
+            prev = Some(d);
+        }
     }
     let scale = if g == 0 { 1 } else { g as i64 };
     let mut deltas = Vec::with_capacity(times.len());
     deltas.push(0);
-    deltas.extend(times.windows(2).map(|w| (w[1] - w[0]) / scale));
+    let mut last = (0, 0); // (difference, its quotient)
+    deltas.extend(times.windows(2).map(|w| {
+        let d = w[1] - w[0];
+        if d != last.0 {
+            last = (d, d / scale);
+        }
+        last.1
+    }));
     Ok((start, scale, deltas))
+}
+
+/// `(scale, deltas)` of at least two evenly spaced, non-decreasing times
+/// (the usual case: a steady rate), in a few passes without branches or
+/// divisions; `None` for anything else.
+fn steady_deltas(times: &[i64]) -> Option<(i64, Vec<i64>)> {
+    let (&t0, &t1, &last) = (times.first()?, times.get(1)?, times.last()?);
+    let step = t1.checked_sub(t0).filter(|d| *d >= 0)?;
+    let even = times
+        .windows(2)
+        .fold(true, |ok, w| ok & (w[1].wrapping_sub(w[0]) == step));
+    // Equal wrapped differences are equal differences unless the times
+    // wrapped past i64::MAX, which the exact last time rules out.
+    let exact = i128::from(t0) + i128::from(step) * (times.len() as i128 - 1);
+    if !even || exact != i128::from(last) {
+        return None;
+    }
+    let (scale, delta) = if step == 0 { (1, 0) } else { (step, 1) };
+    let mut deltas = vec![delta; times.len()];
+    deltas[0] = 0;
+    Some((scale, deltas))
 }
 
 /// Expands `(start, scale, deltas)` back into timestamps, checking for overflow.
@@ -241,6 +288,11 @@ pub trait DataItem: prost::Message + Clone + Default + Sized + Send + Sync + 'st
     /// Inclusive `(first, last)` sample times, or `None` when the item has no samples.
     fn time_bounds(&self) -> Option<(i64, i64)>;
 
+    /// Serialized length (what `encoded_len` gives, perhaps faster).
+    fn wire_len(&self) -> usize {
+        self.encoded_len()
+    }
+
     /// Number of samples (1 for rows and events).
     fn sample_count(&self) -> usize;
 
@@ -284,6 +336,10 @@ fn shift(t: i64, by: i64) -> Result<i64> {
 
 impl DataItem for TimestampedData {
     const KIND: DataKind = DataKind::Timestamped;
+
+    fn wire_len(&self) -> usize {
+        crate::list_wire::item_len(self)
+    }
 
     fn time_bounds(&self) -> Option<(i64, i64)> {
         if self.timestamp_deltas.is_empty() {
@@ -369,10 +425,25 @@ impl DataItem for TimestampedData {
                 self.timestamp_deltas_scale
             )));
         }
-        if self.timestamp_deltas.iter().any(|d| *d < 0) {
-            return Err(Error::Data("timestamp deltas must not be negative".into()));
+        // Every time must be representable (what `read_timestamps` checks):
+        // the deltas are not negative, so the times only grow and the last
+        // one, worked out exactly, is the one to check.
+        let mut sum: u128 = 0;
+        for &d in self.timestamp_deltas.iter().skip(1) {
+            if d < 0 {
+                return Err(Error::Data("timestamp deltas must not be negative".into()));
+            }
+            sum += d as u128;
         }
-        read_timestamps(self).map(|_| ())
+        let last = i128::from(self.start_timestamp)
+            + (sum as i128).saturating_mul(i128::from(self.timestamp_deltas_scale));
+        if last > i128::from(i64::MAX) {
+            return Err(Error::Data(format!(
+                "timestamp overflow at sample {}",
+                self.timestamp_deltas.len() - 1
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -573,11 +644,20 @@ pub trait DataList: prost::Message + Default + Clone + Send + Sync + 'static {
     fn from_items(items: Vec<Self::Item>) -> Self;
     /// Takes the items out.
     fn into_items(self) -> Vec<Self::Item>;
+    /// The serialized list (what `encode_to_vec` gives, perhaps faster).
+    fn to_wire(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
 }
 
 macro_rules! impl_list {
-    ($list:ty, $item:ty, $field:ident) => {
+    ($list:ty, $item:ty, $field:ident $(, $wire:path)?) => {
         impl DataList for $list {
+            $(
+                fn to_wire(&self) -> Vec<u8> {
+                    $wire(self)
+                }
+            )?
             type Item = $item;
             fn items(&self) -> &[$item] {
                 &self.$field
@@ -597,7 +677,8 @@ macro_rules! impl_list {
 impl_list!(
     crate::proto::data::TimestampedDataList,
     TimestampedData,
-    timestamped_data
+    timestamped_data,
+    crate::list_wire::timestamped_list
 );
 impl_list!(
     crate::proto::data::PeriodicDataList,

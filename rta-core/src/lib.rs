@@ -31,6 +31,7 @@ pub mod framing;
 pub mod fuzzing;
 mod json;
 pub mod kit;
+mod list_wire;
 pub mod lz4;
 pub mod media;
 pub mod proto;

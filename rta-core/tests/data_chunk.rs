@@ -304,6 +304,29 @@ proptest! {
     }
 
     #[test]
+    fn evenly_spaced_times_encode_as_one_step(
+        start in prop_oneof![any::<i64>(), Just(i64::MAX - 5)],
+        step in prop_oneof![Just(0i64), 1i64..1_000_000, any::<i64>()],
+        n in 2usize..50,
+    ) {
+        // Times as far as they go without passing i64::MAX (then out of order).
+        let times: Vec<i64> = (0..n as i64)
+            .map(|i| start.wrapping_add(step.wrapping_mul(i)))
+            .collect();
+        let in_order = times.windows(2).all(|w| w[1] >= w[0])
+            && (i128::from(start) + i128::from(step) * (n as i128 - 1)) == i128::from(times[n - 1]);
+        match encode_timestamps(&times) {
+            Ok((s, scale, deltas)) => {
+                prop_assert!(in_order, "{times:?} was accepted");
+                prop_assert_eq!(s, start);
+                prop_assert_eq!(decode_timestamps(s, scale, &deltas).unwrap(), times.clone());
+                if step > 0 { prop_assert_eq!(scale, step); prop_assert!(deltas[1..].iter().all(|d| *d == 1)); }
+            }
+            Err(_) => prop_assert!(!in_order, "{times:?} was refused"),
+        }
+    }
+
+    #[test]
     fn split_matches_reference(times in arb_times(), cut in any::<i64>()) {
         let samples: Vec<f64> = (0..times.len()).map(|i| i as f64 * 0.5).collect();
         let d = timestamped(9, &times, &samples).unwrap();

@@ -21,8 +21,9 @@ use super::meta::{bad_file, csv_reader, FileMeta, Format};
 use super::FileStats;
 use crate::kit::{Batch, BatchStream, Samples, SourceQuery};
 
-/// Batches read ahead of the kit.
-const READ_AHEAD: usize = 4;
+/// Batches (one per column and record batch) read ahead of the kit: a few
+/// record batches' worth, so decoding goes on while the kit's worker is busy.
+const READ_AHEAD: usize = 32;
 
 /// One field to read: the column's name and the channel it feeds.
 struct Wanted {
@@ -145,23 +146,42 @@ fn read(
         if times.last().is_some_and(|&l| l < lo) {
             continue;
         }
+        // Rows inside the request, worked out once for every column; `None`
+        // when every row is inside (the usual case for a whole-file read).
+        let inside: Option<Vec<usize>> =
+            (!times.iter().all(|t| (lo..=hi).contains(t))).then(|| {
+                (0..times.len())
+                    .filter(|&r| (lo..=hi).contains(&times[r]))
+                    .collect()
+            });
         for w in wanted {
             let k = schema.index_of(&w.name).map_err(|e| bad_file(path, e))?;
             let col = batch.column(k);
-            let rows: Vec<usize> = (0..times.len())
-                .filter(|&r| (lo..=hi).contains(&times[r]) && col.is_valid(r))
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            for b in batches_of(
-                q.kind,
-                meta.interval,
-                w.channel,
-                col.as_ref(),
-                &times,
-                &rows,
-            )? {
+            let out = match &inside {
+                // Every row wanted and no nulls: the whole column as it is.
+                None if col.null_count() == 0 => {
+                    whole_column(q.kind, meta.interval, w.channel, col.as_ref(), &times)?
+                }
+                _ => {
+                    let rows: Vec<usize> = match &inside {
+                        None => (0..times.len()).filter(|&r| col.is_valid(r)).collect(),
+                        Some(rows) if col.null_count() == 0 => rows.clone(),
+                        Some(rows) => rows.iter().copied().filter(|&r| col.is_valid(r)).collect(),
+                    };
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    batches_of(
+                        q.kind,
+                        meta.interval,
+                        w.channel,
+                        col.as_ref(),
+                        &times,
+                        &rows,
+                    )?
+                }
+            };
+            for b in out {
                 if !send(Ok(b)) {
                     return Ok(()); // the request went away
                 }
@@ -172,6 +192,25 @@ fn read(
         }
     }
     Ok(())
+}
+
+/// The kit batch of a whole column without nulls (what [`batches_of`]
+/// gives for every row, without gathering them one by one).
+fn whole_column(
+    kind: DataKind,
+    interval: Option<i64>,
+    channel: u32,
+    col: &dyn Array,
+    times: &[i64],
+) -> Result<Vec<Batch>> {
+    let Some(&first) = times.first() else {
+        return Ok(Vec::new());
+    };
+    let values = samples(col, None)?;
+    Ok(vec![match (kind, interval) {
+        (DataKind::Periodic, Some(step)) => Batch::periodic(channel, first, step, values),
+        _ => Batch::timestamped(channel, times.to_vec(), values),
+    }])
 }
 
 /// The kit batches of one column's `rows`: one timestamped batch, or a
@@ -195,7 +234,7 @@ fn batches_of(
                         channel,
                         times[run[0]],
                         step,
-                        samples(col, run)?,
+                        samples(col, Some(run))?,
                     ));
                     run_start = i;
                 }
@@ -205,25 +244,31 @@ fn batches_of(
         _ => Ok(vec![Batch::timestamped(
             channel,
             rows.iter().map(|&r| times[r]).collect(),
-            samples(col, rows)?,
+            samples(col, Some(rows))?,
         )]),
     }
 }
 
-/// The values of `col` at `rows`, in the column's own type (64-bit integers
-/// and half floats, which RTA has not, as `f64`).
-fn samples(col: &dyn Array, rows: &[usize]) -> Result<Samples> {
-    fn pick<T: ArrowPrimitiveType>(col: &dyn Array, rows: &[usize]) -> Vec<T::Native> {
+/// The values of `col` at `rows` (every row when `None`), in the column's
+/// own type (64-bit integers and half floats, which RTA has not, as `f64`).
+fn samples(col: &dyn Array, rows: Option<&[usize]>) -> Result<Samples> {
+    fn pick<T: ArrowPrimitiveType>(col: &dyn Array, rows: Option<&[usize]>) -> Vec<T::Native> {
         let v = col.as_primitive::<T>().values();
-        rows.iter().map(|&r| v[r]).collect()
+        match rows {
+            None => v.to_vec(),
+            Some(rows) => rows.iter().map(|&r| v[r]).collect(),
+        }
     }
     fn wide<T: ArrowPrimitiveType>(
         col: &dyn Array,
-        rows: &[usize],
+        rows: Option<&[usize]>,
         f: impl Fn(T::Native) -> f64,
     ) -> Vec<f64> {
         let v = col.as_primitive::<T>().values();
-        rows.iter().map(|&r| f(v[r])).collect()
+        match rows {
+            None => v.iter().map(|&x| f(x)).collect(),
+            Some(rows) => rows.iter().map(|&r| f(v[r])).collect(),
+        }
     }
     Ok(match col.data_type() {
         DataType::UInt8 => pick::<UInt8Type>(col, rows).into(),

@@ -7,7 +7,10 @@
 //! batches or on the range asked for: the stable boundaries the spec asks for.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures::channel::oneshot;
 
 use rta_core::chunk::{Chunk, ChunkGrid, ChunkLimits, Chunker};
 use rta_core::data::DataKind;
@@ -16,6 +19,12 @@ use rta_core::{Error, Result};
 
 use super::cache::{CellKey, ChunkCache};
 use super::samples::{Batch, Samples};
+
+/// The chunks of the cells one step closed, once built.
+pub(crate) type Building = oneshot::Receiver<Result<Vec<Chunk>>>;
+
+/// Where a cell's chunks go in the cache.
+type CacheSlot = (Arc<ChunkCache>, CellKey);
 
 /// Most empty cells recorded in the cache for one gap.
 const MAX_EMPTY_CELLS: i64 = 4096;
@@ -47,7 +56,11 @@ pub(crate) struct Cells {
     open: HashMap<Option<u32>, Open>,
     /// Series in the order they were asked for.
     series: Vec<Option<u32>>,
-    pub(crate) out: VecDeque<Chunk>,
+    /// The chunks of every closed cell, in the order the cells closed
+    /// (being built, or built, on rayon's pool: one entry per step).
+    pub(crate) out: VecDeque<Building>,
+    /// Cells closed but not yet handed to the pool.
+    closed: Vec<(Job, Option<CacheSlot>)>,
     cache: Option<(Arc<ChunkCache>, String)>,
 }
 
@@ -91,12 +104,23 @@ impl Cells {
             open,
             series,
             out: VecDeque::new(),
+            closed: Vec::new(),
             cache,
         }
     }
 
-    /// Adds a batch from the source.
+    /// Adds a batch from the source; the chunks of the cells it closed are
+    /// queued in [`Cells::out`].
     pub(crate) fn push(&mut self, batch: Batch) -> Result<()> {
+        let r = self.add(batch);
+        match r {
+            Ok(()) => self.build_closed(),
+            Err(_) => self.closed.clear(),
+        }
+        r
+    }
+
+    fn add(&mut self, batch: Batch) -> Result<()> {
         match (batch, self.kind) {
             (Batch::Events(events), DataKind::Events) => self.push_events(events),
             (
@@ -190,7 +214,7 @@ impl Cells {
             {
                 t.extend_from_slice(&times[i..j]);
                 match v {
-                    Some(v) => v.extend_from(&values.slice(i..j))?,
+                    Some(v) => v.extend_from_range(values, i..j)?,
                     None => *v = Some(values.slice(i..j)),
                 }
             }
@@ -303,7 +327,8 @@ impl Cells {
         Ok(())
     }
 
-    /// Chunks the open cell of `series` (if any).
+    /// Closes the open cell of `series` (if any), to be chunked by
+    /// [`Cells::build_closed`].
     fn close(&mut self, series: Option<u32>) -> Result<()> {
         let Some(open) = self.open.get_mut(&series) else {
             return Ok(());
@@ -311,32 +336,60 @@ impl Cells {
         let Some(cell) = open.cell.take() else {
             return Ok(());
         };
-        let (grid, limits) = (self.grid, self.limits);
-        let chunks = match &mut open.buf {
+        let job = match &mut open.buf {
             Buf::Times(times, values) => match (series, values.take()) {
-                (Some(ch), Some(v)) => {
-                    let item = v.timestamped(ch, times)?;
+                (Some(ch), Some(v)) => Some(Job::Times(ch, std::mem::take(times), v)),
+                _ => {
                     times.clear();
-                    Chunker::chunk_all(grid, limits, [item])?
+                    None
                 }
-                _ => Vec::new(),
             },
-            Buf::Runs(runs) => {
-                let mut items = Vec::with_capacity(runs.len());
-                for (start, interval, v) in runs.drain(..) {
-                    items.push(v.periodic(series.unwrap_or_default(), start, interval)?);
-                }
-                Chunker::chunk_all(grid, limits, items)?
-            }
-            Buf::Events(list) => Chunker::chunk_all(grid, limits, std::mem::take(list))?,
+            Buf::Runs(runs) => Some(Job::Runs(series.unwrap_or_default(), std::mem::take(runs))),
+            Buf::Events(list) => Some(Job::Events(std::mem::take(list))),
         };
-        let gap_from = std::mem::replace(&mut open.next_cell, cell.saturating_add(grid.period()));
+        let period = self.grid.period();
+        let gap_from = std::mem::replace(&mut open.next_cell, cell.saturating_add(period));
         self.cache_empty(series, gap_from, cell);
-        if let Some((cache, identity)) = &self.cache {
-            cache.put(self.key(identity, series, cell), chunks.clone());
-        }
-        self.out.extend(chunks);
+        let cache = self
+            .cache
+            .as_ref()
+            .map(|(cache, identity)| (cache.clone(), self.key(identity, series, cell)));
+        let Some(job) = job else {
+            if let Some((cache, key)) = cache {
+                cache.put(key, Vec::new());
+            }
+            return Ok(());
+        };
+        self.closed.push((job, cache));
         Ok(())
+    }
+
+    /// Hands the cells closed since the last call to rayon's pool, as one
+    /// task (one wake-up per batch of the source, not per cell), and
+    /// queues its result in [`Cells::out`].
+    fn build_closed(&mut self) {
+        if self.closed.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(&mut self.closed);
+        let (grid, limits) = (self.grid, self.limits);
+        let (tx, rx) = oneshot::channel();
+        rayon::spawn(move || {
+            let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut chunks = Vec::new();
+                for (job, cache) in jobs {
+                    let cell = job.build(grid, limits)?;
+                    if let Some((cache, key)) = cache {
+                        cache.put(key, cell.clone());
+                    }
+                    chunks.extend(cell);
+                }
+                Ok(chunks)
+            }))
+            .unwrap_or_else(|_| Err(Error::Internal("building chunks panicked".into())));
+            let _ = tx.send(built); // (the request may have gone away)
+        });
+        self.out.push_back(rx);
     }
 
     fn key(&self, identity: &str, series: Option<u32>, cell: i64) -> CellKey {
@@ -367,6 +420,15 @@ impl Cells {
 
     /// Closes every open cell after the source ended.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        let r = self.close_all();
+        match r {
+            Ok(()) => self.build_closed(),
+            Err(_) => self.closed.clear(),
+        }
+        r
+    }
+
+    fn close_all(&mut self) -> Result<()> {
         for series in self.series.clone() {
             self.close(series)?;
             if self.hi != i64::MAX {
@@ -380,6 +442,33 @@ impl Cells {
             }
         }
         Ok(())
+    }
+}
+
+/// The samples of one closed cell, to be chunked.
+#[derive(Debug)]
+enum Job {
+    Times(u32, Vec<i64>, Samples),
+    Runs(u32, Vec<(i64, i64, Samples)>),
+    Events(Vec<Event>),
+}
+
+impl Job {
+    fn build(self, grid: ChunkGrid, limits: ChunkLimits) -> Result<Vec<Chunk>> {
+        match self {
+            Job::Times(channel, times, values) => {
+                let item = values.timestamped(channel, &times)?;
+                Chunker::chunk_all(grid, limits, [item])
+            }
+            Job::Runs(channel, runs) => {
+                let mut items = Vec::with_capacity(runs.len());
+                for (start, interval, v) in runs {
+                    items.push(v.periodic(channel, start, interval)?);
+                }
+                Chunker::chunk_all(grid, limits, items)
+            }
+            Job::Events(list) => Chunker::chunk_all(grid, limits, list),
+        }
     }
 }
 

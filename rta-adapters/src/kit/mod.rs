@@ -29,8 +29,11 @@
 //!   on the range asked for or on how the source split its batches;
 //! - **time order** per channel (a source that goes back in time is an
 //!   error naming the channel, never a silently wrong chunk);
-//! - **streaming**: a cell is chunked as soon as the source moves past it,
-//!   so memory holds one open cell per channel, never a whole session;
+//! - **streaming**: a cell is chunked as soon as the source moves past it
+//!   (on rayon's pool, so building and compressing chunks runs beside the
+//!   source; chunks still come out in the order the cells closed), so
+//!   memory holds one open cell per channel and the cells of at most 16
+//!   source batches being chunked, never a whole session;
 //! - **an optional cache** of built chunks ([`ChunkCache`], by identity,
 //!   channel and cell, least recently used evicted by bytes).
 //!
@@ -76,9 +79,12 @@ mod cache;
 mod cells;
 mod samples;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::channel::oneshot;
+use futures::future::{self, Either};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use rta_core::channels::ChannelExpr;
@@ -88,7 +94,7 @@ use rta_core::proto::schema_mapping_service::{FieldMapping, SchemaMapping};
 use rta_core::service::{
     select_mapping, Authorization, ChunkStream, DataRequest, DataService, SchemaMappingStore,
 };
-use rta_core::Result;
+use rta_core::{Error, Result};
 
 use cache::CellKey;
 pub use cache::ChunkCache;
@@ -496,14 +502,39 @@ impl<S: SampleSource> DataService for KitService<S> {
     }
 }
 
+/// Most steps (source batches) whose closed cells are being built at once
+/// for one request before the kit stops reading the source and waits for
+/// the oldest.
+const MAX_BUILDING: usize = 16;
+
 struct Run {
     cells: Cells,
     first: Option<Result<Batch>>,
     batches: BatchStream,
+    /// Built chunks not yet handed out.
+    ready: VecDeque<Chunk>,
+    /// The source ended (or failed).
     done: bool,
+    /// The source's or the kit's error, handed out after the chunks of
+    /// the cells closed before it.
+    failed: Option<Error>,
 }
 
-/// The chunks of a source's batches, as they complete.
+/// What the stream does next.
+enum Step {
+    /// The oldest cell being built is done.
+    Built(Result<Vec<Chunk>>),
+    /// The source gave a batch (or ended).
+    Batch(Option<Result<Batch>>),
+}
+
+fn built(r: std::result::Result<Result<Vec<Chunk>>, oneshot::Canceled>) -> Result<Vec<Chunk>> {
+    r.unwrap_or_else(|_| Err(Error::Internal("a cell's chunks were never built".into())))
+}
+
+/// The chunks of a source's batches, as they complete: cells are chunked
+/// on rayon's pool while the source is read, and handed out in the order
+/// they closed.
 fn chunk_stream(
     cells: Cells,
     first: Option<Result<Batch>>,
@@ -513,32 +544,62 @@ fn chunk_stream(
         cells,
         first,
         batches,
+        ready: VecDeque::new(),
         done: false,
+        failed: None,
     };
     futures::stream::unfold(run, |mut run| async move {
         loop {
-            if let Some(c) = run.cells.out.pop_front() {
+            if let Some(c) = run.ready.pop_front() {
                 return Some((Ok(c), run));
             }
-            if run.done {
-                return None;
-            }
-            let next = match run.first.take() {
-                Some(b) => Some(b),
-                None => run.batches.next().await,
-            };
-            let step = match next {
-                Some(Ok(batch)) => run.cells.push(batch),
-                Some(Err(e)) => Err(e),
-                None => {
-                    run.done = true;
-                    run.cells.finish()
+            let step = if let Some(b) = run.first.take() {
+                Step::Batch(Some(b))
+            } else if run.done || run.cells.out.len() >= MAX_BUILDING {
+                match run.cells.out.front_mut() {
+                    Some(rx) => Step::Built(built(rx.await)),
+                    None => {
+                        // Everything built was handed out.
+                        return run.failed.take().map(|e| (Err(e), run));
+                    }
+                }
+            } else {
+                match run.cells.out.front_mut() {
+                    None => Step::Batch(run.batches.next().await),
+                    Some(rx) => match future::select(rx, run.batches.next()).await {
+                        Either::Left((r, _)) => Step::Built(built(r)),
+                        Either::Right((b, _)) => Step::Batch(b),
+                    },
                 }
             };
-            if let Err(e) = step {
-                run.done = true;
-                run.cells.out.clear();
-                return Some((Err(e), run));
+            match step {
+                Step::Built(r) => {
+                    run.cells.out.pop_front();
+                    match r {
+                        Ok(chunks) => run.ready.extend(chunks),
+                        Err(e) => {
+                            run.done = true;
+                            run.failed = None;
+                            run.cells.out.clear();
+                            return Some((Err(e), run));
+                        }
+                    }
+                }
+                Step::Batch(next) => {
+                    // (A failing step queues nothing.)
+                    let step = match next {
+                        Some(Ok(batch)) => run.cells.push(batch),
+                        Some(Err(e)) => Err(e),
+                        None => {
+                            run.done = true;
+                            run.cells.finish()
+                        }
+                    };
+                    if let Err(e) = step {
+                        run.done = true;
+                        run.failed = Some(e);
+                    }
+                }
             }
         }
     })

@@ -146,15 +146,25 @@ impl Samples {
 
     /// Appends `other`, which must have the same type.
     pub fn extend_from(&mut self, other: &Samples) -> Result<()> {
+        self.extend_from_range(other, 0..other.len())
+    }
+
+    /// Appends the samples of `other` in `range`; `other` must have the same type.
+    pub fn extend_from_range(
+        &mut self,
+        other: &Samples,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
+        let r = range;
         match (self, other) {
-            (Samples::U8(a), Samples::U8(b)) => a.extend_from_slice(b),
-            (Samples::I8(a), Samples::I8(b)) => a.extend_from_slice(b),
-            (Samples::U16(a), Samples::U16(b)) => a.extend_from_slice(b),
-            (Samples::I16(a), Samples::I16(b)) => a.extend_from_slice(b),
-            (Samples::U32(a), Samples::U32(b)) => a.extend_from_slice(b),
-            (Samples::I32(a), Samples::I32(b)) => a.extend_from_slice(b),
-            (Samples::F32(a), Samples::F32(b)) => a.extend_from_slice(b),
-            (Samples::F64(a), Samples::F64(b)) => a.extend_from_slice(b),
+            (Samples::U8(a), Samples::U8(b)) => a.extend_from_slice(&b[r]),
+            (Samples::I8(a), Samples::I8(b)) => a.extend_from_slice(&b[r]),
+            (Samples::U16(a), Samples::U16(b)) => a.extend_from_slice(&b[r]),
+            (Samples::I16(a), Samples::I16(b)) => a.extend_from_slice(&b[r]),
+            (Samples::U32(a), Samples::U32(b)) => a.extend_from_slice(&b[r]),
+            (Samples::I32(a), Samples::I32(b)) => a.extend_from_slice(&b[r]),
+            (Samples::F32(a), Samples::F32(b)) => a.extend_from_slice(&b[r]),
+            (Samples::F64(a), Samples::F64(b)) => a.extend_from_slice(&b[r]),
             (a, b) => {
                 return Err(Error::Data(format!(
                     "a channel changed sample type from {} to {}",
