@@ -28,16 +28,12 @@ use crate::Result;
 pub(super) struct Limits {
     /// Final rows gathered before they are built into a batch.
     pub(super) window_rows: usize,
-    /// Samples held before the columns are settled when not every channel
-    /// expected has been seen yet.
-    pub(super) settle_samples: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             window_rows: super::BATCH_ROWS,
-            settle_samples: 1 << 22,
         }
     }
 }
@@ -112,7 +108,7 @@ pub(super) enum Outcome {
 
 enum State {
     /// Items held until the columns are known.
-    Collecting { items: Vec<Item>, samples: usize },
+    Collecting { items: Vec<Item> },
     /// Rows written as they become final.
     Writing(Rows),
     /// Writing ended (why); rows still built to learn where cells are empty.
@@ -147,10 +143,7 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
             knowledge,
             requested,
             seen: BTreeSet::new(),
-            state: State::Collecting {
-                items: Vec::new(),
-                samples: 0,
-            },
+            state: State::Collecting { items: Vec::new() },
             started: false,
             limits,
         }
@@ -173,25 +166,21 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
         for it in &items {
             self.seen.insert(it.channel);
         }
-        if let State::Collecting {
-            items: held,
-            samples,
-        } = &mut self.state
-        {
-            *samples += items.iter().map(|i| i.times.len()).sum::<usize>();
+        if let State::Collecting { items: held } = &mut self.state {
             held.extend(items);
             if self.settled() {
                 self.settle();
             }
         } else {
-            for it in &items {
+            for it in items {
+                let channel = it.channel;
                 let pushed = match &mut self.state {
                     State::Writing(rows) | State::Learning(rows, _) => {
-                        rows.push(it.channel, &it.times, &it.values)
+                        rows.push(channel, it.times, it.values)
                     }
                     _ => return Ok(()),
                 };
-                self.state_after(pushed, it.channel);
+                self.state_after(pushed, channel);
             }
         }
         while let State::Writing(rows) | State::Learning(rows, _) = &mut self.state {
@@ -234,15 +223,30 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
     }
 
     /// Whether the columns can be fixed now: every channel expected has
-    /// been seen, or (unless the channels are known) enough samples are
-    /// held.
+    /// been seen (else they are at the end of the data).
     fn settled(&self) -> bool {
-        let State::Collecting { samples, .. } = &self.state else {
+        if !matches!(self.state, State::Collecting { .. }) {
             return true;
-        };
+        }
         let expected = self.knowledge.channels.as_ref().or(self.requested.as_ref());
         expected.is_some_and(|e| e.is_subset(&self.seen))
-            || (self.knowledge.channels.is_none() && *samples >= self.limits.settle_samples)
+    }
+
+    /// `channel`'s own request has ended: if it had no data, it is not
+    /// waited for.
+    pub(super) fn ended(&mut self, channel: u32) {
+        if self.seen.contains(&channel) {
+            return;
+        }
+        for e in [&mut self.knowledge.channels, &mut self.requested]
+            .into_iter()
+            .flatten()
+        {
+            e.remove(&channel);
+        }
+        if self.settled() {
+            self.settle();
+        }
     }
 
     /// Columns for the channels seen so far; the held items go into rows.
@@ -266,9 +270,10 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
                 return;
             }
         };
-        for it in &held {
-            let pushed = rows.push(it.channel, &it.times, &it.values);
-            if let Some(why) = broken(pushed, it.channel) {
+        for it in held {
+            let channel = it.channel;
+            let pushed = rows.push(channel, it.times, it.values);
+            if let Some(why) = broken(pushed, channel) {
                 self.state = State::OneTable(why);
                 return;
             }

@@ -24,6 +24,7 @@ use crate::{Error, RestReader, Result, RtaClient};
 use attempt::{Knowledge, Outcome};
 
 mod attempt;
+mod download;
 mod one_table;
 mod pipeline;
 mod rows;

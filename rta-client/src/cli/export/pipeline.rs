@@ -1,21 +1,20 @@
-//! One pass of an export as three concurrent stages: a task downloading the
-//! chunks (resumable, [`crate::Download`]), a thread decoding them and
-//! building the rows ([`Attempt`]), and a thread writing the file; bounded
-//! queues between them keep memory to a few windows.
+//! One pass of an export as three concurrent stages: tasks downloading the
+//! chunks ([`download`]), a thread decoding them and building the rows
+//! ([`Attempt`]), and a thread writing the file; bounded queues between
+//! them keep memory to a few windows.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
 
-use rta_core::chunk::Chunk;
-
 use super::attempt::{items, Attempt, Knowledge, Limits, Msg, Outcome};
+use super::download::{self, Feed};
 use super::{column, Job, BATCH_ROWS};
 use crate::cli::progress::Progress;
 use crate::cli::tables::{Format, Writer};
 use crate::{Error, Result};
 
-/// Chunks received ahead of the decoder.
+/// Chunks delivered ahead of the decoder.
 const CHUNKS_AHEAD: usize = 64;
 /// Batches built ahead of the file writer.
 const BATCHES_AHEAD: usize = 2;
@@ -26,20 +25,7 @@ pub(super) async fn run(
     knowledge: Knowledge,
     requested: Option<BTreeSet<u32>>,
 ) -> Result<Outcome> {
-    let (chunk_tx, mut chunk_rx) =
-        tokio::sync::mpsc::channel::<Result<Option<Chunk>>>(CHUNKS_AHEAD);
-    let mut d = job
-        .rest
-        .download(&job.id, job.kind, &job.channels, job.start, job.end);
-    let download = tokio::spawn(async move {
-        loop {
-            let next = d.next_chunk().await;
-            let more = matches!(next, Ok(Some(_)));
-            if chunk_tx.send(next).await.is_err() || !more {
-                break;
-            }
-        }
-    });
+    let (mut feed, download) = download::start(job, requested.as_ref(), CHUNKS_AHEAD);
 
     let (msg_tx, msg_rx) = sync_channel::<Msg>(BATCHES_AHEAD);
     let (out, format) = (job.out.clone(), job.format);
@@ -56,13 +42,20 @@ pub(super) async fn run(
                 .map_err(|_| Error::WriterClosed("the file writer stopped".into()))
         };
         loop {
-            let Some(next) = chunk_rx.blocking_recv() else {
-                return Err(Error::Decode("the download stopped".into()));
+            let (only, chunk) = match feed.blocking_recv() {
+                Some(Feed::Chunk(only, chunk)) => (only, chunk),
+                Some(Feed::Ended(ch)) => {
+                    attempt.ended(ch);
+                    continue;
+                }
+                Some(Feed::Failed(e)) => return Err(e),
+                Some(Feed::Done) => break,
+                None => return Err(Error::Decode("the download stopped".into())),
             };
-            let Some(chunk) = next? else {
-                break;
-            };
-            let items = items(&chunk, kind)?;
+            let mut items = items(&chunk, kind)?;
+            if let Some(ch) = only {
+                items.retain(|i| i.channel == ch);
+            }
             progress.add(items.iter().map(|i| i.times.len() as u64).sum(), None);
             attempt.feed(items, &mut sink)?;
             if attempt.one_table().is_some() {

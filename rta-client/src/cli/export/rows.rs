@@ -11,7 +11,7 @@
 //! later), so every row up to the earliest of the channels' latest times
 //! is final too: [`Rows::take`] builds those rows and leaves the rest.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use arrow_array::types::{
@@ -22,18 +22,26 @@ use arrow_array::TimestampNanosecondArray;
 use arrow_array::{ArrayRef, FixedSizeListArray, PrimitiveArray, RecordBatch};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
 use rta_core::config::ChannelDataType;
 
 use crate::arrow::{arrow_type, ChannelColumn};
 use crate::{Error, Result};
 
-/// Samples of one channel that arrived and are not in a batch yet.
+/// Samples of one channel that arrived and are not in a batch yet: the
+/// items' own buffers, the first partly taken.
 struct Lane {
-    times: Vec<i64>,
-    values: MutableBuffer,
+    items: VecDeque<Part>,
     width: usize,
     /// The channel's latest time so far.
     last: Option<i64>,
+}
+
+/// An item's samples from `at` on.
+struct Part {
+    times: Vec<i64>,
+    values: Bytes,
+    at: usize,
 }
 
 /// What [`Rows::push`] did with an item.
@@ -80,8 +88,7 @@ impl Rows {
         let lanes = columns
             .iter()
             .map(|c| Lane {
-                times: Vec::new(),
-                values: MutableBuffer::new(0),
+                items: VecDeque::new(),
                 width: c.data_type.width(),
                 last: None,
             })
@@ -124,7 +131,7 @@ impl Rows {
     }
 
     /// Appends samples of `channel` (values little-endian, one per time).
-    pub(super) fn push(&mut self, channel: u32, times: &[i64], values: &[u8]) -> Pushed {
+    pub(super) fn push(&mut self, channel: u32, times: Vec<i64>, values: Bytes) -> Pushed {
         let Some(&k) = self.index.get(&channel) else {
             return Pushed::Unknown;
         };
@@ -133,15 +140,20 @@ impl Rows {
             return Pushed::BadSize;
         }
         let mut last = lane.last;
-        for &t in times {
+        for &t in &times {
             if last.is_some_and(|l| t <= l) {
                 return Pushed::OutOfOrder;
             }
             last = Some(t);
         }
-        lane.times.extend_from_slice(times);
-        lane.values.extend_from_slice(values);
         lane.last = last;
+        if !times.is_empty() {
+            lane.items.push_back(Part {
+                times,
+                values,
+                at: 0,
+            });
+        }
         Pushed::Added
     }
 
@@ -158,7 +170,7 @@ impl Rows {
         };
         self.lanes
             .iter()
-            .any(|l| l.times.partition_point(|&t| t <= until) >= self.window)
+            .any(|l| l.upto(Some(until)) >= self.window)
     }
 
     /// The final rows, or with `all` every row (at the end of the data);
@@ -172,27 +184,21 @@ impl Rows {
                 None => return Ok(None),
             }
         };
-        let counts: Vec<usize> = self
-            .lanes
-            .iter()
-            .map(|l| until.map_or(l.times.len(), |u| l.times.partition_point(|&t| t <= u)))
-            .collect();
+        let counts: Vec<usize> = self.lanes.iter().map(|l| l.upto(until)).collect();
         let Some(&first) = counts.first() else {
             return Ok(None);
         };
+        let lead = self.lanes[0].times(first);
         let aligned = counts.iter().all(|&n| n == first)
-            && self
-                .lanes
-                .iter()
-                .all(|l| l.times[..first] == self.lanes[0].times[..first]);
+            && self.lanes[1..].iter().all(|l| l.starts_with(&lead));
         let rows: Vec<i64> = if aligned {
-            self.lanes[0].times[..first].to_vec()
+            lead
         } else {
             let mut t: Vec<i64> = self
                 .lanes
                 .iter()
                 .zip(&counts)
-                .flat_map(|(l, &n)| l.times[..n].iter().copied())
+                .flat_map(|(l, &n)| l.times(n))
                 .collect();
             t.sort_unstable();
             t.dedup();
@@ -201,22 +207,30 @@ impl Rows {
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(TimestampNanosecondArray::new(
-            ScalarBuffer::from(rows.clone()),
-            None,
-        ))];
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.lanes.len() + 1);
         let mut with_nulls = Vec::new();
         for ((lane, c), &n) in self.lanes.iter_mut().zip(&self.columns).zip(&counts) {
-            let times = lane.split_times(n);
-            let values = lane.split_values(n);
-            let (values, nulls) = if aligned || times == rows {
-                (values, None)
+            let (values, nulls) = if aligned || n == rows.len() {
+                // n == rows.len(): the lane has every row (its times are a
+                // subset of the rows, as many).
+                (lane.take(n), None)
             } else {
                 with_nulls.push(c.channel);
+                let times = lane.times(n);
+                let values = lane.take(n);
                 spread(&times, &values, lane.width, &rows)
             };
             arrays.push(array(c.data_type, values, nulls, rows.len())?);
         }
+        let len = rows.len();
+        arrays.insert(
+            0,
+            Arc::new(TimestampNanosecondArray::new(
+                ScalarBuffer::from(rows),
+                None,
+            )),
+        );
+        debug_assert!(arrays.iter().all(|a| a.len() == len));
         let widened: Vec<u32> = with_nulls
             .into_iter()
             .filter(|ch| self.nullable.insert(*ch))
@@ -232,25 +246,68 @@ impl Rows {
 }
 
 impl Lane {
-    /// The first `n` times, taken out.
-    fn split_times(&mut self, n: usize) -> Vec<i64> {
-        let rest = self.times.split_off(n);
-        std::mem::replace(&mut self.times, rest)
+    /// How many of the samples are at or before `until` (all: `None`).
+    fn upto(&self, until: Option<i64>) -> usize {
+        let mut n = 0;
+        for p in &self.items {
+            let times = &p.times[p.at..];
+            match until {
+                Some(u) if times.last().is_some_and(|&l| l > u) => {
+                    return n + times.partition_point(|&t| t <= u);
+                }
+                _ => n += times.len(),
+            }
+        }
+        n
     }
 
-    /// The values of the first `n` samples, taken out.
-    fn split_values(&mut self, n: usize) -> Buffer {
-        let len = n * self.width;
-        if len == self.values.len() {
-            let capacity = self.values.capacity();
-            return std::mem::replace(&mut self.values, MutableBuffer::new(capacity)).into();
+    /// The first `n` times.
+    fn times(&self, n: usize) -> Vec<i64> {
+        let mut out = Vec::with_capacity(n);
+        for p in &self.items {
+            let k = (n - out.len()).min(p.times.len() - p.at);
+            out.extend_from_slice(&p.times[p.at..p.at + k]);
+            if out.len() == n {
+                break;
+            }
         }
-        let mut head = MutableBuffer::new(len);
-        head.extend_from_slice(&self.values.as_slice()[..len]);
-        let mut rest = MutableBuffer::new(self.values.capacity());
-        rest.extend_from_slice(&self.values.as_slice()[len..]);
-        self.values = rest;
-        head.into()
+        out
+    }
+
+    /// Whether the first times are `times`.
+    fn starts_with(&self, mut times: &[i64]) -> bool {
+        for p in &self.items {
+            if times.is_empty() {
+                return true;
+            }
+            let own = &p.times[p.at..];
+            let k = own.len().min(times.len());
+            if own[..k] != times[..k] {
+                return false;
+            }
+            times = &times[k..];
+        }
+        times.is_empty()
+    }
+
+    /// The values of the first `n` samples, taken out (one copy, into an
+    /// Arrow buffer).
+    fn take(&mut self, n: usize) -> Buffer {
+        let mut out = MutableBuffer::new(n * self.width);
+        let mut left = n;
+        while left > 0 {
+            let Some(p) = self.items.front_mut() else {
+                break;
+            };
+            let k = left.min(p.times.len() - p.at);
+            out.extend_from_slice(&p.values[p.at * self.width..(p.at + k) * self.width]);
+            p.at += k;
+            left -= k;
+            if p.at == p.times.len() {
+                self.items.pop_front();
+            }
+        }
+        out.into()
     }
 }
 

@@ -57,8 +57,14 @@ struct Run {
 }
 
 /// Runs passes as the export does over `chunks` (each pass reads them all
-/// again); `None` when it ends on the one-table path.
-fn export(chunks: &[Chunk], limits: Limits, requested: Option<BTreeSet<u32>>) -> Option<Run> {
+/// again), the requests of the channels of `empty` ending first; `None`
+/// when it ends on the one-table path.
+fn export(
+    chunks: &[Chunk],
+    limits: Limits,
+    requested: Option<BTreeSet<u32>>,
+    empty: &[u32],
+) -> Option<Run> {
     let mut knowledge = Knowledge::default();
     for pass in 1..=3 {
         let mut run = Run {
@@ -83,6 +89,9 @@ fn export(chunks: &[Chunk], limits: Limits, requested: Option<BTreeSet<u32>>) ->
             Ok(())
         };
         let mut a = Attempt::new(column, knowledge.clone(), requested.clone(), limits);
+        for &ch in empty {
+            a.ended(ch);
+        }
         for c in chunks {
             a.feed(items(c, DataKind::Timestamped).unwrap(), &mut sink)
                 .unwrap();
@@ -220,13 +229,21 @@ proptest! {
     fn windows_give_the_one_table(
         (items, chunking, disorder) in data(),
         window_rows in 1usize..12,
-        settle_samples in 1usize..40,
-        request_all in any::<bool>(),
+        request in 0..4,
     ) {
         let all = chunks(&items, &chunking);
-        let limits = Limits { window_rows, settle_samples };
-        let requested = (!request_all).then(|| (0..8).collect());
-        match export(&all, limits, requested) {
+        let limits = Limits { window_rows };
+        let present: BTreeSet<u32> = items.iter().map(|d| d.channel_id).collect();
+        let absent: Vec<u32> = (0..8).filter(|c| !present.contains(c)).collect();
+        // No list; the channels with data; more, their requests ending
+        // first; more, never known to be empty.
+        let (requested, empty) = match request {
+            0 => (None, &[][..]),
+            1 => (Some(present), &[][..]),
+            2 => (Some((0..8).collect()), &absent[..]),
+            _ => (Some((0..8).collect()), &[][..]),
+        };
+        match export(&all, limits, requested, empty) {
             Some(run) => {
                 prop_assert!(!disorder, "out-of-order data written by windows");
                 assert_same(&run, &reference(&items));
@@ -244,11 +261,8 @@ fn aligned_channels_are_written_in_windows_in_one_pass() {
         .flat_map(|t| (0..3).map(move |ch| item(ch, t, ch as u8)))
         .collect();
     let all = chunks(&items, &[3]);
-    let limits = Limits {
-        window_rows: 200,
-        settle_samples: 1 << 20,
-    };
-    let run = export(&all, limits, Some((0..3).collect())).unwrap();
+    let limits = Limits { window_rows: 200 };
+    let run = export(&all, limits, Some((0..3).collect()), &[]).unwrap();
     assert_eq!(run.passes, 1);
     assert_eq!(run.batches.len(), 5, "a batch per 200 rows");
     assert_same(&run, &reference(&items));
@@ -265,11 +279,8 @@ fn a_channel_ending_early_takes_a_second_pass() {
         }
     }
     let all = chunks(&items, &[2]);
-    let limits = Limits {
-        window_rows: 100,
-        settle_samples: 1 << 20,
-    };
-    let run = export(&all, limits, Some((0..2).collect())).unwrap();
+    let limits = Limits { window_rows: 100 };
+    let run = export(&all, limits, Some((0..2).collect()), &[]).unwrap();
     assert_eq!(run.passes, 2);
     assert!(run.schema.as_ref().unwrap().field(2).is_nullable());
     assert_same(&run, &reference(&items));
@@ -277,7 +288,7 @@ fn a_channel_ending_early_takes_a_second_pass() {
 
 #[test]
 fn no_data_is_a_file_of_the_time_column() {
-    let run = export(&[], Limits::default(), Some((0..3).collect())).unwrap();
+    let run = export(&[], Limits::default(), Some((0..3).collect()), &[]).unwrap();
     assert_eq!(run.schema.unwrap().fields().len(), 1);
     assert!(run.batches.is_empty());
 }
