@@ -9,11 +9,14 @@
 //!   same data over REST (the native store's fast path: one GET, the body
 //!   read to the end, nothing decoded).
 //!
+//! After the criterion groups, paired rounds alternate the export and the
+//! fast path and print the median of the per-round ratios.
+//!
 //! `cargo bench -p rta-client --features cli --bench files`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
 use clap::Parser;
@@ -145,36 +148,69 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_secs(1));
     g.measurement_time(Duration::from_secs(20));
-    g.bench_function("rest_fast_path", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let body = http_client
-                    .get(&url)
-                    .header("accept", rta_core::media::PROTOBUF_CHUNKED)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
-                assert!(body.len() > SAMPLES as usize * 8);
-            })
+    let rest_fast_path = || {
+        rt.block_on(async {
+            let body = http_client
+                .get(&url)
+                .header("accept", rta_core::media::PROTOBUF_CHUNKED)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert!(body.len() > SAMPLES as usize * 8);
         })
-    });
-    g.bench_function("rta_export_parquet", |b| {
-        b.iter(|| {
-            cli(&[
-                "export",
-                "out",
-                "--channels",
-                "0-9",
-                "--out",
-                out.to_str().unwrap(),
-            ])
-        })
-    });
+    };
+    let export = || {
+        cli(&[
+            "export",
+            "out",
+            "--channels",
+            "0-9",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    g.bench_function("rest_fast_path", |b| b.iter(&rest_fast_path));
+    g.bench_function("rta_export_parquet", |b| b.iter(&export));
     g.finish();
+
+    // Paired rounds: one of each, in alternating order; the median of the
+    // per-round ratios moves much less with the machine's load than a ratio
+    // of separate criterion figures.
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    let (mut ratios, mut rates_e, mut rates_r) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..10 {
+        let (tr, te) = if round % 2 == 0 {
+            (time(&rest_fast_path), time(&export))
+        } else {
+            let te = time(&export);
+            (time(&rest_fast_path), te)
+        };
+        ratios.push(tr / te);
+        rates_e.push(SAMPLES as f64 / te / 1e6);
+        rates_r.push(SAMPLES as f64 / tr / 1e6);
+    }
+    println!(
+        "export paired (10 rounds, medians): rta export {:.1} M samples/s, REST fast path {:.1} M samples/s; \
+         export / fast path = {:.2} (range {:.2}-{:.2})",
+        median(rates_e),
+        median(rates_r),
+        median(ratios.clone()),
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+    );
     rt.block_on(running.stop()).unwrap();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
 }
 
 fn main() {

@@ -60,6 +60,11 @@ impl Progress {
         self.bar.set_message(msg);
     }
 
+    /// Removes the bar without a summary (a pass that starts over).
+    pub(super) fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+
     pub(super) fn finish(&self) {
         self.bar.finish_and_clear();
         eprintln!(

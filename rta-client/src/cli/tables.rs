@@ -209,14 +209,15 @@ pub(super) enum Writer {
 /// Parquet settings of an export: float columns plain-encoded. Sensor
 /// values are nearly all distinct, so a dictionary would be tried on every
 /// page only to be abandoned after its first megabyte; trying it was the
-/// largest cost of `rta export` (docs/performance.md). Integer channels
+/// largest cost of `rta export` (docs/performance.md). The same goes for
+/// the time column, whose values are all distinct. Integer channels
 /// (gears, states, counters) repeat and keep the dictionary.
 fn parquet_props(schema: &SchemaRef) -> parquet::file::properties::WriterProperties {
     let mut props = parquet::file::properties::WriterProperties::builder();
     for f in schema.fields() {
         if matches!(
             f.data_type(),
-            DataType::Float16 | DataType::Float32 | DataType::Float64
+            DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Timestamp(_, _)
         ) {
             let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
             props = props.set_column_dictionary_enabled(column, false);

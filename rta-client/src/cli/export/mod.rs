@@ -1,18 +1,33 @@
 //! `rta export`: channels of a session to a CSV, Parquet or Arrow file, one
 //! column per channel, named and typed from the session's configs.
+//!
+//! The rows are the union of the channels' times, in order; a channel
+//! without a sample at a row's time has an empty cell there (the result of
+//! `rta_core::arrow::from_timestamped` on all the data). They are written a
+//! time window at a time while the data downloads: a task receives the
+//! chunks, a thread decodes them and builds the rows as soon as every
+//! channel has passed them ([`attempt`], [`rows`]), another writes the file
+//! ([`pipeline`]). Data whose channels' times go back is written through
+//! one table of it all ([`one_table`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use rta_core::config::{ChannelDataType, Config};
 use rta_core::data::DataKind;
-use rta_core::proto::data::{PeriodicDataList, TimestampedDataList};
 
-use super::progress::Progress;
-use super::tables::{Format, Writer, BATCH_ROWS};
-use crate::arrow::{from_periodic, from_timestamped, ChannelColumn};
+use super::tables::{Format, BATCH_ROWS};
+use crate::arrow::ChannelColumn;
 use crate::{Error, RestReader, Result, RtaClient};
+use attempt::{Knowledge, Outcome};
+
+mod attempt;
+mod download;
+mod one_table;
+mod pipeline;
+mod rows;
 
 #[derive(Debug, Args)]
 pub(super) struct ExportArgs {
@@ -63,67 +78,85 @@ pub(super) async fn export(client: &RtaClient, a: ExportArgs) -> Result<()> {
                 .map_err(|e| Error::InvalidArgument(format!("--type: {e}")))?,
         ),
     };
-    rta_core::channels::ChannelExpr::parse(&a.channels)
+    let expr = rta_core::channels::ChannelExpr::parse(&a.channels)
         .map_err(|e| Error::InvalidArgument(format!("--channels {:?}: {e}", a.channels)))?;
+    let requested: Option<BTreeSet<u32>> =
+        (!expr.is_all() && expr.len() <= 100_000).then(|| expr.iter().collect());
     let rest = client.rest()?;
     let session = rest.session(&a.id).await?; // a clear error for an unknown session
     let known = config_channels(rest, &session).await;
-
-    let mut d = rest.download(&a.id, kind, &a.channels, a.start, a.end);
-    let mut progress = Progress::new(None, "export");
-    let (mut timestamped, mut periodic) = (Vec::new(), Vec::new());
-    let mut seen = BTreeSet::new();
-    while let Some(c) = d.next_chunk().await? {
-        let mut n = 0u64;
-        if kind == DataKind::Timestamped {
-            let list: TimestampedDataList = c.decode_list()?;
-            for item in list.timestamped_data {
-                seen.insert(item.channel_id);
-                n += item.timestamp_deltas.len() as u64;
-                timestamped.push(item);
+    let job = Job {
+        rest: rest.clone(),
+        id: a.id,
+        kind,
+        channels: a.channels,
+        start: a.start,
+        end: a.end,
+        out: a.out,
+        format,
+        known: Arc::new(known),
+        forced,
+    };
+    let mut knowledge = Knowledge::default();
+    for _ in 0..PASSES {
+        match pipeline::run(&job, knowledge, requested.clone()).await? {
+            Outcome::Written => return Ok(()),
+            Outcome::Retry(k, why) => {
+                eprintln!("rta export: {why}; reading the data again");
+                knowledge = k;
             }
-        } else {
-            let list: PeriodicDataList = c.decode_list()?;
-            for item in list.periodic_data {
-                seen.insert(item.channel_id);
-                n += item.samples.max(0) as u64;
-                periodic.push(item);
+            Outcome::OneTable(why) => {
+                eprintln!("rta export: {why}; building one table of all the data");
+                return one_table::export(&job).await;
             }
         }
-        progress.add(n, None);
     }
-    let columns: Vec<ChannelColumn> = seen
-        .iter()
-        .enumerate()
-        .map(|(k, &ch)| {
-            let (name, t) = known
-                .get(&ch)
-                .cloned()
-                .unwrap_or_else(|| (ch.to_string(), ChannelDataType::F64));
-            ChannelColumn {
-                column: k + 1,
-                name,
-                channel: ch,
-                data_type: forced.unwrap_or(t),
-            }
-        })
-        .collect();
-    let batch = if kind == DataKind::Timestamped {
-        from_timestamped(&timestamped, &columns)?
-    } else {
-        from_periodic(&periodic, &columns)?
-    };
-    drop((timestamped, periodic));
-    let mut w = Writer::create(&a.out, format, &batch.schema())?;
-    let mut at = 0;
-    while at < batch.num_rows() {
-        let n = BATCH_ROWS.min(batch.num_rows() - at);
-        w.write(&batch.slice(at, n))?;
-        at += n;
+    eprintln!("rta export: the data changed between reads; building one table of all the data");
+    one_table::export(&job).await
+}
+
+/// Passes of windowed writing before the one-table path (the third has
+/// every fact the first two can miss, unless the data changes meanwhile).
+const PASSES: usize = 3;
+
+/// What to export, and where.
+pub(super) struct Job {
+    rest: RestReader,
+    id: String,
+    kind: DataKind,
+    channels: String,
+    start: Option<i64>,
+    end: Option<i64>,
+    out: PathBuf,
+    format: Format,
+    known: Arc<HashMap<u32, (String, ChannelDataType)>>,
+    forced: Option<ChannelDataType>,
+}
+
+impl Job {
+    /// The `k`-th column (from 1, after `time`): `channel`'s, named and
+    /// typed from the configs (its id and `f64` where none says).
+    fn column(&self, k: usize, channel: u32) -> ChannelColumn {
+        column(&self.known, self.forced, k, channel)
     }
-    w.finish()?;
-    progress.finish();
-    Ok(())
+}
+
+fn column(
+    known: &HashMap<u32, (String, ChannelDataType)>,
+    forced: Option<ChannelDataType>,
+    k: usize,
+    channel: u32,
+) -> ChannelColumn {
+    let (name, t) = known
+        .get(&channel)
+        .cloned()
+        .unwrap_or_else(|| (channel.to_string(), ChannelDataType::F64));
+    ChannelColumn {
+        column: k,
+        name,
+        channel,
+        data_type: forced.unwrap_or(t),
+    }
 }
 
 /// Name and data type of every channel the session's configs describe
@@ -167,3 +200,6 @@ async fn config_channels(
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
