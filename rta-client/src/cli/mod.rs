@@ -11,6 +11,7 @@ use crate::{Error, Result, RtaClient};
 mod commands;
 mod export;
 mod import;
+mod parquet_columns;
 mod progress;
 mod tables;
 mod where_expr;
