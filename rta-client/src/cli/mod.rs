@@ -11,7 +11,6 @@ use crate::{Error, Result, RtaClient};
 mod commands;
 mod export;
 mod import;
-mod parquet_columns;
 mod progress;
 mod tables;
 mod where_expr;

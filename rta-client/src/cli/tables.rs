@@ -14,7 +14,6 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, Record
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rta_core::config::ChannelDataType;
 
-use super::parquet_columns::ParquetColumns;
 use crate::arrow::channel_type;
 use crate::{Error, Result};
 
@@ -203,7 +202,7 @@ fn csv_batches(path: &Path, file: File) -> Result<Batches> {
 /// Writes record batches of one schema to a file.
 pub(super) enum Writer {
     Csv(csv::Writer<std::io::BufWriter<File>>, PathBuf),
-    Parquet(ParquetColumns),
+    Parquet(parquet::arrow::ArrowWriter<File>, PathBuf),
     Arrow(arrow_ipc::writer::FileWriter<File>, PathBuf),
 }
 
@@ -240,12 +239,15 @@ impl Writer {
                     .map_err(|e| file_error(path, e))?;
                 Writer::Csv(w, p)
             }
-            Format::Parquet => Writer::Parquet(ParquetColumns::create(
-                path,
-                file,
-                schema,
-                parquet_props(schema),
-            )?),
+            Format::Parquet => Writer::Parquet(
+                parquet::arrow::ArrowWriter::try_new(
+                    file,
+                    schema.clone(),
+                    Some(parquet_props(schema)),
+                )
+                .map_err(|e| file_error(path, e))?,
+                p,
+            ),
             Format::Arrow => Writer::Arrow(
                 arrow_ipc::writer::FileWriter::try_new(file, schema)
                     .map_err(|e| file_error(path, e))?,
@@ -258,7 +260,7 @@ impl Writer {
     pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
             Writer::Csv(w, p) => write_csv(w, batch).map_err(|e| file_error(p, e)),
-            Writer::Parquet(w) => w.write(batch),
+            Writer::Parquet(w, p) => w.write(batch).map_err(|e| file_error(p, e)),
             Writer::Arrow(w, p) => w.write(batch).map_err(|e| file_error(p, e)),
         }
     }
@@ -267,7 +269,7 @@ impl Writer {
     pub(super) fn finish(self) -> Result<()> {
         match self {
             Writer::Csv(mut w, p) => w.flush().map_err(|e| io_error(&p, e)),
-            Writer::Parquet(w) => w.finish(),
+            Writer::Parquet(w, p) => w.close().map(|_| ()).map_err(|e| file_error(&p, e)),
             Writer::Arrow(mut w, p) => w.finish().map_err(|e| file_error(&p, e)),
         }
     }
