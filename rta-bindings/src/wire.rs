@@ -127,21 +127,7 @@ fn read_varint_slow(buf: &[u8], pos: &mut usize, end: usize) -> Result<u64, Wire
     }
 }
 
-/// Encoded length of a varint.
-#[inline]
-pub(crate) fn varint_len(v: u64) -> usize {
-    let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+pub(crate) use rta_core::varint::{len as varint_len, put as put_varint};
 
 /// Writes `value` as a varint of exactly `len` bytes (the caller checked
 /// that this is its canonical length).

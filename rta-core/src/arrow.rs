@@ -434,13 +434,12 @@ fn spread(times: &[i64], values: &[u8], width: usize, rows: &[i64]) -> (Bytes, O
 }
 
 fn primitive<T: ArrowPrimitiveType>(
-    values: Bytes,
+    values: Buffer,
     nulls: Option<NullBuffer>,
     len: usize,
 ) -> ArrayRef {
-    let buffer = aligned::<T::Native>(values);
     Arc::new(PrimitiveArray::<T>::new(
-        ScalarBuffer::new(buffer, 0, len),
+        ScalarBuffer::new(values, 0, len),
         nulls,
     ))
 }
@@ -459,6 +458,33 @@ fn aligned<N: ArrowNativeType>(values: Bytes) -> Buffer {
 fn array(
     t: ChannelDataType,
     values: Bytes,
+    nulls: Option<NullBuffer>,
+    len: usize,
+) -> Result<ArrayRef> {
+    let values = match t {
+        ChannelDataType::U8 | ChannelDataType::S8 => aligned::<u8>(values),
+        ChannelDataType::U16 | ChannelDataType::S16 => aligned::<u16>(values),
+        ChannelDataType::U32 | ChannelDataType::S32 => aligned::<u32>(values),
+        ChannelDataType::F32 | ChannelDataType::F32x3 => aligned::<f32>(values),
+        ChannelDataType::F64 => aligned::<f64>(values),
+    };
+    column_array(t, values, nulls, len)
+}
+
+/// The Arrow column of `len` samples of `t` over `values` (little-endian
+/// values in a buffer aligned for `t`; a `3f32` sample is three `f32`),
+/// with `nulls` marking rows without a sample.
+///
+/// ```
+/// use arrow_array::Array;
+/// use rta_core::config::ChannelDataType;
+/// let values = arrow_buffer::Buffer::from_slice_ref([1.5f64, 2.5]);
+/// let column = rta_core::arrow::column_array(ChannelDataType::F64, values, None, 2).unwrap();
+/// assert_eq!(column.len(), 2);
+/// ```
+pub fn column_array(
+    t: ChannelDataType,
+    values: Buffer,
     nulls: Option<NullBuffer>,
     len: usize,
 ) -> Result<ArrayRef> {

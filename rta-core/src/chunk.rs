@@ -101,14 +101,7 @@ impl Chunk {
         let Some((start, end)) = list_time_bounds(list) else {
             return Ok(None);
         };
-        let mut channel_ids: Vec<u32> = Vec::new();
-        for item in list.items() {
-            for c in item.channel_ids() {
-                if !channel_ids.contains(c) {
-                    channel_ids.push(*c);
-                }
-            }
-        }
+        let channel_ids = list_channel_ids(list);
         Self::from_raw(start, end, channel_ids, list.to_wire(), compression).map(Some)
     }
 
@@ -712,14 +705,7 @@ impl<T: ListOf> Chunker<T> {
         let Some((start, end)) = self.span.take() else {
             return Ok(None);
         };
-        let mut channel_ids: Vec<u32> = Vec::new();
-        for item in list.items() {
-            for c in item.channel_ids() {
-                if !channel_ids.contains(c) {
-                    channel_ids.push(*c);
-                }
-            }
-        }
+        let channel_ids = list_channel_ids(&list);
         Chunk::from_raw(
             start,
             end,
@@ -775,4 +761,17 @@ impl<T: ListOf> Chunker<T> {
         out.extend(chunker.flush()?);
         Ok(out)
     }
+}
+
+/// The channels of a list's items, in first-seen order.
+fn list_channel_ids<L: DataList>(list: &L) -> Vec<u32> {
+    let mut channel_ids: Vec<u32> = Vec::new();
+    for item in list.items() {
+        for c in item.channel_ids() {
+            if !channel_ids.contains(c) {
+                channel_ids.push(*c);
+            }
+        }
+    }
+    channel_ids
 }

@@ -40,6 +40,7 @@ pub mod service;
 pub mod session;
 pub mod session_request;
 pub mod time;
+pub mod varint;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -5,22 +5,7 @@
 
 use crate::proto::data::{TimestampedData, TimestampedDataList};
 
-/// Appends `v` as a protobuf varint.
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Bytes of the varint of `v`.
-#[inline]
-fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 bits (1 for 0).
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
+use crate::varint::{len as varint_len, put as put_varint};
 
 /// Whether every delta is below 128 (one byte each, a steady rate).
 fn small_deltas(deltas: &[i64]) -> bool {
@@ -140,23 +125,6 @@ mod tests {
             for d in &list.timestamped_data {
                 prop_assert_eq!(item_len(d), d.encoded_len());
             }
-        }
-    }
-
-    #[test]
-    fn varint_lengths() {
-        for (v, n) in [
-            (0u64, 1),
-            (127, 1),
-            (128, 2),
-            (16_383, 2),
-            (16_384, 3),
-            (u64::MAX, 10),
-        ] {
-            assert_eq!(varint_len(v), n, "{v}");
-            let mut out = Vec::new();
-            put_varint(&mut out, v);
-            assert_eq!(out.len(), n, "{v}");
         }
     }
 }

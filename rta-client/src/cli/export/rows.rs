@@ -14,16 +14,12 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use arrow_array::types::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int8Type, UInt16Type,
-    UInt32Type, UInt8Type,
-};
 use arrow_array::TimestampNanosecondArray;
-use arrow_array::{ArrayRef, FixedSizeListArray, PrimitiveArray, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
-use rta_core::config::ChannelDataType;
+use rta_core::arrow::column_array;
 
 use crate::arrow::{arrow_type, ChannelColumn};
 use crate::{Error, Result};
@@ -220,7 +216,7 @@ impl Rows {
                 let values = lane.take(n);
                 spread(&times, &values, lane.width, &rows)
             };
-            arrays.push(array(c.data_type, values, nulls, rows.len())?);
+            arrays.push(column_array(c.data_type, values, nulls, rows.len())?);
         }
         let len = rows.len();
         arrays.insert(
@@ -334,42 +330,4 @@ fn spread(
         }
     }
     (out.into(), Some(NullBuffer::new(valid.finish())))
-}
-
-fn primitive<T: ArrowPrimitiveType>(
-    values: Buffer,
-    nulls: Option<NullBuffer>,
-    len: usize,
-) -> ArrayRef {
-    Arc::new(PrimitiveArray::<T>::new(
-        ScalarBuffer::new(values, 0, len),
-        nulls,
-    ))
-}
-
-/// A column of `len` values of `t` over `values` (Arrow-aligned buffers).
-fn array(
-    t: ChannelDataType,
-    values: Buffer,
-    nulls: Option<NullBuffer>,
-    len: usize,
-) -> Result<ArrayRef> {
-    Ok(match t {
-        ChannelDataType::U8 => primitive::<UInt8Type>(values, nulls, len),
-        ChannelDataType::S8 => primitive::<Int8Type>(values, nulls, len),
-        ChannelDataType::U16 => primitive::<UInt16Type>(values, nulls, len),
-        ChannelDataType::S16 => primitive::<Int16Type>(values, nulls, len),
-        ChannelDataType::U32 => primitive::<UInt32Type>(values, nulls, len),
-        ChannelDataType::S32 => primitive::<Int32Type>(values, nulls, len),
-        ChannelDataType::F32 => primitive::<Float32Type>(values, nulls, len),
-        ChannelDataType::F64 => primitive::<Float64Type>(values, nulls, len),
-        ChannelDataType::F32x3 => {
-            let child = primitive::<Float32Type>(values, None, len * 3);
-            let field = Arc::new(Field::new("item", DataType::Float32, false));
-            Arc::new(
-                FixedSizeListArray::try_new(field, 3, child, nulls)
-                    .map_err(|e| Error::Decode(format!("3f32 column: {e}")))?,
-            )
-        }
-    })
 }
