@@ -10,7 +10,9 @@
 //!   read to the end, nothing decoded).
 //!
 //! After the criterion groups, paired rounds alternate the export and the
-//! fast path and print the median of the per-round ratios.
+//! fast path and print the median of the per-round ratios (10 rounds, or
+//! `RTA_BENCH_ROUNDS`; a filter matching no criterion id, such as
+//! `-- paired`, runs only these).
 //!
 //! `cargo bench -p rta-client --features cli --bench files`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -184,8 +186,12 @@ fn bench(c: &mut Criterion) {
         f();
         t.elapsed().as_secs_f64()
     };
+    let rounds: usize = std::env::var("RTA_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
     let (mut ratios, mut rates_e, mut rates_r) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..10 {
+    for round in 0..rounds {
         let (tr, te) = if round % 2 == 0 {
             (time(&rest_fast_path), time(&export))
         } else {
@@ -197,7 +203,7 @@ fn bench(c: &mut Criterion) {
         rates_r.push(SAMPLES as f64 / tr / 1e6);
     }
     println!(
-        "export paired (10 rounds, medians): rta export {:.1} M samples/s, REST fast path {:.1} M samples/s; \
+        "export paired ({rounds} rounds, medians): rta export {:.1} M samples/s, REST fast path {:.1} M samples/s; \
          export / fast path = {:.2} (range {:.2}-{:.2})",
         median(rates_e),
         median(rates_r),
