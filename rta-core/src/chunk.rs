@@ -193,6 +193,12 @@ impl Chunk {
         })
     }
 
+    /// Decodes the payload as a `TimestampedDataList` straight into items
+    /// with their sample times (see [`crate::timed`]).
+    pub fn timed_items(&self) -> Result<Vec<crate::timed::TimedItem>> {
+        crate::timed::decode_timed(self.unpacked()?)
+    }
+
     /// Re-encodes with another compression (a no-op clone when it is the same).
     pub fn recompress(&self, compression: Compression) -> Result<Chunk> {
         if compression == self.compression {

@@ -11,11 +11,35 @@ pub fn chunk_decoder(data: &[u8]) {
     dec.push(data);
     while let Ok(Some(c)) = dec.next_chunk() {
         let _ = c.decode_list::<PeriodicDataList>();
-        let _ = c.decode_list::<TimestampedDataList>();
+        let list = c.decode_list::<TimestampedDataList>();
+        timed_matches_prost(&c, list);
         let _ = c.decode_list::<RowDataList>();
         let _ = c.decode_list::<EventsList>();
     }
     let _ = dec.finish();
+}
+
+/// The fast timestamped reader must give what prost and `read_timestamps`
+/// give: the same items and times, or an error where they fail.
+fn timed_matches_prost(c: &crate::chunk::Chunk, list: crate::Result<TimestampedDataList>) {
+    let timed = c.timed_items();
+    let reference = list.and_then(|l| {
+        l.timestamped_data
+            .iter()
+            .map(|d| crate::data::read_timestamps(d).map(|t| (d.channel_id, t, d.buffer.clone())))
+            .collect::<crate::Result<Vec<_>>>()
+    });
+    match (timed, reference) {
+        (Ok(a), Ok(b)) => {
+            let a: Vec<_> = a
+                .into_iter()
+                .map(|i| (i.channel_id, i.times.to_vec(), i.buffer))
+                .collect();
+            assert_eq!(a, b, "timed items differ from prost's");
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("timed reader {a:?}, prost {b:?}"),
+    }
 }
 
 /// Reads an LZ4 pickle frame.

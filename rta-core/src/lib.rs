@@ -8,6 +8,7 @@
 //! - [`session_request`]: typed builders of the `SessionStore` write request.
 //! - [`config`]: the configuration JSON model (`application/vnd.mat.config+json`).
 //! - [`data`]: building and reading timestamped, periodic, row and event data.
+//! - [`timed`]: timestamped chunk payloads read straight into items with their times.
 //! - [`lz4`]: the one LZ4 block framing used by the live protocols.
 //! - [`chunk`]: the `application/vnd.mat.protobuf+chunked` codec and the chunker.
 //! - [`channels`]: channel expressions such as `-5,7,B-D,14-`.
@@ -40,6 +41,7 @@ pub mod service;
 pub mod session;
 pub mod session_request;
 pub mod time;
+pub mod timed;
 pub mod varint;
 pub mod write;
 

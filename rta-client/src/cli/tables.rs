@@ -12,6 +12,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::basic::Encoding;
 use rta_core::config::ChannelDataType;
 
 use crate::arrow::channel_type;
@@ -206,21 +207,41 @@ pub(super) enum Writer {
     Arrow(arrow_ipc::writer::FileWriter<File>, PathBuf),
 }
 
-/// Parquet settings of an export: float columns plain-encoded. Sensor
-/// values are nearly all distinct, so a dictionary would be tried on every
-/// page only to be abandoned after its first megabyte; trying it was the
-/// largest cost of `rta export` (docs/performance.md). The same goes for
-/// the time column, whose values are all distinct. Integer channels
-/// (gears, states, counters) repeat and keep the dictionary.
+/// Rows of a Parquet row group at most...
+const ROW_GROUP_ROWS: usize = 131_072;
+/// ...and its encoded bytes at most.
+const ROW_GROUP_BYTES: usize = 32 << 20;
+
+/// Parquet settings of an export.
+///
+/// - Row groups of at most [`ROW_GROUP_ROWS`] rows and
+///   [`ROW_GROUP_BYTES`] encoded: the writer holds a row group's pages in
+///   memory until it is complete, so the parquet crate's default (about a
+///   million rows, whatever their width) would hold a wide export's pages
+///   by the gigabyte and write the whole file only at the end; with these,
+///   memory stays bounded and the file is written while the data downloads.
+/// - Float columns plain-encoded. Sensor values are nearly all distinct, so
+///   a dictionary would be tried on every page only to be abandoned after
+///   its first megabyte; trying it was the largest cost of `rta export`
+///   (docs/performance.md). Integer channels (gears, states, counters)
+///   repeat and keep the dictionary.
+/// - The time column delta-encoded (`DELTA_BINARY_PACKED`): its values are
+///   all distinct but evenly or nearly evenly spaced, which this encoding
+///   stores in a few bits per row instead of eight bytes.
 fn parquet_props(schema: &SchemaRef) -> parquet::file::properties::WriterProperties {
-    let mut props = parquet::file::properties::WriterProperties::builder();
+    let mut props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
     for f in schema.fields() {
         if matches!(
             f.data_type(),
             DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Timestamp(_, _)
         ) {
             let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
-            props = props.set_column_dictionary_enabled(column, false);
+            props = props.set_column_dictionary_enabled(column.clone(), false);
+            if matches!(f.data_type(), DataType::Timestamp(_, _)) {
+                props = props.set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
+            }
         }
     }
     props.build()

@@ -11,13 +11,14 @@
 //! cannot be written by window at all ([`Outcome::OneTable`]).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use rta_core::chunk::Chunk;
-use rta_core::data::{periodic_timestamps, read_timestamps, DataKind};
-use rta_core::proto::data::{PeriodicDataList, TimestampedDataList};
+use rta_core::data::{periodic_timestamps, DataKind};
+use rta_core::proto::data::PeriodicDataList;
 
 use super::rows::{Pushed, Rows, Taken};
 use crate::arrow::ChannelColumn;
@@ -41,24 +42,25 @@ impl Default for Limits {
 /// The samples of one item of a chunk.
 pub(super) struct Item {
     pub(super) channel: u32,
-    pub(super) times: Vec<i64>,
+    /// Sample times (shared by the items of a chunk that have the same).
+    pub(super) times: Arc<[i64]>,
+    /// Whether `times` strictly increases.
+    pub(super) increasing: bool,
     pub(super) values: Bytes,
 }
 
 /// The items of a chunk of `kind` data, their times decoded.
 pub(super) fn items(c: &Chunk, kind: DataKind) -> Result<Vec<Item>> {
     if kind == DataKind::Timestamped {
-        let list: TimestampedDataList = c.decode_list()?;
-        list.timestamped_data
+        Ok(c.timed_items()?
             .into_iter()
-            .map(|d| {
-                Ok(Item {
-                    channel: d.channel_id,
-                    times: read_timestamps(&d)?,
-                    values: d.buffer,
-                })
+            .map(|d| Item {
+                channel: d.channel_id,
+                times: d.times,
+                increasing: d.increasing,
+                values: d.buffer,
             })
-            .collect()
+            .collect())
     } else {
         let list: PeriodicDataList = c.decode_list()?;
         list.periodic_data
@@ -66,7 +68,8 @@ pub(super) fn items(c: &Chunk, kind: DataKind) -> Result<Vec<Item>> {
             .map(|d| {
                 Ok(Item {
                     channel: d.channel_id,
-                    times: periodic_timestamps(&d)?,
+                    times: periodic_timestamps(&d)?.into(),
+                    increasing: d.interval > 0 || d.samples <= 1,
                     values: d.buffer,
                 })
             })
@@ -176,7 +179,7 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
                 let channel = it.channel;
                 let pushed = match &mut self.state {
                     State::Writing(rows) | State::Learning(rows, _) => {
-                        rows.push(channel, it.times, it.values)
+                        rows.push(channel, it.times, it.increasing, it.values)
                     }
                     _ => return Ok(()),
                 };
@@ -272,7 +275,7 @@ impl<F: Fn(usize, u32) -> ChannelColumn> Attempt<F> {
         };
         for it in held {
             let channel = it.channel;
-            let pushed = rows.push(channel, it.times, it.values);
+            let pushed = rows.push(channel, it.times, it.increasing, it.values);
             if let Some(why) = broken(pushed, channel) {
                 self.state = State::OneTable(why);
                 return;

@@ -35,7 +35,7 @@ struct Lane {
 
 /// An item's samples from `at` on.
 struct Part {
-    times: Vec<i64>,
+    times: Arc<[i64]>,
     values: Bytes,
     at: usize,
 }
@@ -126,8 +126,15 @@ impl Rows {
         Arc::new(Schema::new(fields))
     }
 
-    /// Appends samples of `channel` (values little-endian, one per time).
-    pub(super) fn push(&mut self, channel: u32, times: Vec<i64>, values: Bytes) -> Pushed {
+    /// Appends samples of `channel` (values little-endian, one per time;
+    /// `increasing`: the times are known to increase strictly).
+    pub(super) fn push(
+        &mut self,
+        channel: u32,
+        times: Arc<[i64]>,
+        increasing: bool,
+        values: Bytes,
+    ) -> Pushed {
         let Some(&k) = self.index.get(&channel) else {
             return Pushed::Unknown;
         };
@@ -136,11 +143,20 @@ impl Rows {
             return Pushed::BadSize;
         }
         let mut last = lane.last;
-        for &t in &times {
-            if last.is_some_and(|l| t <= l) {
-                return Pushed::OutOfOrder;
+        if increasing {
+            if let (Some(l), Some(&first)) = (last, times.first()) {
+                if first <= l {
+                    return Pushed::OutOfOrder;
+                }
             }
-            last = Some(t);
+            last = times.last().copied().or(last);
+        } else {
+            for &t in times.iter() {
+                if last.is_some_and(|l| t <= l) {
+                    return Pushed::OutOfOrder;
+                }
+                last = Some(t);
+            }
         }
         lane.last = last;
         if !times.is_empty() {

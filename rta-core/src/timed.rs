@@ -1,0 +1,367 @@
+//! Reading a `TimestampedDataList` straight into items with their times
+//! decoded: what `prost` decoding followed by
+//! [`read_timestamps`](crate::data::read_timestamps) gives, in one pass and
+//! without the list's intermediate vectors.
+//!
+//! A reader of timestamped data (an export, a conversion to Arrow) wants
+//! each item's sample times, not its deltas. Decoding through prost builds
+//! a `Vec<i64>` of deltas one `decode_varint` call at a time, then a second
+//! vector of times; in `rta export` that was about a fifth of the client's
+//! work (docs/performance.md). Here the deltas are read once, and the items
+//! of a chunk whose times are encoded alike (the channels of one sampling
+//! clock) share one decoded vector.
+//!
+//! Only the encoding prost itself writes is read here: each field once,
+//! packed deltas, no unknown fields. Anything else — and every error — goes
+//! through prost and `read_timestamps`, so the result, errors included, is
+//! always theirs.
+//!
+//! ```
+//! use rta_core::data::timestamped;
+//! use rta_core::proto::data::TimestampedDataList;
+//! use rta_core::timed::decode_timed;
+//! use prost::Message;
+//!
+//! let list = TimestampedDataList {
+//!     timestamped_data: vec![
+//!         timestamped(1, &[10, 20, 30], &[1.0f64, 2.0, 3.0]).unwrap(),
+//!         timestamped(2, &[10, 20, 30], &[4.0f64, 5.0, 6.0]).unwrap(),
+//!     ],
+//! };
+//! let items = decode_timed(list.encode_to_vec().into()).unwrap();
+//! assert_eq!(&items[1].times[..], &[10, 20, 30]);
+//! assert!(std::sync::Arc::ptr_eq(&items[0].times, &items[1].times));
+//! assert!(items[0].increasing);
+//! ```
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message;
+
+use crate::data::read_timestamps;
+use crate::proto::data::TimestampedDataList;
+use crate::{Error, Result};
+
+/// One `TimestampedData` with its sample times decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedItem {
+    /// The channel.
+    pub channel_id: u32,
+    /// Sample times (ns since the epoch); items of one list whose times are
+    /// encoded alike share this vector.
+    pub times: Arc<[i64]>,
+    /// Whether `times` is strictly increasing.
+    pub increasing: bool,
+    /// The samples, little-endian, one per time (a slice of the list's
+    /// bytes, not a copy).
+    pub buffer: Bytes,
+}
+
+/// Decodes a serialized `TimestampedDataList` (a chunk's unpacked payload).
+///
+/// Equal to decoding with prost and applying
+/// [`read_timestamps`](crate::data::read_timestamps) to each item, errors
+/// included.
+pub fn decode_timed(raw: Bytes) -> Result<Vec<TimedItem>> {
+    match fast(&raw) {
+        Some(items) => Ok(items),
+        None => reference(raw),
+    }
+}
+
+/// The prost path: every input, every error.
+fn reference(raw: Bytes) -> Result<Vec<TimedItem>> {
+    let list = TimestampedDataList::decode(raw).map_err(|source| Error::Decode {
+        what: "chunk payload list",
+        source,
+    })?;
+    list.timestamped_data
+        .into_iter()
+        .map(|d| {
+            let times: Arc<[i64]> = read_timestamps(&d)?.into();
+            Ok(TimedItem {
+                channel_id: d.channel_id,
+                increasing: times.windows(2).all(|w| w[0] < w[1]),
+                times,
+                buffer: d.buffer,
+            })
+        })
+        .collect()
+}
+
+/// The fields of one item as found on the wire.
+#[derive(Default)]
+struct Fields<'a> {
+    channel_id: u32,
+    start: i64,
+    scale: i64,
+    deltas: &'a [u8],
+    buffer: (usize, usize),
+}
+
+/// A time encoding and the times it gives.
+struct Clock<'a> {
+    start: i64,
+    scale: i64,
+    deltas: &'a [u8],
+    times: Arc<[i64]>,
+    increasing: bool,
+}
+
+/// The items, or `None` when the input is not in prost's own encoding or
+/// is not valid (the reference path decides then).
+fn fast(raw: &Bytes) -> Option<Vec<TimedItem>> {
+    let mut items = Vec::new();
+    let mut pos = 0;
+    // The previous item's time encoding and its times, for sharing.
+    let mut last: Option<Clock<'_>> = None;
+    while pos < raw.len() {
+        if raw[pos] != 0x0A {
+            return None;
+        }
+        pos += 1;
+        let len = usize::try_from(read_varint(raw, &mut pos)?).ok()?;
+        let end = pos.checked_add(len).filter(|&e| e <= raw.len())?;
+        let f = item(raw, pos, end)?;
+        pos = end;
+        let clock = match last.take() {
+            Some(c) if c.start == f.start && c.scale == f.scale && c.deltas == f.deltas => c,
+            _ => {
+                let (times, increasing) = decode_times(f.start, f.scale, f.deltas)?;
+                Clock {
+                    start: f.start,
+                    scale: f.scale,
+                    deltas: f.deltas,
+                    times,
+                    increasing,
+                }
+            }
+        };
+        let (times, increasing) = (clock.times.clone(), clock.increasing);
+        last = Some(clock);
+        items.push(TimedItem {
+            channel_id: f.channel_id,
+            times,
+            increasing,
+            buffer: raw.slice(f.buffer.0..f.buffer.1),
+        });
+    }
+    Some(items)
+}
+
+/// The fields of the item in `raw[pos..end]`, each present at most once.
+fn item(raw: &[u8], mut pos: usize, end: usize) -> Option<Fields<'_>> {
+    let mut f = Fields::default();
+    let mut seen = 0u8;
+    while pos < end {
+        let tag = raw[pos];
+        pos += 1;
+        let bit = match tag {
+            0x08 => {
+                f.channel_id = u32::try_from(read_varint(&raw[..end], &mut pos)?).ok()?;
+                1
+            }
+            0x11 => {
+                let b = raw.get(pos..pos.checked_add(8)?.min(end))?;
+                f.start = i64::from_le_bytes(b.try_into().ok()?);
+                pos += 8;
+                2
+            }
+            0x18 => {
+                f.scale = read_varint(&raw[..end], &mut pos)? as i64;
+                4
+            }
+            0x22 | 0x2A => {
+                let len = usize::try_from(read_varint(&raw[..end], &mut pos)?).ok()?;
+                let stop = pos.checked_add(len).filter(|&e| e <= end)?;
+                if tag == 0x22 {
+                    f.deltas = &raw[pos..stop];
+                } else {
+                    f.buffer = (pos, stop);
+                }
+                pos = stop;
+                if tag == 0x22 {
+                    8
+                } else {
+                    16
+                }
+            }
+            _ => return None,
+        };
+        if seen & bit != 0 {
+            return None; // repeated field: prost's merge rules apply
+        }
+        seen |= bit;
+    }
+    Some(f)
+}
+
+/// A varint of at most 10 bytes fitting in 64 bits, read at `*pos` (which
+/// moves past it).
+fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        if i == 9 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7F) << (7 * i);
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The times of packed `deltas` from `start` (the first delta is not used,
+/// as in `read_timestamps`), and whether they strictly increase; `None` on
+/// a malformed varint or an overflow.
+fn decode_times(start: i64, scale: i64, deltas: &[u8]) -> Option<(Arc<[i64]>, bool)> {
+    let one_byte = deltas.iter().fold(0u8, |acc, &b| acc | b) < 0x80;
+    if one_byte {
+        // Every delta is below 128: no time can overflow if the largest
+        // possible step sum does not.
+        let n = i64::try_from(deltas.len()).ok()?;
+        let reach = n.checked_mul(127)?.checked_mul(scale)?;
+        start.checked_add(reach)?;
+        let mut t = start;
+        let times: Arc<[i64]> = deltas
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                if i > 0 {
+                    t += i64::from(d) * scale;
+                }
+                t
+            })
+            .collect();
+        let increasing = deltas.len() <= 1 || (scale > 0 && deltas[1..].iter().all(|&d| d > 0));
+        return Some((times, increasing));
+    }
+    let mut pos = 0;
+    let mut values = Vec::with_capacity(deltas.len() / 2);
+    while pos < deltas.len() {
+        values.push(read_varint(deltas, &mut pos)? as i64);
+    }
+    let times: Arc<[i64]> = crate::data::decode_timestamps(start, scale, &values)
+        .ok()?
+        .into();
+    let increasing = times.windows(2).all(|w| w[0] < w[1]);
+    Some((times, increasing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::data::TimestampedData;
+    use proptest::prelude::*;
+
+    fn item() -> impl Strategy<Value = TimestampedData> {
+        let delta = prop_oneof![0i64..3, 0i64..200, any::<i64>()];
+        (
+            prop_oneof![Just(0u32), 0u32..4, any::<u32>()],
+            prop_oneof![Just(0i64), Just(1_000i64), any::<i64>()],
+            prop_oneof![Just(0i64), Just(1i64), Just(-3i64), any::<i64>()],
+            proptest::collection::vec(delta, 0..40),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(
+                |(channel_id, start, scale, deltas, buffer)| TimestampedData {
+                    channel_id,
+                    start_timestamp: start,
+                    timestamp_deltas_scale: scale,
+                    timestamp_deltas: deltas,
+                    buffer: buffer.into(),
+                },
+            )
+    }
+
+    fn same(raw: Vec<u8>) -> std::result::Result<(), TestCaseError> {
+        let fast = decode_timed(raw.clone().into());
+        let slow = reference(raw.into());
+        match (&fast, &slow) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            _ => prop_assert!(false, "fast {fast:?} but prost {slow:?}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn equals_prost_and_read_timestamps(
+            items in proptest::collection::vec(item(), 0..5),
+            twins in any::<bool>(),
+        ) {
+            let mut items = items;
+            if twins && items.len() > 1 {
+                // channels of one clock: equal time encodings
+                let (first, rest) = items.split_at_mut(1);
+                for d in rest {
+                    d.start_timestamp = first[0].start_timestamp;
+                    d.timestamp_deltas_scale = first[0].timestamp_deltas_scale;
+                    d.timestamp_deltas = first[0].timestamp_deltas.clone();
+                }
+            }
+            let list = TimestampedDataList { timestamped_data: items };
+            same(list.encode_to_vec())?;
+        }
+
+        #[test]
+        fn damaged_lists_give_prost_result(
+            items in proptest::collection::vec(item(), 1..4),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut raw = TimestampedDataList { timestamped_data: items }.encode_to_vec();
+            for (at, b) in edits {
+                let k = at.index(raw.len());
+                raw[k] = b;
+            }
+            same(raw.clone())?;
+            raw.truncate(cut.index(raw.len() + 1));
+            same(raw)?;
+        }
+    }
+
+    #[test]
+    fn shared_times_and_increase() {
+        let d = |ch, deltas: Vec<i64>| TimestampedData {
+            channel_id: ch,
+            start_timestamp: 100,
+            timestamp_deltas_scale: 10,
+            timestamp_deltas: deltas,
+            buffer: vec![0; 24].into(),
+        };
+        let list = TimestampedDataList {
+            timestamped_data: vec![
+                d(1, vec![0, 1, 2]),
+                d(2, vec![0, 1, 2]),
+                d(3, vec![0, 0, 2]),
+            ],
+        };
+        let items = decode_timed(list.encode_to_vec().into()).unwrap();
+        assert_eq!(&items[0].times[..], &[100, 110, 130]);
+        assert!(Arc::ptr_eq(&items[0].times, &items[1].times));
+        assert!(items[0].increasing);
+        assert_eq!(&items[2].times[..], &[100, 100, 120]);
+        assert!(!items[2].increasing);
+    }
+
+    #[test]
+    fn overflow_is_the_reference_error() {
+        let list = TimestampedDataList {
+            timestamped_data: vec![TimestampedData {
+                channel_id: 1,
+                start_timestamp: i64::MAX - 5,
+                timestamp_deltas_scale: 1,
+                timestamp_deltas: vec![0, 3, 3],
+                buffer: vec![0; 3].into(),
+            }],
+        };
+        let err = decode_timed(list.encode_to_vec().into()).unwrap_err();
+        assert!(err.to_string().contains("overflow at sample 2"), "{err}");
+    }
+}
