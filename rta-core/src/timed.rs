@@ -7,9 +7,10 @@
 //! each item's sample times, not its deltas. Decoding through prost builds
 //! a `Vec<i64>` of deltas one `decode_varint` call at a time, then a second
 //! vector of times; in `rta export` that was about a fifth of the client's
-//! work (docs/performance.md). Here the deltas are read once, and the items
-//! of a chunk whose times are encoded alike (the channels of one sampling
-//! clock) share one decoded vector.
+//! work (docs/performance.md). Here the deltas are read once, and items
+//! whose times are encoded alike (the channels of one sampling clock, in one
+//! chunk or, through a [`TimedDecoder`], across the chunks of a download)
+//! share one decoded vector.
 //!
 //! Only the encoding prost itself writes is read here: each field once,
 //! packed deltas, no unknown fields. Anything else — and every error — goes
@@ -34,6 +35,7 @@
 //! assert!(items[0].increasing);
 //! ```
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -48,8 +50,9 @@ use crate::{Error, Result};
 pub struct TimedItem {
     /// The channel.
     pub channel_id: u32,
-    /// Sample times (ns since the epoch); items of one list whose times are
-    /// encoded alike share this vector.
+    /// Sample times (ns since the epoch); items whose times are encoded
+    /// alike share this vector (within a list, or across the lists of one
+    /// [`TimedDecoder`]).
     pub times: Arc<[i64]>,
     /// Whether `times` is strictly increasing.
     pub increasing: bool,
@@ -62,12 +65,130 @@ pub struct TimedItem {
 ///
 /// Equal to decoding with prost and applying
 /// [`read_timestamps`](crate::data::read_timestamps) to each item, errors
-/// included.
+/// included. To share times across the chunks of a download, keep a
+/// [`TimedDecoder`] instead.
 pub fn decode_timed(raw: Bytes) -> Result<Vec<TimedItem>> {
-    match fast(&raw) {
-        Some(items) => Ok(items),
-        None => reference(raw),
+    TimedDecoder::new().decode(raw)
+}
+
+/// Decodes chunk payloads one after another, remembering the time
+/// encodings it has decoded lately: the chunks of channels sampled on one
+/// clock carry the same times, and their items get the same shared vector
+/// without decoding it again (a lookup by start, scale and length, then a
+/// byte comparison of the deltas).
+///
+/// The memory it keeps is bounded ([`TimedDecoder::MAX_BYTES`]): the
+/// oldest encodings are forgotten first.
+///
+/// ```
+/// use rta_core::data::timestamped;
+/// use rta_core::proto::data::TimestampedDataList;
+/// use rta_core::timed::TimedDecoder;
+/// use prost::Message;
+///
+/// let chunk = |ch| {
+///     let d = timestamped(ch, &[10, 20, 30], &[1.0f64, 2.0, 3.0]).unwrap();
+///     TimestampedDataList { timestamped_data: vec![d] }.encode_to_vec().into()
+/// };
+/// let mut decoder = TimedDecoder::new();
+/// let a = decoder.decode(chunk(1)).unwrap();
+/// let b = decoder.decode(chunk(2)).unwrap();
+/// assert!(std::sync::Arc::ptr_eq(&a[0].times, &b[0].times));
+/// ```
+#[derive(Debug, Default)]
+pub struct TimedDecoder {
+    /// Time encodings by (start, scale, bytes of deltas).
+    clocks: HashMap<(i64, i64, usize), Clock>,
+    /// Their keys, oldest first.
+    order: VecDeque<(i64, i64, usize)>,
+    /// Bytes the clocks hold.
+    bytes: usize,
+}
+
+impl TimedDecoder {
+    /// Bytes of remembered deltas and times, at most.
+    pub const MAX_BYTES: usize = 64 << 20;
+
+    /// A decoder remembering nothing yet.
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// Decodes one serialized `TimestampedDataList`, as [`decode_timed`].
+    pub fn decode(&mut self, raw: Bytes) -> Result<Vec<TimedItem>> {
+        match self.fast(&raw) {
+            Some(items) => Ok(items),
+            None => reference(raw),
+        }
+    }
+
+    /// The times of an item's encoding, remembered or decoded now.
+    fn times(&mut self, start: i64, scale: i64, deltas: &[u8]) -> Option<(Arc<[i64]>, bool)> {
+        let key = (start, scale, deltas.len());
+        if let Some(c) = self.clocks.get(&key) {
+            if &c.deltas[..] == deltas {
+                return Some((c.times.clone(), c.increasing));
+            }
+        }
+        let (times, increasing) = decode_times(start, scale, deltas)?;
+        let size = deltas.len() + times.len() * 8;
+        if size > Self::MAX_BYTES {
+            return Some((times, increasing));
+        }
+        while self.bytes + size > Self::MAX_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(c) = self.clocks.remove(&old) {
+                self.bytes -= c.deltas.len() + c.times.len() * 8;
+            }
+        }
+        let clock = Clock {
+            deltas: deltas.into(),
+            times: times.clone(),
+            increasing,
+        };
+        if let Some(c) = self.clocks.insert(key, clock) {
+            self.bytes -= c.deltas.len() + c.times.len() * 8; // same key, other deltas
+        } else {
+            self.order.push_back(key);
+        }
+        self.bytes += size;
+        Some((times, increasing))
+    }
+
+    /// The items, or `None` when the input is not in prost's own encoding
+    /// or is not valid (the reference path decides then).
+    fn fast(&mut self, raw: &Bytes) -> Option<Vec<TimedItem>> {
+        let mut items = Vec::new();
+        let mut pos = 0;
+        while pos < raw.len() {
+            if raw[pos] != 0x0A {
+                return None;
+            }
+            pos += 1;
+            let len = usize::try_from(read_varint(raw, &mut pos)?).ok()?;
+            let end = pos.checked_add(len).filter(|&e| e <= raw.len())?;
+            let f = item(raw, pos, end)?;
+            pos = end;
+            let (times, increasing) = self.times(f.start, f.scale, f.deltas)?;
+            items.push(TimedItem {
+                channel_id: f.channel_id,
+                times,
+                increasing,
+                buffer: raw.slice(f.buffer.0..f.buffer.1),
+            });
+        }
+        Some(items)
+    }
+}
+
+/// A remembered time encoding and the times it gives.
+#[derive(Debug)]
+struct Clock {
+    deltas: Box<[u8]>,
+    times: Arc<[i64]>,
+    increasing: bool,
 }
 
 /// The prost path: every input, every error.
@@ -98,56 +219,6 @@ struct Fields<'a> {
     scale: i64,
     deltas: &'a [u8],
     buffer: (usize, usize),
-}
-
-/// A time encoding and the times it gives.
-struct Clock<'a> {
-    start: i64,
-    scale: i64,
-    deltas: &'a [u8],
-    times: Arc<[i64]>,
-    increasing: bool,
-}
-
-/// The items, or `None` when the input is not in prost's own encoding or
-/// is not valid (the reference path decides then).
-fn fast(raw: &Bytes) -> Option<Vec<TimedItem>> {
-    let mut items = Vec::new();
-    let mut pos = 0;
-    // The previous item's time encoding and its times, for sharing.
-    let mut last: Option<Clock<'_>> = None;
-    while pos < raw.len() {
-        if raw[pos] != 0x0A {
-            return None;
-        }
-        pos += 1;
-        let len = usize::try_from(read_varint(raw, &mut pos)?).ok()?;
-        let end = pos.checked_add(len).filter(|&e| e <= raw.len())?;
-        let f = item(raw, pos, end)?;
-        pos = end;
-        let clock = match last.take() {
-            Some(c) if c.start == f.start && c.scale == f.scale && c.deltas == f.deltas => c,
-            _ => {
-                let (times, increasing) = decode_times(f.start, f.scale, f.deltas)?;
-                Clock {
-                    start: f.start,
-                    scale: f.scale,
-                    deltas: f.deltas,
-                    times,
-                    increasing,
-                }
-            }
-        };
-        let (times, increasing) = (clock.times.clone(), clock.increasing);
-        last = Some(clock);
-        items.push(TimedItem {
-            channel_id: f.channel_id,
-            times,
-            increasing,
-            buffer: raw.slice(f.buffer.0..f.buffer.1),
-        });
-    }
-    Some(items)
 }
 
 /// The fields of the item in `raw[pos..end]`, each present at most once.
@@ -237,7 +308,8 @@ fn decode_times(start: i64, scale: i64, deltas: &[u8]) -> Option<(Arc<[i64]>, bo
                 t
             })
             .collect();
-        let increasing = deltas.len() <= 1 || (scale > 0 && deltas[1..].iter().all(|&d| d > 0));
+        // (`contains` looks for a zero delta with memchr, many bytes at a time)
+        let increasing = deltas.len() <= 1 || (scale > 0 && !deltas[1..].contains(&0));
         return Some((times, increasing));
     }
     let mut pos = 0;
@@ -324,6 +396,69 @@ mod tests {
             raw.truncate(cut.index(raw.len() + 1));
             same(raw)?;
         }
+    }
+
+    /// Lists of a few channels on a few clocks, some with equal starts,
+    /// scales and lengths but other deltas.
+    fn lists() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let clock = (0i64..3, 1i64..3, proptest::collection::vec(0i64..4, 0..6));
+        proptest::collection::vec(proptest::collection::vec((0u32..3, clock), 0..4), 1..6).prop_map(
+            |lists| {
+                lists
+                    .into_iter()
+                    .map(|items| {
+                        let timestamped_data = items
+                            .into_iter()
+                            .map(|(ch, (start, scale, deltas))| TimestampedData {
+                                channel_id: ch,
+                                start_timestamp: start,
+                                timestamp_deltas_scale: scale,
+                                buffer: vec![1; deltas.len() * 8].into(),
+                                timestamp_deltas: deltas,
+                            })
+                            .collect();
+                        TimestampedDataList { timestamped_data }.encode_to_vec()
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn one_decoder_across_lists_equals_prost(lists in lists()) {
+            let mut decoder = TimedDecoder::new();
+            for raw in lists {
+                let fast = decoder.decode(raw.clone().into()).unwrap();
+                prop_assert_eq!(fast, reference(raw.into()).unwrap());
+                prop_assert!(decoder.bytes <= TimedDecoder::MAX_BYTES);
+                prop_assert_eq!(decoder.order.len(), decoder.clocks.len());
+            }
+        }
+    }
+
+    #[test]
+    fn remembered_bytes_stay_bounded() {
+        let mut decoder = TimedDecoder::new();
+        let n = 100_000; // 900 kB of deltas and times per clock
+        for start in 0..100 {
+            let d = TimestampedData {
+                channel_id: 1,
+                start_timestamp: start,
+                timestamp_deltas_scale: 1,
+                timestamp_deltas: vec![1; n],
+                buffer: vec![0; n].into(),
+            };
+            let raw = TimestampedDataList {
+                timestamped_data: vec![d],
+            }
+            .encode_to_vec();
+            let items = decoder.decode(raw.into()).unwrap();
+            assert_eq!(items[0].times[n - 1], start + n as i64 - 1);
+        }
+        assert!(decoder.bytes <= TimedDecoder::MAX_BYTES);
+        assert!(decoder.clocks.len() < 100, "the oldest were forgotten");
+        assert_eq!(decoder.order.len(), decoder.clocks.len());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use rta_core::chunk::Chunk;
 use rta_core::data::{periodic_timestamps, DataKind};
 use rta_core::proto::data::PeriodicDataList;
+use rta_core::timed::TimedDecoder;
 
 use super::rows::{Pushed, Rows, Taken};
 use crate::arrow::ChannelColumn;
@@ -49,10 +50,12 @@ pub(super) struct Item {
     pub(super) values: Bytes,
 }
 
-/// The items of a chunk of `kind` data, their times decoded.
-pub(super) fn items(c: &Chunk, kind: DataKind) -> Result<Vec<Item>> {
+/// The items of a chunk of `kind` data, their times decoded (timestamped
+/// ones by `decoder`, which shares the times of channels on one clock).
+pub(super) fn items(c: &Chunk, kind: DataKind, decoder: &mut TimedDecoder) -> Result<Vec<Item>> {
     if kind == DataKind::Timestamped {
-        Ok(c.timed_items()?
+        Ok(decoder
+            .decode(c.unpacked()?)?
             .into_iter()
             .map(|d| Item {
                 channel: d.channel_id,

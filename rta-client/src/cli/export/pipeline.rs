@@ -13,6 +13,7 @@ use super::{column, Job, BATCH_ROWS};
 use crate::cli::progress::Progress;
 use crate::cli::tables::{Format, Writer};
 use crate::{Error, Result};
+use rta_core::timed::TimedDecoder;
 
 /// Chunks delivered ahead of the decoder.
 const CHUNKS_AHEAD: usize = 64;
@@ -34,6 +35,7 @@ pub(super) async fn run(
     let (known, forced, kind) = (job.known.clone(), job.forced, job.kind);
     let decoder = tokio::task::spawn_blocking(move || {
         let mut progress = Progress::new(None, "export");
+        let mut decoder = TimedDecoder::new();
         let column = move |k, ch| column(&known, forced, k, ch);
         let mut attempt = Attempt::new(column, knowledge, requested, Limits::default());
         let mut sink = |m: Msg| {
@@ -52,7 +54,7 @@ pub(super) async fn run(
                 Some(Feed::Done) => break,
                 None => return Err(Error::Decode("the download stopped".into())),
             };
-            let mut items = items(&chunk, kind)?;
+            let mut items = items(&chunk, kind, &mut decoder)?;
             if let Some(ch) = only {
                 items.retain(|i| i.channel == ch);
             }

@@ -29,6 +29,8 @@ use crate::{Error, Result};
 struct Lane {
     items: VecDeque<Part>,
     width: usize,
+    /// Samples held (of every part, from its `at` on).
+    held: usize,
     /// The channel's latest time so far.
     last: Option<i64>,
 }
@@ -85,6 +87,7 @@ impl Rows {
             .iter()
             .map(|c| Lane {
                 items: VecDeque::new(),
+                held: 0,
                 width: c.data_type.width(),
                 last: None,
             })
@@ -160,6 +163,7 @@ impl Rows {
         }
         lane.last = last;
         if !times.is_empty() {
+            lane.held += times.len();
             lane.items.push_back(Part {
                 times,
                 values,
@@ -182,7 +186,7 @@ impl Rows {
         };
         self.lanes
             .iter()
-            .any(|l| l.upto(Some(until)) >= self.window)
+            .any(|l| l.held >= self.window && l.upto(Some(until)) >= self.window)
     }
 
     /// The final rows, or with `all` every row (at the end of the data);
@@ -200,11 +204,11 @@ impl Rows {
         let Some(&first) = counts.first() else {
             return Ok(None);
         };
-        let lead = self.lanes[0].times(first);
+        let (lead, others) = self.lanes.split_at(1);
         let aligned = counts.iter().all(|&n| n == first)
-            && self.lanes[1..].iter().all(|l| l.starts_with(&lead));
+            && others.iter().all(|l| l.same_first(&lead[0], first));
         let rows: Vec<i64> = if aligned {
-            lead
+            lead[0].times(first)
         } else {
             let mut t: Vec<i64> = self
                 .lanes
@@ -286,20 +290,34 @@ impl Lane {
         out
     }
 
-    /// Whether the first times are `times`.
-    fn starts_with(&self, mut times: &[i64]) -> bool {
-        for p in &self.items {
-            if times.is_empty() {
-                return true;
+    /// Whether the first `n` times are `other`'s first `n` (the parts of
+    /// channels on one clock share their times: those are not compared).
+    fn same_first(&self, other: &Lane, mut n: usize) -> bool {
+        let mut mine = self.items.iter().map(|p| &p.times[p.at..]);
+        let mut theirs = other.items.iter().map(|p| &p.times[p.at..]);
+        let (mut a, mut b): (&[i64], &[i64]) = (&[], &[]);
+        while n > 0 {
+            if a.is_empty() {
+                match mine.next() {
+                    Some(t) => a = t,
+                    None => return false,
+                }
+                continue;
             }
-            let own = &p.times[p.at..];
-            let k = own.len().min(times.len());
-            if own[..k] != times[..k] {
+            if b.is_empty() {
+                match theirs.next() {
+                    Some(t) => b = t,
+                    None => return false,
+                }
+                continue;
+            }
+            let k = a.len().min(b.len()).min(n);
+            if !std::ptr::eq(a.as_ptr(), b.as_ptr()) && a[..k] != b[..k] {
                 return false;
             }
-            times = &times[k..];
+            (a, b, n) = (&a[k..], &b[k..], n - k);
         }
-        times.is_empty()
+        true
     }
 
     /// The values of the first `n` samples, taken out (one copy, into an
@@ -315,6 +333,7 @@ impl Lane {
             out.extend_from_slice(&p.values[p.at * self.width..(p.at + k) * self.width]);
             p.at += k;
             left -= k;
+            self.held -= k;
             if p.at == p.times.len() {
                 self.items.pop_front();
             }

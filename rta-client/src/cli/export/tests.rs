@@ -11,6 +11,7 @@ use rta_core::chunk::{Chunk, Compression};
 use rta_core::config::ChannelDataType;
 use rta_core::data::{encode_timestamps, DataKind};
 use rta_core::proto::data::{TimestampedData, TimestampedDataList};
+use rta_core::timed::TimedDecoder;
 
 use super::attempt::{items, Attempt, Knowledge, Limits, Msg, Outcome};
 use crate::arrow::{from_timestamped, ChannelColumn};
@@ -92,9 +93,13 @@ fn export(
         for &ch in empty {
             a.ended(ch);
         }
+        let mut decoder = TimedDecoder::new(); // one per pass, as in the pipeline
         for c in chunks {
-            a.feed(items(c, DataKind::Timestamped).unwrap(), &mut sink)
-                .unwrap();
+            a.feed(
+                items(c, DataKind::Timestamped, &mut decoder).unwrap(),
+                &mut sink,
+            )
+            .unwrap();
             if a.one_table().is_some() {
                 break;
             }
