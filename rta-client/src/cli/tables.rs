@@ -357,3 +357,45 @@ fn cell_formatter(col: &dyn Array) -> Result<Box<dyn Fn(usize) -> String + '_>> 
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::TimestampNanosecondArray;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn parquet_exports_are_in_bounded_row_groups_with_delta_times() {
+        let rows = ROW_GROUP_ROWS + 1_000;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "time",
+                DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None),
+                false,
+            ),
+            Field::new("speed", DataType::Float64, false),
+        ]));
+        let time = TimestampNanosecondArray::from_iter_values((0..rows as i64).map(|i| i * 1_000));
+        let speed = Float64Array::from_iter_values((0..rows).map(|i| i as f64 * 0.5));
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(time), Arc::new(speed)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        let mut w = Writer::create(&path, Format::Parquet, &schema).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let meta = reader.metadata();
+        let groups: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [ROW_GROUP_ROWS as i64, 1_000]);
+        let first = meta.row_group(0);
+        let encodings = |k: usize| first.column(k).encodings().collect::<Vec<_>>();
+        assert!(encodings(0).contains(&Encoding::DELTA_BINARY_PACKED));
+        assert!(
+            !encodings(1).contains(&Encoding::RLE_DICTIONARY),
+            "floats plain"
+        );
+        assert!(first.column(0).compressed_size() < (ROW_GROUP_ROWS * 8 / 16) as i64);
+    }
+}
