@@ -44,6 +44,7 @@ mod client;
 mod error;
 mod live;
 mod reader;
+mod slices;
 mod writer;
 
 #[cfg(feature = "cli")]

@@ -15,6 +15,7 @@ use rta_core::media::PROTOBUF_CHUNKED;
 use rta_core::proto::data::{EventsList, PeriodicDataList, TimestampedDataList};
 
 use crate::auth::Token;
+use crate::slices::Slices;
 use crate::{Error, Result};
 
 /// Reads the public REST API (`/rta/v2/...`) of an `rta-server` or gateway.
@@ -196,6 +197,9 @@ impl RestReader {
             dec: ChunkDecoder::new(),
             finished: false,
             resumes: 0,
+            slices: None,
+            slice_bytes: 0,
+            resuming: false,
         }
     }
 }
@@ -218,6 +222,12 @@ pub struct Download {
     dec: ChunkDecoder,
     finished: bool,
     resumes: u32,
+    /// Requests by time slice ([`Download::in_slices`]).
+    slices: Option<Slices>,
+    /// Body bytes of the current slice so far.
+    slice_bytes: u64,
+    /// Whether the next request resumes an interrupted one.
+    resuming: bool,
 }
 
 impl std::fmt::Debug for Download {
@@ -237,6 +247,32 @@ impl Download {
     /// Times the download was resumed after an interruption.
     pub fn resumes(&self) -> u32 {
         self.resumes
+    }
+
+    /// Asks for the range `from..=to` in consecutive time slices of about
+    /// `target_bytes` of chunks each (sized from the data rate seen so
+    /// far), the last slice ending where the download does. A server that
+    /// sends one channel's whole range before the next (the native store)
+    /// then sends a slice of every channel at a time, so a reader
+    /// combining channels holds one slice, not the whole download. The
+    /// chunks are the same as unsliced: one overlapping two slices is
+    /// delivered once.
+    ///
+    /// ```no_run
+    /// # async fn f(reader: rta_client::RestReader) -> rta_client::Result<()> {
+    /// use rta_core::data::DataKind;
+    /// let mut d = reader
+    ///     .download("s1", DataKind::Timestamped, "0-99", None, None)
+    ///     .in_slices(1_700_000_000_000_000_000, 1_700_003_600_000_000_000, 16 << 20);
+    /// while let Some(chunk) = d.next_chunk().await? {
+    ///     println!("{} {:?}", chunk.start, chunk.channel_ids);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn in_slices(mut self, from: i64, to: i64, target_bytes: u64) -> Self {
+        let from = self.start.map_or(from, |s| s.max(from));
+        self.slices = Some(Slices::new(from, to, self.end, target_bytes));
+        self
     }
 
     /// Where a resumed request starts: just after the earliest channel's
@@ -277,14 +313,25 @@ impl Download {
     }
 
     async fn open(&mut self) -> Result<()> {
-        let start = if self.progress.is_empty() {
-            self.start
-        } else {
-            self.resume_start()
+        let (from, end) = match &self.slices {
+            Some(s) => {
+                let (a, b) = s.current();
+                (Some(a), b)
+            }
+            None => (self.start, self.end),
         };
+        let start = if self.resuming {
+            match (self.resume_start(), from) {
+                (Some(r), Some(f)) => Some(r.max(f)),
+                (r, f) => r.or(f),
+            }
+        } else {
+            from
+        };
+        self.resuming = false;
         let url = self
             .reader
-            .data_url(&self.identity, self.kind, &self.channels, start, self.end);
+            .data_url(&self.identity, self.kind, &self.channels, start, end);
         let resp = self.reader.get(&url, PROTOBUF_CHUNKED).await?;
         self.body = Some(resp.bytes_stream().boxed());
         self.dec = ChunkDecoder::new();
@@ -325,12 +372,21 @@ impl Download {
                 None => None,
             };
             match next {
-                Some(Ok(bytes)) => self.dec.push_bytes(bytes),
+                Some(Ok(bytes)) => {
+                    self.slice_bytes += bytes.len() as u64;
+                    self.dec.push_bytes(bytes);
+                }
                 None => {
                     self.dec
                         .finish()
                         .map_err(|e| Error::Decode(format!("truncated data body: {e}")))?;
-                    self.finished = true;
+                    let bytes = std::mem::take(&mut self.slice_bytes);
+                    let more = self.slices.as_mut().is_some_and(|s| s.advance(bytes));
+                    if more {
+                        self.body = None; // the next slice
+                    } else {
+                        self.finished = true;
+                    }
                 }
                 Some(Err(e)) => {
                     failures += 1;
@@ -343,6 +399,7 @@ impl Download {
                     }
                     tracing::warn!(identity = %self.identity, "download interrupted ({e}); resuming");
                     self.body = None;
+                    self.resuming = true;
                     self.resumes += 1;
                 }
             }

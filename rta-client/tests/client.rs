@@ -321,5 +321,70 @@ async fn an_interrupted_download_resumes_and_equals_a_whole_one() {
     let resumed = d.samples(ChannelDataType::F32).await.unwrap();
     assert!(d.resumes() >= 1, "the download was cut and resumed");
     assert_eq!(resumed, whole, "a resumed download equals a whole one");
+
+    // In time slices: the same chunks, channels interleaved slice by slice
+    // (the native store sends one channel's whole range, then the next).
+    let (from, to) = (T0, T0 + 200 * SEC);
+    let chunks = |mut d: rta_client::Download| async move {
+        let mut out = Vec::new();
+        while let Some(c) = d.next_chunk().await.unwrap() {
+            out.push((c.channel_ids.clone(), c.start, c.end));
+        }
+        (out, d.resumes())
+    };
+    let (unsliced, _) =
+        chunks(rest.download("d-1", DataKind::Timestamped, "0-2", None, None)).await;
+    let sliced_download = rest
+        .download("d-1", DataKind::Timestamped, "0-2", None, None)
+        .in_slices(from, to, 256 << 10);
+    let (sliced, _) = chunks(sliced_download).await;
+    let per_channel = |all: &[(Vec<u32>, i64, i64)], ch: u32| -> Vec<(i64, i64)> {
+        all.iter()
+            .filter(|c| c.0.contains(&ch))
+            .map(|c| (c.1, c.2))
+            .collect()
+    };
+    for ch in 0..3 {
+        assert_eq!(
+            per_channel(&sliced, ch),
+            per_channel(&unsliced, ch),
+            "channel {ch}"
+        );
+    }
+    assert_eq!(sliced.len(), unsliced.len(), "no chunk twice");
+    let first_of_2 = |all: &[(Vec<u32>, i64, i64)]| all.iter().position(|c| c.0 == [2]).unwrap();
+    assert!(
+        first_of_2(&unsliced) > unsliced.len() / 2,
+        "unsliced: channel by channel"
+    );
+    assert!(
+        first_of_2(&sliced) < sliced.len() / 10,
+        "sliced: channels side by side"
+    );
+    let values = rest
+        .download("d-1", DataKind::Timestamped, "0-2", None, None)
+        .in_slices(from, to, 256 << 10)
+        .samples(ChannelDataType::F32)
+        .await
+        .unwrap();
+    assert_eq!(values, whole, "a sliced download equals a whole one");
+    // Cut inside the first slice: resumed there, still the same.
+    let proxy = cutting_proxy(running.http_addr, 20_000).await;
+    let cut = RtaClient::builder(running.grpc_uri().unwrap())
+        .rest(format!("http://{proxy}"))
+        .connect()
+        .await
+        .unwrap();
+    let mut d = cut
+        .rest()
+        .unwrap()
+        .download("d-1", DataKind::Timestamped, "0-2", None, None)
+        .in_slices(from, to, 256 << 10);
+    let resumed = d.samples(ChannelDataType::F32).await.unwrap();
+    assert!(d.resumes() >= 1, "the sliced download was cut and resumed");
+    assert_eq!(
+        resumed, whole,
+        "a resumed sliced download equals a whole one"
+    );
     running.stop().await.unwrap();
 }
