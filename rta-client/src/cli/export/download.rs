@@ -9,7 +9,11 @@
 //! bounded queues hold the others back. If that channel stays silent (its
 //! request queued behind the others by a server's per-user limit, say),
 //! the feed takes whatever the others have, so no request waits on another.
-//! A longer or open channel list is one request.
+//! A longer or open channel list is one request, asked for in time slices
+//! of the session's range
+//! ([`Download::in_slices`](crate::Download::in_slices)), so that such a
+//! server sends a slice of every channel at a time and the rows hold about
+//! one slice, not the whole export.
 //!
 //! Every request is a [`Download`](crate::Download): an interrupted one
 //! resumes where it stopped.
@@ -29,6 +33,8 @@ use crate::{Error, Result};
 const MAX_REQUESTS: usize = 8;
 /// Chunks a request gets ahead of the feed.
 const CHUNKS_AHEAD: usize = 32;
+/// Bytes of chunks a time slice of a many-channel request aims at.
+const SLICE_BYTES: u64 = 16 << 20;
 /// How long the feed waits for the channel furthest behind before it takes
 /// what the others have.
 const STALL: Duration = Duration::from_millis(100);
@@ -85,6 +91,9 @@ fn request(job: &Job, channel: Option<u32>) -> Stream {
     let mut d = job
         .rest
         .download(&job.id, job.kind, &expr, job.start, job.end);
+    if let (None, Some((from, to))) = (channel, job.range) {
+        d = d.in_slices(from, job.end.map_or(to, |e| e.min(to)), SLICE_BYTES);
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<Chunk>>>(CHUNKS_AHEAD);
     let task = tokio::spawn(async move {
         loop {

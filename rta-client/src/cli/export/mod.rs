@@ -85,6 +85,7 @@ pub(super) async fn export(client: &RtaClient, a: ExportArgs) -> Result<()> {
     let rest = client.rest()?;
     let session = rest.session(&a.id).await?; // a clear error for an unknown session
     let known = config_channels(rest, &session).await;
+    let range = session_range(&session);
     let job = Job {
         rest: rest.clone(),
         id: a.id,
@@ -96,6 +97,7 @@ pub(super) async fn export(client: &RtaClient, a: ExportArgs) -> Result<()> {
         format,
         known: Arc::new(known),
         forced,
+        range,
     };
     let mut knowledge = Knowledge::default();
     for _ in 0..PASSES {
@@ -131,6 +133,8 @@ pub(super) struct Job {
     format: Format,
     known: Arc<HashMap<u32, (String, ChannelDataType)>>,
     forced: Option<ChannelDataType>,
+    /// The session's time range, when it has one.
+    range: Option<(i64, i64)>,
 }
 
 impl Job {
@@ -157,6 +161,13 @@ fn column(
         channel,
         data_type: forced.unwrap_or(t),
     }
+}
+
+/// The session's `timeRange` (`startTime`, `endTime`), when it has one.
+fn session_range(session: &serde_json::Value) -> Option<(i64, i64)> {
+    let r = &session["timeRange"];
+    let (start, end) = (r["startTime"].as_i64()?, r["endTime"].as_i64()?);
+    (start <= end).then_some((start, end))
 }
 
 /// Name and data type of every channel the session's configs describe
