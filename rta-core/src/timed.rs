@@ -107,7 +107,7 @@ pub struct TimedDecoder {
 
 impl TimedDecoder {
     /// Bytes of remembered deltas and times, at most.
-    pub const MAX_BYTES: usize = 64 << 20;
+    pub const MAX_BYTES: usize = 16 << 20;
 
     /// A decoder remembering nothing yet.
     pub fn new() -> Self {
