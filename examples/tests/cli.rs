@@ -15,6 +15,7 @@ use arrow::datatypes::{DataType, Field};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 
+use rta::service::serve::RunningServer;
 use rta::service::server::RtaServer;
 
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -41,21 +42,40 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_export_and_errors_through_the_binary() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = RtaServer::open(dir.path().join("server")).unwrap();
-    let running = server
-        .spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+impl Cli {
+    /// Runs `rta`, which must succeed; its standard error.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(out.status.success(), "rta {args:?}: {}", text(&out.stderr));
+        text(&out.stderr)
+    }
+}
+
+/// An `rta-server` on loopback with its stores in `dir`, and `rta` pointed
+/// at it.
+async fn serve(dir: &std::path::Path) -> (RunningServer, Cli) {
+    let server = RtaServer::open(dir.join("server")).unwrap();
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let running = server.spawn(loopback, loopback).await.unwrap();
     let cli = Cli {
         server: running.http_url(),
         grpc: running.grpc_uri().unwrap(),
     };
+    (running, cli)
+}
+
+/// Writes `batch` as the Parquet file `path`.
+fn write_parquet(path: &std::path::Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_export_and_errors_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, cli) = serve(dir.path()).await;
 
     // 25,000 rows, two channels; channel b has a gap.
     let mut csv = String::from("time,a,b\n");
@@ -256,49 +276,28 @@ fn read_parquet(path: &std::path::Path) -> RecordBatch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_and_arrow_keep_types_and_values() {
     let dir = tempfile::tempdir().unwrap();
-    let server = RtaServer::open(dir.path().join("server")).unwrap();
-    let loopback = "127.0.0.1:0".parse().unwrap();
-    let running = server.spawn(loopback, loopback).await.unwrap();
-    let cli = Cli {
-        server: running.http_url(),
-        grpc: running.grpc_uri().unwrap(),
-    };
+    let (running, cli) = serve(dir.path()).await;
     let batch = typed_batch(30_000);
     let input = dir.path().join("laps.parquet");
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&input, &batch);
 
-    let out = cli
-        .run(&[
+    let input = input.to_str().unwrap();
+    let log = cli
+        .ok(&[
             "import",
-            input.to_str().unwrap(),
+            input,
             "--session",
             "pq-1",
             "--config-from-columns",
         ])
         .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("147000 samples"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(log.contains("147000 samples"), "{log}");
 
     // Parquet out: every column back with its name, type and values.
     let parquet_out = dir.path().join("out.parquet");
-    let out = cli
-        .run(&[
-            "export",
-            "pq-1",
-            "--channels",
-            "0-4",
-            "--out",
-            parquet_out.to_str().unwrap(),
-        ])
+    let out = parquet_out.to_str().unwrap();
+    cli.ok(&["export", "pq-1", "--channels", "0-4", "--out", out])
         .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let back = read_parquet(&parquet_out);
     assert_eq!(back.num_rows(), batch.num_rows());
     for k in 1..batch.num_columns() {
@@ -321,17 +320,9 @@ async fn parquet_and_arrow_keep_types_and_values() {
 
     // Arrow out, imported again as a second session, exported as CSV.
     let arrow_out = dir.path().join("out.arrow");
-    let out = cli
-        .run(&[
-            "export",
-            "pq-1",
-            "--channels",
-            "1,3",
-            "--out",
-            arrow_out.to_str().unwrap(),
-        ])
+    let out = arrow_out.to_str().unwrap();
+    cli.ok(&["export", "pq-1", "--channels", "1,3", "--out", out])
         .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let reader =
         arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&arrow_out).unwrap(), None)
             .unwrap();
@@ -348,28 +339,19 @@ async fn parquet_and_arrow_keep_types_and_values() {
         batch.column(4).as_ref(),
         "acc (3f32)"
     );
-    let out = cli
-        .run(&[
-            "import",
-            arrow_out.to_str().unwrap(),
-            "--session",
-            "ipc-1",
-            "--config-from-columns",
-        ])
-        .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let input = arrow_out.to_str().unwrap();
+    cli.ok(&[
+        "import",
+        input,
+        "--session",
+        "ipc-1",
+        "--config-from-columns",
+    ])
+    .await;
     let csv_out = dir.path().join("rpm.csv");
-    let out = cli
-        .run(&[
-            "export",
-            "ipc-1",
-            "--channels",
-            "0",
-            "--out",
-            csv_out.to_str().unwrap(),
-        ])
+    let out = csv_out.to_str().unwrap();
+    cli.ok(&["export", "ipc-1", "--channels", "0", "--out", out])
         .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = std::fs::read_to_string(&csv_out).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("time,rpm"));
@@ -381,10 +363,7 @@ async fn parquet_and_arrow_keep_types_and_values() {
     let plain =
         RecordBatch::try_from_iter([("x", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef)])
             .unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(&bad).unwrap(), plain.schema(), None).unwrap();
-    w.write(&plain).unwrap();
-    w.close().unwrap();
+    write_parquet(&bad, &plain);
     let out = cli
         .run(&["import", bad.to_str().unwrap(), "--session", "bad"])
         .await;
@@ -502,13 +481,7 @@ async fn tail_prints_live_values_and_exits_when_the_session_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_channels_export_in_time_slices_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = RtaServer::open(dir.path().join("server")).unwrap();
-    let loopback = "127.0.0.1:0".parse().unwrap();
-    let running = server.spawn(loopback, loopback).await.unwrap();
-    let cli = Cli {
-        server: running.http_url(),
-        grpc: running.grpc_uri().unwrap(),
-    };
+    let (running, cli) = serve(dir.path()).await;
     let rows = 60_000;
     let mut columns: Vec<(String, ArrayRef)> = vec![(
         "time".into(),
@@ -524,38 +497,25 @@ async fn many_channels_export_in_time_slices_exactly() {
     }
     let batch = RecordBatch::try_from_iter(columns).unwrap();
     let input = dir.path().join("wide.parquet");
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-    let out = cli
-        .run(&[
-            "import",
-            input.to_str().unwrap(),
-            "--session",
-            "wide-1",
-            "--config-from-columns",
-        ])
-        .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    write_parquet(&input, &batch);
+    let input = input.to_str().unwrap();
+    cli.ok(&[
+        "import",
+        input,
+        "--session",
+        "wide-1",
+        "--config-from-columns",
+    ])
+    .await;
 
     let exported = dir.path().join("wide-out.parquet");
-    let out = cli
-        .run(&[
-            "export",
-            "wide-1",
-            "--channels",
-            "0-11",
-            "--out",
-            exported.to_str().unwrap(),
-        ])
+    let out = exported.to_str().unwrap();
+    let log = cli
+        .ok(&["export", "wide-1", "--channels", "0-11", "--out", out])
         .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        !text(&out.stderr).contains("reading the data again")
-            && !text(&out.stderr).contains("one table"),
-        "written by windows in one pass: {}",
-        text(&out.stderr)
+        !log.contains("reading the data again") && !log.contains("one table"),
+        "written by windows in one pass: {log}"
     );
     let back = read_parquet(&exported);
     assert_eq!(back.num_rows(), rows);

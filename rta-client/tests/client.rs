@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rta_client::{Error, MarkerSpec, RtaClient, SessionRequest, SessionState};
+use rta_client::{Error, MarkerSpec, RestReader, RtaClient, SessionRequest, SessionState};
 use rta_core::config::{ChannelDataType, Config, ParameterSpec};
 use rta_core::data::{periodic, timestamped, DataKind};
 use rta_core::proto::session_service::{DataBinding, DataBindingKey};
+use rta_service::serve::RunningServer;
 use rta_service::server::RtaServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -230,6 +231,18 @@ async fn writer_survives_a_dropped_connection_without_losing_or_repeating_data()
     running.stop().await.unwrap();
 }
 
+/// A REST reader of `running` whose first connection is cut after
+/// `cut_after` bytes of the answer.
+async fn cut_reader(running: &RunningServer, cut_after: usize) -> RestReader {
+    let proxy = cutting_proxy(running.http_addr, cut_after).await;
+    let client = RtaClient::builder(running.grpc_uri().unwrap())
+        .rest(format!("http://{proxy}"))
+        .connect()
+        .await
+        .unwrap();
+    client.rest().unwrap().clone()
+}
+
 /// Forwards connections to `upstream`; the first one is cut after
 /// `cut_after` bytes of the answer.
 async fn cutting_proxy(upstream: SocketAddr, cut_after: usize) -> SocketAddr {
@@ -308,16 +321,13 @@ async fn an_interrupted_download_resumes_and_equals_a_whole_one() {
     assert_eq!(whole.len(), 3);
     assert_eq!(whole[2].values.len(), 200_000);
 
-    let proxy = cutting_proxy(running.http_addr, 300_000).await;
-    let cut = RtaClient::builder(running.grpc_uri().unwrap())
-        .rest(format!("http://{proxy}"))
-        .connect()
-        .await
-        .unwrap();
-    let mut d = cut
-        .rest()
-        .unwrap()
-        .download("d-1", DataKind::Timestamped, "0-2", None, None);
+    let mut d = cut_reader(&running, 300_000).await.download(
+        "d-1",
+        DataKind::Timestamped,
+        "0-2",
+        None,
+        None,
+    );
     let resumed = d.samples(ChannelDataType::F32).await.unwrap();
     assert!(d.resumes() >= 1, "the download was cut and resumed");
     assert_eq!(resumed, whole, "a resumed download equals a whole one");
@@ -369,15 +379,8 @@ async fn an_interrupted_download_resumes_and_equals_a_whole_one() {
         .unwrap();
     assert_eq!(values, whole, "a sliced download equals a whole one");
     // Cut inside the first slice: resumed there, still the same.
-    let proxy = cutting_proxy(running.http_addr, 20_000).await;
-    let cut = RtaClient::builder(running.grpc_uri().unwrap())
-        .rest(format!("http://{proxy}"))
-        .connect()
+    let mut d = cut_reader(&running, 20_000)
         .await
-        .unwrap();
-    let mut d = cut
-        .rest()
-        .unwrap()
         .download("d-1", DataKind::Timestamped, "0-2", None, None)
         .in_slices(from, to, 256 << 10);
     let resumed = d.samples(ChannelDataType::F32).await.unwrap();

@@ -40,6 +40,8 @@ pub mod query;
 pub mod service;
 pub mod session;
 pub mod session_request;
+#[cfg(test)]
+mod strategies;
 pub mod time;
 pub mod timed;
 pub mod varint;

@@ -97,25 +97,7 @@ mod tests {
     use proptest::prelude::*;
     use prost::Message;
 
-    fn item() -> impl Strategy<Value = TimestampedData> {
-        let delta = prop_oneof![0i64..3, 0i64..200, any::<i64>()];
-        (
-            prop_oneof![Just(0u32), any::<u32>()],
-            prop_oneof![Just(0i64), any::<i64>()],
-            prop_oneof![Just(0i64), Just(1i64), any::<i64>()],
-            proptest::collection::vec(delta, 0..40),
-            proptest::collection::vec(any::<u8>(), 0..200),
-        )
-            .prop_map(
-                |(channel_id, start, scale, deltas, buffer)| TimestampedData {
-                    channel_id,
-                    start_timestamp: start,
-                    timestamp_deltas_scale: scale,
-                    timestamp_deltas: deltas,
-                    buffer: buffer.into(),
-                },
-            )
-    }
+    use crate::strategies::timestamped_item as item;
 
     proptest! {
         #[test]

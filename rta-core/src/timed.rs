@@ -330,25 +330,7 @@ mod tests {
     use crate::proto::data::TimestampedData;
     use proptest::prelude::*;
 
-    fn item() -> impl Strategy<Value = TimestampedData> {
-        let delta = prop_oneof![0i64..3, 0i64..200, any::<i64>()];
-        (
-            prop_oneof![Just(0u32), 0u32..4, any::<u32>()],
-            prop_oneof![Just(0i64), Just(1_000i64), any::<i64>()],
-            prop_oneof![Just(0i64), Just(1i64), Just(-3i64), any::<i64>()],
-            proptest::collection::vec(delta, 0..40),
-            proptest::collection::vec(any::<u8>(), 0..64),
-        )
-            .prop_map(
-                |(channel_id, start, scale, deltas, buffer)| TimestampedData {
-                    channel_id,
-                    start_timestamp: start,
-                    timestamp_deltas_scale: scale,
-                    timestamp_deltas: deltas,
-                    buffer: buffer.into(),
-                },
-            )
-    }
+    use crate::strategies::timestamped_item as item;
 
     fn same(raw: Vec<u8>) -> std::result::Result<(), TestCaseError> {
         let fast = decode_timed(raw.clone().into());
