@@ -43,6 +43,7 @@ use prost::Message;
 
 use crate::data::read_timestamps;
 use crate::proto::data::TimestampedDataList;
+use crate::varint;
 use crate::{Error, Result};
 
 /// One `TimestampedData` with its sample times decoded.
@@ -167,7 +168,7 @@ impl TimedDecoder {
                 return None;
             }
             pos += 1;
-            let len = usize::try_from(read_varint(raw, &mut pos)?).ok()?;
+            let len = usize::try_from(varint::get(raw, &mut pos)?).ok()?;
             let end = pos.checked_add(len).filter(|&e| e <= raw.len())?;
             let f = item(raw, pos, end)?;
             pos = end;
@@ -230,7 +231,7 @@ fn item(raw: &[u8], mut pos: usize, end: usize) -> Option<Fields<'_>> {
         pos += 1;
         let bit = match tag {
             0x08 => {
-                f.channel_id = u32::try_from(read_varint(&raw[..end], &mut pos)?).ok()?;
+                f.channel_id = u32::try_from(varint::get(&raw[..end], &mut pos)?).ok()?;
                 1
             }
             0x11 => {
@@ -240,11 +241,11 @@ fn item(raw: &[u8], mut pos: usize, end: usize) -> Option<Fields<'_>> {
                 2
             }
             0x18 => {
-                f.scale = read_varint(&raw[..end], &mut pos)? as i64;
+                f.scale = varint::get(&raw[..end], &mut pos)? as i64;
                 4
             }
             0x22 | 0x2A => {
-                let len = usize::try_from(read_varint(&raw[..end], &mut pos)?).ok()?;
+                let len = usize::try_from(varint::get(&raw[..end], &mut pos)?).ok()?;
                 let stop = pos.checked_add(len).filter(|&e| e <= end)?;
                 if tag == 0x22 {
                     f.deltas = &raw[pos..stop];
@@ -266,24 +267,6 @@ fn item(raw: &[u8], mut pos: usize, end: usize) -> Option<Fields<'_>> {
         seen |= bit;
     }
     Some(f)
-}
-
-/// A varint of at most 10 bytes fitting in 64 bits, read at `*pos` (which
-/// moves past it).
-fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        if i == 9 && b > 1 {
-            return None;
-        }
-        v |= u64::from(b & 0x7F) << (7 * i);
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 /// The times of packed `deltas` from `start` (the first delta is not used,
@@ -315,7 +298,7 @@ fn decode_times(start: i64, scale: i64, deltas: &[u8]) -> Option<(Arc<[i64]>, bo
     let mut pos = 0;
     let mut values = Vec::with_capacity(deltas.len() / 2);
     while pos < deltas.len() {
-        values.push(read_varint(deltas, &mut pos)? as i64);
+        values.push(varint::get(deltas, &mut pos)? as i64);
     }
     let times: Arc<[i64]> = crate::data::decode_timestamps(start, scale, &values)
         .ok()?
