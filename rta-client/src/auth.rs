@@ -7,6 +7,9 @@ use std::sync::Arc;
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 
+/// A gRPC channel with the bearer token added to every call.
+pub type Grpc = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
 /// Where the bearer token of each request comes from. Its value never
 /// appears in `Debug` output or logs.
 ///

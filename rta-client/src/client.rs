@@ -16,15 +16,12 @@ use rta_core::proto::session_service::{
 use rta_core::service::StoredConfig;
 use rta_core::session_request::SessionRequest;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
-use crate::auth::{Bearer, Token};
+use crate::auth::{Bearer, Grpc, Token};
 use crate::reader::RestReader;
 use crate::writer::{DataWriter, WriterOptions};
 use crate::{Error, Result};
-
-/// A gRPC channel with the bearer token added to every call.
-pub type Grpc = InterceptedService<Channel, Bearer>;
 
 /// Builds an [`RtaClient`]: the gRPC URL of an `rta-server` (or of each
 /// service), the REST URL, TLS, token and timeouts.

@@ -50,8 +50,8 @@ mod writer;
 #[cfg(feature = "cli")]
 pub mod cli;
 
-pub use auth::{Bearer, Token};
-pub use client::{ClientBuilder, Grpc, RtaClient};
+pub use auth::{Bearer, Grpc, Token};
+pub use client::{ClientBuilder, RtaClient};
 pub use error::{Error, Result};
 pub use live::{Ended, Follow, LiveUpdate};
 pub use reader::{Download, RestReader, Samples};

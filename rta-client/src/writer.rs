@@ -26,7 +26,7 @@ use rta_stream::writer::SessionWriter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::client::Grpc;
+use crate::auth::Grpc;
 use crate::{Error, Result};
 
 /// Options of a [`DataWriter`].

@@ -50,6 +50,7 @@ mod names;
 mod parser;
 mod postgres;
 pub mod services;
+mod sets;
 mod storage;
 mod toolkit;
 mod values;

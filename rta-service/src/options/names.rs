@@ -1,8 +1,6 @@
 //! Option names: the well-known ones, and how names given in any form
 //! (flag, environment variable, config key) are matched.
 
-use super::parser::{OptionKind, OptionSpec};
-
 /// Prefix of the environment variables read as options.
 pub const ENV_PREFIX: &str = "RTA_";
 
@@ -66,15 +64,6 @@ pub(super) fn same_name(name: &str, key: &str) -> bool {
         name == key
     } else {
         name.replace(':', "") == key
-    }
-}
-
-/// The key an entry is stored under: the declared name of an option, or
-/// `Section:sub` for a section entry (the sub-key as given).
-pub(super) fn canonical_key(spec: &OptionSpec, key: &str) -> String {
-    match (spec.kind, key.split_once(':')) {
-        (OptionKind::Section, Some((_, sub))) => format!("{}:{sub}", spec.name),
-        _ => spec.name.clone(),
     }
 }
 

@@ -6,9 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::names::{
-    canonical_key, flag_of, is_bool, normalize_key, normalize_name, same_name, BIND, CONFIG,
-    DATA_DIR, DESCRIPTION, ENV_PREFIX, GRPC_PORT, HTTPS_PORT, HTTP_PORT, LABEL, SERVICE_INFO,
-    TLS_CA_FILE, TLS_CERT, TLS_KEY,
+    flag_of, is_bool, normalize_key, normalize_name, same_name, CONFIG, ENV_PREFIX,
 };
 use super::values::{Options, Source};
 use crate::{Error, Result};
@@ -91,118 +89,6 @@ impl OptionsParser {
             CONFIG,
             "FILE",
             "JSON file of options (same names as below)",
-            None,
-        )
-    }
-
-    /// A parser with the four service options (`--http-port`, `--grpc-port`,
-    /// `--bind`, `--data-dir`) and their defaults.
-    pub fn service(
-        program: impl Into<String>,
-        about: impl Into<String>,
-        http_port: u16,
-        grpc_port: u16,
-    ) -> Self {
-        OptionsParser::new(program, about)
-            .option(
-                HTTP_PORT,
-                "N",
-                "HTTP port (REST API, /health, /metrics)",
-                Some(&http_port.to_string()),
-            )
-            .option(GRPC_PORT, "N", "gRPC port", Some(&grpc_port.to_string()))
-            .option(BIND, "HOST", "Address to listen on", Some("0.0.0.0"))
-            .option(
-                DATA_DIR,
-                "DIR",
-                "Directory of the embedded stores",
-                Some("data"),
-            )
-    }
-
-    /// Adds the options of the listeners: `HttpsPort` (when the service has
-    /// an HTTPS port, with its toolkit default), `TlsCert` and `TlsKey` (the
-    /// listeners' certificate), `TlsCaFile` (extra CAs trusted as a client)
-    /// and the `Limits:*` of `ListenerLimits`.
-    pub fn listener_options(self, https_port: Option<u16>) -> Self {
-        let parser = match https_port {
-            Some(port) => self.option(
-                HTTPS_PORT,
-                "N",
-                "HTTPS port, served when --tls-cert and --tls-key are given",
-                Some(&port.to_string()),
-            ),
-            None => self,
-        };
-        let parser = parser
-            .option(
-                TLS_CERT,
-                "FILE",
-                "PEM certificate chain: serve HTTPS, and gRPC over TLS (reloaded on change or SIGHUP)",
-                None,
-            )
-            .option(TLS_KEY, "FILE", "PEM private key of --tls-cert", None)
-            .option(
-                TLS_CA_FILE,
-                "FILE",
-                "PEM CA certificates to trust when calling other services",
-                None,
-            );
-        super::limits::declare(parser)
-    }
-
-    /// Adds `--label` and `--description`, what `/rta/v2/info` tells ATLAS
-    /// (see `monitor::ServiceInfo::from_options`), and the toolkit's names for
-    /// them, `ServiceInfo:Label` and `ServiceInfo:Description`
-    /// (`RTA_ServiceInfo__Label`, `{"ServiceInfo": {"Label": ...}}`), so
-    /// existing deployments keep their settings.
-    pub fn info_options(self, default_label: &str) -> Self {
-        self.option(
-            LABEL,
-            "TEXT",
-            "Server label shown by ATLAS (/rta/v2/info)",
-            Some(default_label),
-        )
-        .option(
-            DESCRIPTION,
-            "TEXT",
-            "Server description shown by ATLAS (/rta/v2/info)",
-            Some(""),
-        )
-        .section(
-            SERVICE_INFO,
-            "Toolkit names of the two above: ServiceInfo:Label, ServiceInfo:Description",
-        )
-    }
-
-    /// Adds the toolkit's OAuth 2.0 options: `EnableAuth`, `Auth:Authority`,
-    /// `Auth:Audience`, `Auth:RequireHttpsMetadata` (default `true`: an
-    /// `http://` authority is refused) and `Auth:WriteScope` (see
-    /// [`Options::auth`]).
-    pub fn auth_options(self) -> Self {
-        self.option(
-            "EnableAuth",
-            "BOOL",
-            "Require OAuth 2.0 bearer tokens",
-            Some("false"),
-        )
-        .option(
-            "Auth:Authority",
-            "URL",
-            "OAuth 2.0 / OpenID Connect issuer",
-            None,
-        )
-        .option("Auth:Audience", "TEXT", "Audience tokens must name", None)
-        .option(
-            "Auth:RequireHttpsMetadata",
-            "BOOL",
-            "Refuse an http:// authority (set false only for labs and tests)",
-            Some("true"),
-        )
-        .option(
-            "Auth:WriteScope",
-            "SCOPE",
-            "Scope that gRPC methods changing state need",
             None,
         )
     }
@@ -478,6 +364,15 @@ enum Cli {
     Print(String),
     /// These options, keyed as declared.
     Pairs(Vec<(String, String)>),
+}
+
+/// The key an entry is stored under: the declared name of an option, or
+/// `Section:sub` for a section entry (the sub-key as given).
+fn canonical_key(spec: &OptionSpec, key: &str) -> String {
+    match (spec.kind, key.split_once(':')) {
+        (OptionKind::Section, Some((_, sub))) => format!("{}:{sub}", spec.name),
+        _ => spec.name.clone(),
+    }
 }
 
 /// Reads a JSON config file into flattened `key: value` pairs.

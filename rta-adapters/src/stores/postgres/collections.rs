@@ -12,7 +12,7 @@ use rta_core::Result;
 
 use super::pg_err;
 use super::sql::exact_decimal;
-use super::update::{exec, invalid, query_one};
+use super::statements::{exec, invalid, query_one};
 use crate::stores::session::instant_key;
 use crate::stores::session::schema::kind;
 

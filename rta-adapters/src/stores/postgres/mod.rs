@@ -24,6 +24,7 @@ mod meta;
 mod read;
 mod schema;
 mod sql;
+mod statements;
 mod update;
 
 pub use config::{PostgresOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_SCHEMA};

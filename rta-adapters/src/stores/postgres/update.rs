@@ -9,8 +9,6 @@ use rta_core::proto::session_service::session_update::Op;
 use rta_core::session::SessionState;
 use rta_core::time::Timestamp;
 use rta_core::{Error, Result};
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
 use super::collections::{
     add_folders, each, ensure_root, json_details, put_config_bindings, put_data_bindings,
@@ -18,41 +16,10 @@ use super::collections::{
 };
 use super::pg_err;
 use super::sql::exact_decimal;
+use super::statements::{exec, invalid, query_opt};
 use crate::stores::session::instant_key;
 use crate::stores::session::schema::refkind;
 use crate::stores::session::update::Core;
-
-/// Runs a statement prepared once per connection.
-pub(super) async fn exec(
-    tx: &Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> std::result::Result<u64, tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.execute(&stmt, params).await
-}
-
-pub(super) async fn query_opt(
-    tx: &Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> std::result::Result<Option<Row>, tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.query_opt(&stmt, params).await
-}
-
-pub(super) async fn query_one(
-    tx: &Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> std::result::Result<Row, tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.query_one(&stmt, params).await
-}
-
-pub(super) fn invalid(msg: impl Into<String>) -> Error {
-    Error::InvalidArgument(msg.into())
-}
 
 /// Creates the session if needed and applies the updates; `None` when the
 /// request was skipped because its `sequence` is stale.
