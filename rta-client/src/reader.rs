@@ -249,9 +249,11 @@ impl Download {
         self.resumes
     }
 
-    /// Asks for the range `from..=to` in consecutive time slices of about
+    /// Asks for the download in consecutive time slices of about
     /// `target_bytes` of chunks each (sized from the data rate seen so
-    /// far), the last slice ending where the download does. A server that
+    /// far), their boundaries inside `from..=to` (the session's time range,
+    /// say); the first slice starts and the last ends where the download
+    /// does, so no data outside that range is left out. A server that
     /// sends one channel's whole range before the next (the native store)
     /// then sends a slice of every channel at a time, so a reader
     /// combining channels holds one slice, not the whole download. The
@@ -271,7 +273,12 @@ impl Download {
     /// ```
     pub fn in_slices(mut self, from: i64, to: i64, target_bytes: u64) -> Self {
         let from = self.start.map_or(from, |s| s.max(from));
-        self.slices = Some(Slices::new(from, to, self.end, target_bytes));
+        let to = self.end.map_or(to, |e| e.min(to));
+        self.slices = Some(Slices::new(
+            (from, to),
+            (self.start, self.end),
+            target_bytes,
+        ));
         self
     }
 
@@ -314,10 +321,7 @@ impl Download {
 
     async fn open(&mut self) -> Result<()> {
         let (from, end) = match &self.slices {
-            Some(s) => {
-                let (a, b) = s.current();
-                (Some(a), b)
-            }
+            Some(s) => s.current(),
             None => (self.start, self.end),
         };
         let start = if self.resuming {

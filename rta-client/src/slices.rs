@@ -10,7 +10,9 @@
 //!
 //! Slices are requested with inclusive bounds that touch: `[a, b]`, then
 //! `[b, c]`, … — whether a server reads `end` as inclusive or not, every
-//! time is in some slice. A chunk overlapping two slices is sent for both;
+//! time is in some slice. The range only places the boundaries: the first
+//! slice starts and the last ends where the download does, so data outside
+//! the range (a session's time range that is not exact) is not left out. A chunk overlapping two slices is sent for both;
 //! the download recognises it the second time (chunk boundaries are
 //! stable) and skips it.
 
@@ -23,6 +25,11 @@ pub(crate) struct Slices {
     len: i64,
     /// Where slicing ends: the slice reaching it is the last.
     to: i64,
+    /// Start of the first slice: the download's own start (`None`: from
+    /// the earliest data), so slicing never leaves out data before `from`.
+    first_start: Option<i64>,
+    /// Whether the current slice is the first.
+    first: bool,
     /// End of the last slice: the download's own end (`None`: open).
     last_end: Option<i64>,
     /// Bytes a slice should bring.
@@ -41,12 +48,19 @@ const MOST_SLICES: i64 = 4_096;
 const GROWTH: i64 = 4;
 
 impl Slices {
-    /// Slices of `from..=to`, the last one ending at `last_end`, each
-    /// aiming at `target` bytes.
-    pub(crate) fn new(from: i64, to: i64, last_end: Option<i64>, target: u64) -> Self {
+    /// Slices of `from..=to` (boundaries inside it), the first starting at
+    /// `first_start` and the last ending at `last_end` — the download's own
+    /// bounds —, each aiming at `target` bytes.
+    pub(crate) fn new(
+        (from, to): (i64, i64),
+        (first_start, last_end): (Option<i64>, Option<i64>),
+        target: u64,
+    ) -> Self {
         let span = to.saturating_sub(from).max(0);
         Self {
             at: from,
+            first_start,
+            first: true,
             len: (span / FIRST_GUESS).max(1),
             to,
             last_end,
@@ -56,11 +70,16 @@ impl Slices {
     }
 
     /// Bounds of the current slice.
-    pub(crate) fn current(&self) -> (i64, Option<i64>) {
-        if self.is_last() {
-            (self.at, self.last_end)
+    pub(crate) fn current(&self) -> (Option<i64>, Option<i64>) {
+        let start = if self.first {
+            self.first_start
         } else {
-            (self.at, Some(self.at + self.len))
+            Some(self.at)
+        };
+        if self.is_last() {
+            (start, self.last_end)
+        } else {
+            (start, Some(self.at + self.len))
         }
     }
 
@@ -75,6 +94,7 @@ impl Slices {
             return false;
         }
         self.at += self.len;
+        self.first = false;
         let wanted = if bytes == 0 {
             self.len.saturating_mul(GROWTH)
         } else {
@@ -104,21 +124,22 @@ mod tests {
         ) {
             let to = from + span;
             let last_end = (!open).then_some(to);
-            let mut s = Slices::new(from, to, last_end, 1_000_000);
+            let first_start = open.then_some(from / 2);
+            let mut s = Slices::new((from, to), (first_start, last_end), 1_000_000);
             let mut prev_end = None;
             let mut k = 0;
             loop {
                 let (a, b) = s.current();
                 match prev_end {
-                    None => prop_assert_eq!(a, from),
-                    Some(e) => prop_assert_eq!(a, e, "slices touch"),
+                    None => prop_assert_eq!(a, first_start, "the download's own start"),
+                    Some(e) => prop_assert_eq!(a, Some(e), "slices touch"),
                 }
                 prev_end = b;
                 if !s.advance(bytes[k % bytes.len()]) {
                     prop_assert_eq!(b, last_end, "the last slice ends where the download does");
                     break;
                 }
-                prop_assert!(b.is_some_and(|b| b < to && b > a));
+                prop_assert!(b.is_some_and(|b| b < to && b > a.unwrap_or(i64::MIN)));
                 k += 1;
                 prop_assert!(k <= 2 * MOST_SLICES as usize, "too many slices");
             }
@@ -127,11 +148,11 @@ mod tests {
 
     #[test]
     fn slices_follow_the_data_rate() {
-        let mut s = Slices::new(0, 1_000_000, None, 100);
-        assert_eq!(s.current(), (0, Some(15_625)));
+        let mut s = Slices::new((0, 1_000_000), (None, None), 100);
+        assert_eq!(s.current(), (None, Some(15_625)));
         assert!(s.advance(25)); // a quarter of the target: 4 × longer
-        assert_eq!(s.current(), (15_625, Some(15_625 + 62_500)));
+        assert_eq!(s.current(), (Some(15_625), Some(15_625 + 62_500)));
         assert!(s.advance(200)); // twice the target: half as long
-        assert_eq!(s.current(), (78_125, Some(78_125 + 31_250)));
+        assert_eq!(s.current(), (Some(78_125), Some(78_125 + 31_250)));
     }
 }

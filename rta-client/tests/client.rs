@@ -378,6 +378,13 @@ async fn an_interrupted_download_resumes_and_equals_a_whole_one() {
         .await
         .unwrap();
     assert_eq!(values, whole, "a sliced download equals a whole one");
+    let inner = rest
+        .download("d-1", DataKind::Timestamped, "0-2", None, None)
+        .in_slices(from + 50 * SEC, to - 50 * SEC, 256 << 10)
+        .samples(ChannelDataType::F32)
+        .await
+        .unwrap();
+    assert_eq!(inner, whole, "slices inside the data leave nothing out");
     // Cut inside the first slice: resumed there, still the same.
     let mut d = cut_reader(&running, 20_000)
         .await

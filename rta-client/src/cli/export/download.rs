@@ -92,7 +92,7 @@ fn request(job: &Job, channel: Option<u32>) -> Stream {
         .rest
         .download(&job.id, job.kind, &expr, job.start, job.end);
     if let (None, Some((from, to))) = (channel, job.range) {
-        d = d.in_slices(from, job.end.map_or(to, |e| e.min(to)), SLICE_BYTES);
+        d = d.in_slices(from, to, SLICE_BYTES);
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<Chunk>>>(CHUNKS_AHEAD);
     let task = tokio::spawn(async move {
