@@ -49,14 +49,14 @@ pub struct EncodedSeries {
 /// Fields of a message read by [`fields`]: `(number, value)` where a varint
 /// or fixed value is in `int` and a length-delimited one in `bytes`.
 #[derive(Default)]
-struct Fields {
-    int: [Option<u64>; 6],
-    bytes: [Option<Bytes>; 6],
+pub(crate) struct Fields {
+    pub(crate) int: [Option<u64>; 6],
+    pub(crate) bytes: [Option<Bytes>; 6],
 }
 
 /// Reads a canonical message with fields 1..=5 of the given wire types.
 /// `None` when a field repeats, is unknown, or has another wire type.
-fn fields(raw: &Bytes, types: [WireType; 5]) -> Option<Fields> {
+pub(crate) fn fields(raw: &Bytes, types: [WireType; 5]) -> Option<Fields> {
     let mut out = Fields::default();
     let mut buf = raw.clone();
     while buf.has_remaining() {

@@ -12,7 +12,8 @@
 //! chunk or, through a [`TimedDecoder`], across the chunks of a download)
 //! share one decoded vector.
 //!
-//! Only the encoding prost itself writes is read here: each field once,
+//! Only the encoding prost itself writes is read here, through the
+//! canonical-field reader of [`encoded`](crate::encoded): each field once,
 //! packed deltas, no unknown fields. Anything else — and every error — goes
 //! through prost and `read_timestamps`, so the result, errors included, is
 //! always theirs.
@@ -43,7 +44,7 @@ use prost::Message;
 
 use crate::data::read_timestamps;
 use crate::proto::data::TimestampedDataList;
-use crate::varint;
+use crate::{encoded, varint};
 use crate::{Error, Result};
 
 /// One `TimestampedData` with its sample times decoded.
@@ -161,26 +162,23 @@ impl TimedDecoder {
     /// The items, or `None` when the input is not in prost's own encoding
     /// or is not valid (the reference path decides then).
     fn fast(&mut self, raw: &Bytes) -> Option<Vec<TimedItem>> {
-        let mut items = Vec::new();
-        let mut pos = 0;
-        while pos < raw.len() {
-            if raw[pos] != 0x0A {
-                return None;
-            }
-            pos += 1;
-            let len = usize::try_from(varint::get(raw, &mut pos)?).ok()?;
-            let end = pos.checked_add(len).filter(|&e| e <= raw.len())?;
-            let f = item(raw, pos, end)?;
-            pos = end;
-            let (times, increasing) = self.times(f.start, f.scale, f.deltas)?;
-            items.push(TimedItem {
-                channel_id: f.channel_id,
+        use prost::encoding::WireType::{LengthDelimited as L, SixtyFourBit as F, Varint as V};
+        let items = encoded::list_items(raw)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let f = encoded::fields(&item, [V, F, V, L, L])?;
+            let start = f.int[2].unwrap_or(0) as i64;
+            let scale = f.int[3].unwrap_or(0) as i64;
+            let deltas = f.bytes[4].as_deref().unwrap_or_default();
+            let (times, increasing) = self.times(start, scale, deltas)?;
+            out.push(TimedItem {
+                channel_id: u32::try_from(f.int[1].unwrap_or(0)).ok()?,
                 times,
                 increasing,
-                buffer: raw.slice(f.buffer.0..f.buffer.1),
+                buffer: f.bytes[5].clone().unwrap_or_default(),
             });
         }
-        Some(items)
+        Some(out)
     }
 }
 
@@ -210,63 +208,6 @@ fn reference(raw: Bytes) -> Result<Vec<TimedItem>> {
             })
         })
         .collect()
-}
-
-/// The fields of one item as found on the wire.
-#[derive(Default)]
-struct Fields<'a> {
-    channel_id: u32,
-    start: i64,
-    scale: i64,
-    deltas: &'a [u8],
-    buffer: (usize, usize),
-}
-
-/// The fields of the item in `raw[pos..end]`, each present at most once.
-fn item(raw: &[u8], mut pos: usize, end: usize) -> Option<Fields<'_>> {
-    let mut f = Fields::default();
-    let mut seen = 0u8;
-    while pos < end {
-        let tag = raw[pos];
-        pos += 1;
-        let bit = match tag {
-            0x08 => {
-                f.channel_id = u32::try_from(varint::get(&raw[..end], &mut pos)?).ok()?;
-                1
-            }
-            0x11 => {
-                let b = raw.get(pos..pos.checked_add(8)?.min(end))?;
-                f.start = i64::from_le_bytes(b.try_into().ok()?);
-                pos += 8;
-                2
-            }
-            0x18 => {
-                f.scale = varint::get(&raw[..end], &mut pos)? as i64;
-                4
-            }
-            0x22 | 0x2A => {
-                let len = usize::try_from(varint::get(&raw[..end], &mut pos)?).ok()?;
-                let stop = pos.checked_add(len).filter(|&e| e <= end)?;
-                if tag == 0x22 {
-                    f.deltas = &raw[pos..stop];
-                } else {
-                    f.buffer = (pos, stop);
-                }
-                pos = stop;
-                if tag == 0x22 {
-                    8
-                } else {
-                    16
-                }
-            }
-            _ => return None,
-        };
-        if seen & bit != 0 {
-            return None; // repeated field: prost's merge rules apply
-        }
-        seen |= bit;
-    }
-    Some(f)
 }
 
 /// The times of packed `deltas` from `start` (the first delta is not used,

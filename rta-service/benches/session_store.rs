@@ -271,15 +271,7 @@ fn paired_latency(
                 for k in 0..2 {
                     let which = (k + round) % 2;
                     let t = Instant::now();
-                    let r = client
-                        .post(&urls[which])
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                    let _: Value = r.json().await.unwrap();
+                    list(&client, &urls[which], &body).await;
                     took[which] = t.elapsed();
                 }
                 if round >= 20 {
@@ -305,6 +297,20 @@ fn paired_latency(
             ratios[ratios.len() / 2]
         );
     }
+}
+
+/// One listing request (`POST /rta/v2/sessions` with a form body), read to
+/// its end.
+async fn list(client: &reqwest::Client, url: &str, body: &str) -> Value {
+    let r = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
 }
 
 /// The listing latencies over HTTP; returns the p99 of each scenario.
@@ -333,15 +339,7 @@ fn latency(
         rt.block_on(async {
             for i in 0..220 {
                 let t = Instant::now();
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                let v: Value = r.json().await.unwrap();
+                let v = list(&client, &url, &body).await;
                 if i >= 20 {
                     times.push(t.elapsed());
                 }
